@@ -34,7 +34,7 @@
 #define TCPTABLE_SOURCE_NETLINK 1
 #define TCPTABLE_SOURCE_PROC_NET 2
 
-/* Flags for tcptable_decode(). */
+/* Flags for tcptable_fetch(). */
 #define TCPTABLE_SORT 1  /* the seed's Order=TRUE: local addr, local port, remote addr, remote port */
 #define TCPTABLE_PIDS 2  /* fill pid (Linux: by socket inode from /proc/PID/fd) */
 
@@ -60,11 +60,17 @@ typedef struct {
     uint8_t reserved;
 } tcptable_row;
 
+/* What os_error in tcptable_status holds. */
+#define TCPTABLE_OS_ERROR_NONE 0
+#define TCPTABLE_OS_ERROR_ERRNO 1  /* a C errno value */
+#define TCPTABLE_OS_ERROR_WIN32 2  /* a Win32 error code or an NTSTATUS */
+
 /* What went wrong in the last failing call of a poller. */
 typedef struct {
     int code;           /* a TCPTABLE_ERR_* value */
-    long os_error;      /* errno, or the Win32 / NTSTATUS code; 0 if none */
-    char message[256];  /* strerror / FormatMessage text, with what failed */
+    int os_error_kind;  /* a TCPTABLE_OS_ERROR_* value */
+    uint32_t os_error;  /* errno, or the Win32 / NTSTATUS code; 0 if none */
+    char message[256];  /* what failed, then strerror / FormatMessage text */
 } tcptable_status;
 
 /* The seam for the two iphlpapi calls: same contract as GetTcpTable2 / GetTcp6Table2
@@ -82,13 +88,16 @@ const tcptable_status *tcptable_poller_status(const tcptable_poller *poller);
 int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
                                  tcptable_get_table_fn get_tcp6_table2);
 
-/* Step 1: ask the OS for the table (GIL released).  Keeps the raw reply inside the poller and
- * stores in *row_count exactly how many rows tcptable_decode() will write. */
-int tcptable_fetch(tcptable_poller *poller, int families, int source, size_t *row_count);
+/* Two steps, so that the caller can own (and reuse) the row memory without knowing the row
+ * count in advance.  Both run with the GIL released.
+ * Step 1: ask the OS for the table.  Keeps the raw reply inside the poller and stores in
+ * *row_count exactly how many rows tcptable_decode() will write. */
+int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
+                   size_t *row_count);
 
-/* Step 2: flatten the fetched reply into rows[0 .. capacity); capacity must be at least the
- * row_count of the fetch.  Sorting and pid lookup happen here (GIL released). */
-int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity, int flags,
+/* Step 2: flatten the fetched reply into rows[0 .. capacity) (capacity >= row_count), then
+ * fill pids and sort as the fetch's flags asked.  *written receives the row count. */
+int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                     size_t *written);
 
 /* cdef end */

@@ -1,0 +1,43 @@
+"""tcptable: the operating system's TCP connection table as a zero-copy, numpy-friendly view.
+
+On Windows the rows come from GetTcpTable2 / GetTcp6Table2 (iphlpapi); on Linux from
+NETLINK_SOCK_DIAG (what ``ss`` uses) or /proc/net/tcp*.  Every OS yields the same packed rows.
+
+>>> import tcptable
+>>> with tcptable.Poller(family="all") as poller:
+...     table = poller.poll()                   # a Snapshot: immutable, zero-copy
+...     established = table.array["state"] == tcptable.State.ESTABLISHED
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._enums import OffloadState, State
+from ._errors import NotSupportedError, TcpTableError
+from ._poller import Poller, snapshot
+from ._rows import ROW_SIZE, Connection
+from ._snapshot import Snapshot
+
+__all__ = [
+    "ROW_DTYPE",
+    "ROW_SIZE",
+    "Connection",
+    "NotSupportedError",
+    "OffloadState",
+    "Poller",
+    "Snapshot",
+    "State",
+    "TcpTableError",
+    "snapshot",
+]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # ROW_DTYPE needs numpy, which is optional: build it on first access only.
+    if name == "ROW_DTYPE":
+        from ._rows import row_dtype
+
+        return row_dtype()
+    raise AttributeError(f"module 'tcptable' has no attribute {name!r}")

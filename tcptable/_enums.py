@@ -1,0 +1,38 @@
+"""The state enumerations, numbered as Windows numbers them on every OS."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["OffloadState", "State"]
+
+
+class State(enum.IntEnum):
+    """A connection's state, numbered as MIB_TCP_STATE (1..12) on every OS.
+
+    Linux's own numbers are translated in C; Linux's request sockets (NEW_SYN_RECV) show as
+    SYN_RCVD, as ``ss`` shows them.
+    """
+
+    CLOSED = 1
+    LISTEN = 2
+    SYN_SENT = 3
+    SYN_RCVD = 4
+    ESTABLISHED = 5
+    FIN_WAIT1 = 6
+    FIN_WAIT2 = 7
+    CLOSE_WAIT = 8
+    CLOSING = 9
+    LAST_ACK = 10
+    TIME_WAIT = 11
+    DELETE_TCB = 12
+
+
+class OffloadState(enum.IntEnum):
+    """TCP_CONNECTION_OFFLOAD_STATE: whether the NIC handles the connection (Windows only;
+    always IN_HOST elsewhere)."""
+
+    IN_HOST = 0
+    OFFLOADING = 1
+    OFFLOADED = 2
+    UPLOADING = 3

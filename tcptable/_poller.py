@@ -1,0 +1,169 @@
+"""Poller: polls the TCP table again and again, reusing its buffers."""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import Any
+
+from ._errors import raise_for_status
+from ._native import ffi, lib
+from ._rows import ROW_SIZE
+from ._snapshot import Snapshot
+
+__all__ = ["Poller", "snapshot"]
+
+_FAMILIES = {
+    "all": lib.TCPTABLE_FAMILY_IPV4 | lib.TCPTABLE_FAMILY_IPV6,
+    "ipv4": lib.TCPTABLE_FAMILY_IPV4,
+    "ipv6": lib.TCPTABLE_FAMILY_IPV6,
+}
+_SOURCES = {
+    "default": lib.TCPTABLE_SOURCE_DEFAULT,
+    "netlink": lib.TCPTABLE_SOURCE_NETLINK,
+    "proc": lib.TCPTABLE_SOURCE_PROC_NET,
+}
+# Row buffers a poller keeps for reuse; more are allocated (and dropped) only while that many
+# snapshots are alive at once.
+_POOL_SIZE = 4
+# Row memory is fully written by the shim before anyone can see it: no need to zero it.
+_allocate = ffi.new_allocator(should_clear_after_alloc=False)
+
+
+class _RowBuffer:
+    """Row memory plus a weak reference to the cffi buffer of the snapshot that uses it.
+
+    Every view of a snapshot's rows (its memoryview, slices of it, numpy arrays over it) keeps
+    that cffi buffer object alive, so a dead weak reference means nothing can see the memory
+    any more and the next poll may write into it.
+    """
+
+    __slots__ = ("rows", "user")
+
+    def __init__(self, count: int) -> None:
+        self.rows = _allocate("tcptable_row[]", count)
+        self.user: Any = None
+
+    def is_free(self) -> bool:
+        return self.user is None or self.user() is None
+
+
+def _check_bool(name: str, value: object) -> int:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return int(value)
+
+
+class Poller:
+    """Polls the TCP table, reusing its OS and row buffers between polls.
+
+    >>> with tcptable.Poller(family="ipv4") as poller:
+    ...     while running:
+    ...         table = poller.poll()
+    ...         listening = table.array["state"] == tcptable.State.LISTEN
+
+    ``family`` is ``"all"``, ``"ipv4"`` or ``"ipv6"``; ``sort=True`` orders rows as Windows'
+    Order=TRUE does (local address, local port, remote address, remote port; IPv4 first);
+    ``pids=False`` skips the owner lookup (pid 0), which on Linux is most of a poll's cost.
+    ``source`` picks the Linux data source: ``"default"`` (sock_diag, falling back to
+    /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.
+
+    A Poller serialises its own polls with a lock; use one Poller per thread for parallel
+    polling.  ``poll()`` after ``close()`` raises ValueError.
+    """
+
+    def __init__(
+        self, family: str = "all", sort: bool = False, pids: bool = True, *, source: str = "default"
+    ) -> None:
+        if not isinstance(family, str) or family not in _FAMILIES:
+            raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
+        if not isinstance(source, str) or source not in _SOURCES:
+            raise ValueError(f"source must be 'default', 'netlink' or 'proc', not {source!r}")
+        flags = _check_bool("sort", sort) * lib.TCPTABLE_SORT
+        flags |= _check_bool("pids", pids) * lib.TCPTABLE_PIDS
+        self.family = family
+        self.sort = sort
+        self.pids = pids
+        self.source = source
+        self._families = _FAMILIES[family]
+        self._source = _SOURCES[source]
+        self._flags = flags
+        self._lock = threading.Lock()
+        self._pool: list[_RowBuffer] = []
+        self._counts = ffi.new("size_t[2]")
+        handle = lib.tcptable_poller_new()
+        if handle == ffi.NULL:
+            raise MemoryError("cannot allocate a tcptable poller")
+        self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
+
+    def poll(self) -> Snapshot:
+        """Ask the OS for the table now; returns an immutable Snapshot."""
+        with self._lock:
+            handle = self._handle
+            if handle is None:
+                raise ValueError("poll() on a closed tcptable.Poller")
+            counts = self._counts
+            timestamp = time.time()
+            raise_for_status(
+                handle, lib.tcptable_fetch(handle, self._families, self._source, self._flags, counts)
+            )
+            target = self._take_rows(counts[0])
+            raise_for_status(
+                handle, lib.tcptable_decode(handle, target.rows, len(target.rows), counts + 1)
+            )
+            # ffi.buffer() keeps target.rows alive; the weak reference marks the buffer in use.
+            exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
+            target.user = weakref.ref(exported)
+            return Snapshot(memoryview(exported).toreadonly(), timestamp)
+
+    def _take_rows(self, count: int) -> _RowBuffer:
+        """The smallest pooled row buffer of at least ``count`` rows that no snapshot uses."""
+        best = None
+        for candidate in self._pool:
+            if len(candidate.rows) >= count and candidate.is_free():
+                if best is None or len(candidate.rows) < len(best.rows):
+                    best = candidate
+        if best is None:
+            # Headroom, so that a slowly growing table does not allocate every poll.
+            best = _RowBuffer(max(64, count + count // 4))
+            if len(self._pool) >= _POOL_SIZE:
+                free = [candidate for candidate in self._pool if candidate.is_free()]
+                if free:
+                    self._pool.remove(min(free, key=lambda candidate: len(candidate.rows)))
+            if len(self._pool) < _POOL_SIZE:
+                self._pool.append(best)
+        return best
+
+    def close(self) -> None:
+        """Free the OS buffers now; snapshots already returned stay valid."""
+        with self._lock:
+            if self._handle is not None:
+                ffi.release(self._handle)
+                self._handle = None
+            self._pool = []
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def __enter__(self) -> Poller:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._handle is None else "open"
+        return (f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
+                f"pids={self.pids} source={self.source!r}>")
+
+
+def snapshot(family: str = "all", sort: bool = False, pids: bool = True) -> Snapshot:
+    """Poll the TCP table once.  For repeated polls keep a ``Poller``: it reuses its buffers.
+
+    >>> for connection in tcptable.snapshot(family="ipv4", sort=True):
+    ...     print(connection.local_port, connection.state.name)
+    """
+    with Poller(family=family, sort=sort, pids=pids) as poller:
+        return poller.poll()

@@ -1,0 +1,187 @@
+/*
+ * tcptable.c - the OS-independent half of the shim: the poller's life cycle, error reporting,
+ * raw buffer growth and the sort.  The OS calls live in tcptable_<os>.c.
+ */
+#include "tcptable_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tcptable_poller *tcptable_poller_new(void)
+{
+    tcptable_poller *poller = calloc(1, sizeof(*poller));
+    if (poller != NULL)
+        poller->netlink_fd = -1;
+    return poller;
+}
+
+void tcptable_poller_free(tcptable_poller *poller)
+{
+    int i;
+    if (poller == NULL)
+        return;
+    tcptable_os_release(poller);
+    for (i = 0; i < TCPTABLE_RAW_COUNT; i++)
+        free(poller->raw[i].data);
+    free(poller->pid_map_keys);
+    free(poller->pid_map_rows);
+    free(poller);
+}
+
+const tcptable_status *tcptable_poller_status(const tcptable_poller *poller)
+{
+    return &poller->status;
+}
+
+int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
+                                 tcptable_get_table_fn get_tcp6_table2)
+{
+    poller->get_tcp_table2 = get_tcp_table2;
+    poller->get_tcp6_table2 = get_tcp6_table2;
+    return TCPTABLE_OK;
+}
+
+int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
+                  const char *format, ...)
+{
+    va_list args;
+    poller->status.code = code;
+    poller->status.os_error_kind = os_error_kind;
+    poller->status.os_error = os_error;
+    va_start(args, format);
+    vsnprintf(poller->status.message, sizeof(poller->status.message), format, args);
+    va_end(args);
+    return code;
+}
+
+int tcptable_fail_errno(tcptable_poller *poller, int err, const char *what)
+{
+    int code = (err == ENOMEM) ? TCPTABLE_ERR_NO_MEMORY : TCPTABLE_ERR_OS;
+    return tcptable_fail(poller, code, TCPTABLE_OS_ERROR_ERRNO, (uint32_t)err, "%s: %s", what,
+                         strerror(err));
+}
+
+int tcptable_raw_reserve(tcptable_poller *poller, tcptable_raw *raw, size_t size,
+                         const char *what)
+{
+    size_t capacity;
+    unsigned char *data;
+    if (size <= raw->capacity)
+        return TCPTABLE_OK;
+    if (size > TCPTABLE_RAW_LIMIT)
+        return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, TCPTABLE_OS_ERROR_NONE, 0,
+                             "%s needs %zu bytes, more than the %zu-byte limit", what, size,
+                             (size_t)TCPTABLE_RAW_LIMIT);
+    /* Headroom of a quarter, and at least half again the old size: a table that keeps growing
+     * costs O(log n) reallocations, not one per poll. */
+    capacity = size + size / 4;
+    if (capacity < raw->capacity + raw->capacity / 2)
+        capacity = raw->capacity + raw->capacity / 2;
+    if (capacity > TCPTABLE_RAW_LIMIT)
+        capacity = TCPTABLE_RAW_LIMIT;
+    data = realloc(raw->data, capacity);
+    if (data == NULL)
+        return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, TCPTABLE_OS_ERROR_NONE, 0,
+                             "%s: cannot allocate %zu bytes", what, capacity);
+    raw->data = data;
+    raw->capacity = capacity;
+    return TCPTABLE_OK;
+}
+
+void tcptable_set_ipv4(uint8_t out[16], const void *ipv4)
+{
+    memset(out, 0, 10);
+    out[10] = 0xff;
+    out[11] = 0xff;
+    memcpy(out + 12, ipv4, 4);
+}
+
+int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
+                   size_t *row_count)
+{
+    int i, rc;
+    memset(&poller->status, 0, sizeof(poller->status));
+    poller->fetched = 0;
+    if (row_count == NULL)
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "row_count is NULL");
+    *row_count = 0;
+    if (families <= 0 || (families & ~(TCPTABLE_FAMILY_IPV4 | TCPTABLE_FAMILY_IPV6)) != 0)
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid families mask %d",
+                             families);
+    if (source < TCPTABLE_SOURCE_DEFAULT || source > TCPTABLE_SOURCE_PROC_NET)
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid source %d", source);
+    if ((flags & ~(TCPTABLE_SORT | TCPTABLE_PIDS)) != 0)
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid flags %d", flags);
+    for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
+        poller->raw[i].used = 0;
+        poller->raw[i].rows = 0;
+    }
+    poller->families = families;
+    poller->source = source;
+    poller->flags = flags;
+    rc = tcptable_os_fetch(poller);
+    if (rc != TCPTABLE_OK)
+        return rc;
+    poller->fetched = 1;
+    *row_count = poller->raw[TCPTABLE_RAW_IPV4].rows + poller->raw[TCPTABLE_RAW_IPV6].rows;
+    return TCPTABLE_OK;
+}
+
+/* The seed's Order=TRUE: local address, local port, remote address, remote port; IPv4 rows
+ * (stored IPv4-mapped, so 10 zero bytes first) before IPv6 rows.  Addresses are in network
+ * order, so memcmp orders them numerically. */
+static int compare_rows(const void *left, const void *right)
+{
+    const tcptable_row *a = left, *b = right;
+    int c;
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    if ((c = memcmp(a->local_addr, b->local_addr, 16)) != 0)
+        return c;
+    if (a->local_port != b->local_port)
+        return a->local_port < b->local_port ? -1 : 1;
+    if ((c = memcmp(a->remote_addr, b->remote_addr, 16)) != 0)
+        return c;
+    if (a->remote_port != b->remote_port)
+        return a->remote_port < b->remote_port ? -1 : 1;
+    return 0;
+}
+
+int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
+                    size_t *written)
+{
+    size_t count = 0, expected;
+    int rc;
+    if (written == NULL)
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "written is NULL");
+    *written = 0;
+    if (!poller->fetched)
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                             "tcptable_decode() without a successful tcptable_fetch()");
+    expected = poller->raw[TCPTABLE_RAW_IPV4].rows + poller->raw[TCPTABLE_RAW_IPV6].rows;
+    if (expected > 0 && rows == NULL)
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "rows is NULL");
+    if (capacity < expected)
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                             "row buffer holds %zu rows, the table has %zu", capacity,
+                             expected);
+    poller->fetched = 0;
+    rc = tcptable_os_decode(poller, rows, capacity, &count);
+    if (rc != TCPTABLE_OK)
+        return rc;
+    if (count != expected)
+        return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
+                             "decoded %zu rows, the fetch counted %zu", count, expected);
+    if (poller->flags & TCPTABLE_PIDS) {
+        rc = tcptable_os_fill_pids(poller, rows, count);
+        if (rc != TCPTABLE_OK)
+            return rc;
+    }
+    if ((poller->flags & TCPTABLE_SORT) && !tcptable_os_sorted_by_source(poller) && count > 1)
+        qsort(rows, count, sizeof(*rows), compare_rows);
+    *written = count;
+    return TCPTABLE_OK;
+}

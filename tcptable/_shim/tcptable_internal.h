@@ -1,0 +1,87 @@
+/*
+ * tcptable_internal.h - what the common code and the per-OS backends share.  Not part of the
+ * CFFI interface.
+ */
+#ifndef TCPTABLE_INTERNAL_H
+#define TCPTABLE_INTERNAL_H
+
+/* mingw's default printf family is msvcrt's, which lacks %zu; its own C99 one has it. */
+#if defined(__MINGW32__) && !defined(__USE_MINGW_ANSI_STDIO)
+#define __USE_MINGW_ANSI_STDIO 1
+#endif
+
+#include "tcptable.h"
+
+#if defined(__MINGW32__)
+#define TCPTABLE_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#elif defined(__GNUC__)
+#define TCPTABLE_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TCPTABLE_PRINTF(f, a)
+#endif
+
+/* Index of the raw reply buffers: one per address family, so that one family's reply is never
+ * re-fetched because the other one grew. */
+enum { TCPTABLE_RAW_IPV4 = 0, TCPTABLE_RAW_IPV6 = 1, TCPTABLE_RAW_COUNT = 2 };
+
+typedef struct {
+    unsigned char *data;
+    size_t capacity;  /* bytes allocated */
+    size_t used;      /* bytes of the current reply */
+    size_t rows;      /* rows in the current reply */
+} tcptable_raw;
+
+struct tcptable_poller {
+    tcptable_status status;
+    tcptable_raw raw[TCPTABLE_RAW_COUNT];
+    int families;  /* of the last successful fetch */
+    int source;    /* the source that actually answered the last fetch */
+    int flags;
+    int fetched;   /* a fetch succeeded and has not been decoded yet */
+
+    /* Windows: the iphlpapi seam (NULL = the real functions). */
+    tcptable_get_table_fn get_tcp_table2;
+    tcptable_get_table_fn get_tcp6_table2;
+
+    /* Linux: the sock_diag socket, kept open between polls (-1 = none), and whether sock_diag
+     * was found missing (then the default source is /proc/net/tcp*). */
+    int netlink_fd;
+    int netlink_missing;
+
+    /* Linux: inode -> row index map for the pid lookup, reused between polls. */
+    uint64_t *pid_map_keys;
+    uint32_t *pid_map_rows;
+    size_t pid_map_capacity;  /* a power of two, or 0 */
+};
+
+/* Record a failure in poller->status and return code.  os_error_kind/os_error may be 0. */
+int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
+                  const char *format, ...) TCPTABLE_PRINTF(5, 6);
+
+/* Fail with errno's value and text: "<what>: <strerror>". */
+int tcptable_fail_errno(tcptable_poller *poller, int err, const char *what);
+
+/* Make raw->data hold at least `size` bytes, keeping its contents.  Grows geometrically;
+ * fails with TCPTABLE_ERR_NO_MEMORY (naming `what`) when size is absurd or malloc fails. */
+int tcptable_raw_reserve(tcptable_poller *poller, tcptable_raw *raw, size_t size,
+                         const char *what);
+
+/* Largest raw reply we accept: far above any real table (1 GiB is ~17 million IPv6 rows), low
+ * enough that a corrupt size cannot make us allocate the address space. */
+#define TCPTABLE_RAW_LIMIT ((size_t)1 << 30)
+
+/* Store an IPv4 address (4 bytes, network order) as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
+void tcptable_set_ipv4(uint8_t out[16], const void *ipv4);
+
+/* Per-OS backend: exactly one of tcptable_windows.c, tcptable_linux.c, tcptable_other.c
+ * defines these for a given build. */
+int tcptable_os_fetch(tcptable_poller *poller);
+int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
+                       size_t *written);
+/* Fill pid (and anything else that needs a second pass over the rows). */
+int tcptable_os_fill_pids(tcptable_poller *poller, tcptable_row *rows, size_t count);
+/* Whether the rows the backend decodes are already in TCPTABLE_SORT order. */
+int tcptable_os_sorted_by_source(const tcptable_poller *poller);
+void tcptable_os_release(tcptable_poller *poller);
+
+#endif /* TCPTABLE_INTERNAL_H */

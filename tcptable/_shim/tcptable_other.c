@@ -1,0 +1,46 @@
+/*
+ * tcptable_other.c - every OS without a backend yet: the package builds and imports, and each
+ * fetch fails with TCPTABLE_ERR_NOT_SUPPORTED (the seed's ERROR_NOT_SUPPORTED).
+ */
+#if !defined(_WIN32) && !defined(__linux__)
+
+#include "tcptable_internal.h"
+
+int tcptable_os_fetch(tcptable_poller *poller)
+{
+    return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED, TCPTABLE_OS_ERROR_NONE, 0,
+                         "tcptable has no TCP table source for this operating system");
+}
+
+int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
+                       size_t *written)
+{
+    (void)rows;
+    (void)capacity;
+    *written = 0;
+    return tcptable_os_fetch(poller);
+}
+
+int tcptable_os_fill_pids(tcptable_poller *poller, tcptable_row *rows, size_t count)
+{
+    (void)poller;
+    (void)rows;
+    (void)count;
+    return TCPTABLE_OK;
+}
+
+int tcptable_os_sorted_by_source(const tcptable_poller *poller)
+{
+    (void)poller;
+    return 0;
+}
+
+void tcptable_os_release(tcptable_poller *poller)
+{
+    (void)poller;
+}
+
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int tcptable_other_unused;
+#endif
