@@ -65,13 +65,13 @@ def test_array_fields_agree_with_connections(pair: Pair) -> None:
 
 def test_ipv4_addresses_are_integers_without_a_loop() -> None:
     pair = open_pair(4)
+    listen_port, client_port = pair.listen_port, pair.client_port
     try:
         array = tcptable.snapshot(family="ipv4").array
     finally:
         for sock in (pair.client, pair.server, pair.listener):
             sock.close()
-    mine = array[(array["local_port"] == pair.client_port)
-                 & (array["remote_port"] == pair.listen_port)]
+    mine = array[(array["local_port"] == client_port) & (array["remote_port"] == listen_port)]
     assert len(mine) == 1
     assert int(mine["local_ipv4"][0]) == 0x7F000001
     assert int(mine["remote_ipv4"][0]) == 0x7F000001
