@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Every test of the project, on a fresh machine: installs what the tests need, then runs
+#   1. the pytest suite on this machine's Python (Linux),
+#   2. the Windows lane: the same suite on official Windows CPythons under Wine,
+#   3. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing.
+# Exits non-zero if any step fails; every step runs even when an earlier one failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${TCPTABLE_VENV:-.venv}
+failed=()
+
+step() {
+    local name=$1
+    shift
+    echo
+    echo "=== $name"
+    if "$@"; then
+        echo "=== $name: passed"
+    else
+        echo "=== $name: FAILED (exit $?)"
+        failed+=("$name")
+    fi
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV" || exit 1
+fi
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+python -m pip install -q --upgrade pip || exit 1
+python -m pip install -q -e ".[test]" || exit 1
+
+step "pytest (Linux, $(python -c 'import platform; print(platform.python_version())'))" \
+    python -m pytest tests -p no:cacheprovider
+if [ -f tests/windows/run.sh ]; then
+    step "Windows lane (Wine)" bash tests/windows/run.sh
+fi
+if [ -f tests/release/check.sh ]; then
+    step "release checks" bash tests/release/check.sh
+fi
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+    printf 'FAILED steps: %s\n' "${failed[*]}"
+    exit 1
+fi
+echo "all steps passed"
