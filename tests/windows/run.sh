@@ -61,7 +61,7 @@ wine_pids() {
     for environ in /proc/[0-9]*/environ; do
         pid=${environ#/proc/}; pid=${pid%/environ}
         [ "$pid" != $$ ] || continue
-        if tr '\0' '\n' <"$environ" 2>/dev/null | grep -qxF "WINEPREFIX=$WINEPREFIX"; then
+        if grep -qzxF "WINEPREFIX=$WINEPREFIX" "$environ" 2>/dev/null; then
             echo "$pid"
         fi
     done
@@ -258,11 +258,21 @@ fi
 # dies at start when a standard stream is a regular file).
 wine_run() {
     local limit=$1; shift
-    timeout --kill-after=10 "$limit" "$WINE" "$@" </dev/null 2>&1 | cat
+    timeout --kill-after=10 "$limit" "$WINE" "$@" </dev/null 2>&1 | tr -d '\r'
     return "${PIPESTATUS[0]}"
 }
 
 winpath() { echo "Z:${1//\//\\}"; }
+
+# pip from its own wheel.  pip's user agent asks platform.release(), which on 3.12+ queries WMI
+# through _wmi and aborts under Wine 8 (propsys.VariantToString is unimplemented): without _wmi
+# the platform module falls back to the Windows version API.
+pip_run() {
+    local python=$1 limit=$2; shift 2
+    wine_run "$limit" "$python" -c "import sys; sys.modules['_wmi'] = None; \
+sys.path.insert(0, r'$(winpath "$PIP_WHEEL")'); from pip._internal.cli.main import main; \
+sys.exit(main())" "$@"
+}
 
 prepare_python() {
     # Install the wheel (and its dependencies) with pip, running from pip's own wheel.
@@ -286,13 +296,13 @@ prepare_python() {
     if [ ! -e "$stamp" ]; then
         say "$version: pip install ${deps[*]}"
         rm -rf "$deps_site"
-        wine_run 600 "$pydir/python.exe" "$(winpath "$PIP_WHEEL")/pip" install -q --disable-pip-version-check \
+        pip_run "$pydir/python.exe" 600 install -q --disable-pip-version-check \
             --no-index --find-links "$(winpath "$WHEELS")" --target "$(winpath "$deps_site")" "${deps[@]}" \
             || die "$version: pip install of the test dependencies failed"
         touch "$stamp"
     fi
     rm -rf "$pkg_site"
-    wine_run 600 "$pydir/python.exe" "$(winpath "$PIP_WHEEL")/pip" install -q --disable-pip-version-check \
+    pip_run "$pydir/python.exe" 600 install -q --disable-pip-version-check \
         --no-index --find-links "$(winpath "$WHEELS")" --target "$(winpath "$pkg_site")" "$(winpath "$WHEEL")" \
         || die "$version: pip install of $(basename "$WHEEL") failed"
     # The package must come from the installed wheel, never from the repository's source folder.
