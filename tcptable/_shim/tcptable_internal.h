@@ -12,7 +12,7 @@
 
 #include "tcptable.h"
 
-#if defined(__MINGW32__)
+#if defined(__MINGW32__) && !defined(__clang__)
 #define TCPTABLE_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
 #elif defined(__GNUC__)
 #define TCPTABLE_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -29,6 +29,7 @@ typedef struct {
     size_t capacity;  /* bytes allocated */
     size_t used;      /* bytes of the current reply */
     size_t rows;      /* rows in the current reply */
+    uint32_t sequence; /* Linux: the netlink sequence number of the current dump */
 } tcptable_raw;
 
 struct tcptable_poller {
@@ -47,6 +48,7 @@ struct tcptable_poller {
      * was found missing (then the default source is /proc/net/tcp*). */
     int netlink_fd;
     int netlink_missing;
+    uint32_t netlink_sequence; /* last sequence number used */
 
     /* Linux: inode -> row index map for the pid lookup, reused between polls. */
     uint64_t *pid_map_keys;

@@ -61,6 +61,8 @@ static int is_link_local(const uint8_t addr[16])
 
 /* ---- NETLINK_SOCK_DIAG ------------------------------------------------------------------ */
 
+static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw);
+
 /* Dump one family into raw.  Returns TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no
  * sock_diag for TCP (then the caller may fall back to /proc). */
 static int netlink_dump(tcptable_poller *poller, tcptable_raw *raw, int family)
@@ -71,7 +73,6 @@ static int netlink_dump(tcptable_poller *poller, tcptable_raw *raw, int family)
     } message;
     struct sockaddr_nl kernel;
     int rc;
-    uint32_t sequence = (uint32_t)family;
 
     if (poller->netlink_fd < 0) {
         poller->netlink_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
@@ -88,7 +89,9 @@ static int netlink_dump(tcptable_poller *poller, tcptable_raw *raw, int family)
     message.header.nlmsg_len = sizeof(message);
     message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
     message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    message.header.nlmsg_seq = sequence;
+    /* A fresh number per dump: replies to an earlier, abandoned dump can never be counted. */
+    raw->sequence = ++poller->netlink_sequence;
+    message.header.nlmsg_seq = raw->sequence;
     message.request.sdiag_family = (uint8_t)family;
     message.request.sdiag_protocol = IPPROTO_TCP;
     message.request.idiag_states = 0xFFFFFFFFu; /* every state, as `ss -a` */
@@ -96,8 +99,21 @@ static int netlink_dump(tcptable_poller *poller, tcptable_raw *raw, int family)
     kernel.nl_family = AF_NETLINK;
     if (sendto(poller->netlink_fd, &message, sizeof(message), 0, (struct sockaddr *)&kernel,
                sizeof(kernel)) < 0)
-        return tcptable_fail_errno(poller, errno, "sock_diag request");
+        rc = tcptable_fail_errno(poller, errno, "sock_diag request");
+    else
+        rc = netlink_receive(poller, raw);
+    if (rc != TCPTABLE_OK) {
+        /* Drop whatever of this dump is still queued: the next poll starts on a new socket. */
+        close(poller->netlink_fd);
+        poller->netlink_fd = -1;
+    }
+    return rc;
+}
 
+/* Read the dump's datagrams into raw until NLMSG_DONE, counting its rows. */
+static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw)
+{
+    int rc;
     for (;;) {
         ssize_t received;
         size_t offset;
@@ -123,7 +139,7 @@ static int netlink_dump(tcptable_poller *poller, tcptable_raw *raw, int family)
                 offset + length > raw->used + (size_t)received)
                 return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
                                      "malformed sock_diag message (length %zu)", length);
-            if (header->nlmsg_seq != sequence) {
+            if (header->nlmsg_seq != raw->sequence) {
                 /* a stale reply from an interrupted earlier dump: skip it */
             } else if (header->nlmsg_type == NLMSG_DONE) {
                 raw->used = offset;
@@ -149,45 +165,45 @@ static int netlink_dump(tcptable_poller *poller, tcptable_raw *raw, int family)
     }
 }
 
+static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
+                       tcptable_row *row)
+{
+    memset(row, 0, sizeof(*row));
+    if (diag->idiag_family == AF_INET) {
+        row->family = 4;
+        tcptable_set_ipv4(row->local_addr, &diag->id.idiag_src[0]);
+        tcptable_set_ipv4(row->remote_addr, &diag->id.idiag_dst[0]);
+    } else {
+        row->family = 6;
+        memcpy(row->local_addr, diag->id.idiag_src, 16);
+        memcpy(row->remote_addr, diag->id.idiag_dst, 16);
+        /* Windows gives link-local addresses a scope id; on Linux that is the interface the
+         * socket is bound to. */
+        if (is_link_local(row->local_addr))
+            row->local_scope_id = diag->id.idiag_if;
+        if (is_link_local(row->remote_addr))
+            row->remote_scope_id = diag->id.idiag_if;
+    }
+    row->local_port = ntohs(diag->id.idiag_sport);
+    row->remote_port = ntohs(diag->id.idiag_dport);
+    row->uid = diag->idiag_uid;
+    row->inode = diag->idiag_inode;
+    return map_state(poller, diag->idiag_state, &row->state);
+}
+
+/* Decode the rows of one dump; netlink_receive() already checked every message's length. */
 static size_t netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                              tcptable_row *rows, int *rc)
 {
     size_t offset = 0, n = 0;
-    uint32_t sequence = 0;
     *rc = TCPTABLE_OK;
-    while (offset + sizeof(struct nlmsghdr) <= raw->used) {
+    while (offset + sizeof(struct nlmsghdr) <= raw->used && n < raw->rows) {
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
-        if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY && n < raw->rows) {
-            const struct inet_diag_msg *diag = NLMSG_DATA(header);
-            tcptable_row *row = &rows[n];
-            if (sequence == 0)
-                sequence = header->nlmsg_seq;
-            if (header->nlmsg_seq == sequence) {
-                memset(row, 0, sizeof(*row));
-                if (diag->idiag_family == AF_INET) {
-                    row->family = 4;
-                    tcptable_set_ipv4(row->local_addr, &diag->id.idiag_src[0]);
-                    tcptable_set_ipv4(row->remote_addr, &diag->id.idiag_dst[0]);
-                } else {
-                    row->family = 6;
-                    memcpy(row->local_addr, diag->id.idiag_src, 16);
-                    memcpy(row->remote_addr, diag->id.idiag_dst, 16);
-                    /* Windows reports a scope id for link-local addresses; Linux's is the
-                     * socket's bound interface. */
-                    if (is_link_local(row->local_addr))
-                        row->local_scope_id = diag->id.idiag_if;
-                    if (is_link_local(row->remote_addr))
-                        row->remote_scope_id = diag->id.idiag_if;
-                }
-                row->local_port = ntohs(diag->id.idiag_sport);
-                row->remote_port = ntohs(diag->id.idiag_dport);
-                row->uid = diag->idiag_uid;
-                row->inode = diag->idiag_inode;
-                *rc = map_state(poller, diag->idiag_state, &row->state);
-                if (*rc != TCPTABLE_OK)
-                    return n;
-                n++;
-            }
+        if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY && header->nlmsg_seq == raw->sequence) {
+            *rc = decode_diag(poller, NLMSG_DATA(header), &rows[n]);
+            if (*rc != TCPTABLE_OK)
+                return n;
+            n++;
         }
         offset += NLMSG_ALIGN(header->nlmsg_len);
     }
