@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def hold_connections(count: int, ready, stop) -> None:
     needed = 2 * count + 64
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     try:  # root may raise the hard limit too
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(needed, hard), max(needed, hard)))
     except (ValueError, OSError):
@@ -60,10 +60,12 @@ def c_floor(iterations: int) -> tuple[float, float, int] | None:
     if compiler is None:
         return None
     binary = os.path.join(tempfile.mkdtemp(), "netlink_floor")
-    subprocess.run([compiler, "-O2", "-o", binary, os.path.join(HERE, "netlink_floor.c")],
-                   check=True)
-    out = subprocess.run([binary, str(iterations)], capture_output=True, text=True,
-                         check=True).stdout
+    subprocess.run(
+        [compiler, "-O2", "-o", binary, os.path.join(HERE, "netlink_floor.c")], check=True
+    )
+    out = subprocess.run(
+        [binary, str(iterations)], capture_output=True, text=True, check=True
+    ).stdout
     fields = dict(item.split("=") for item in out.split())
     return float(fields["median_us"]) / 1e3, float(fields["min_us"]) / 1e3, int(fields["rows"])
 
@@ -82,8 +84,11 @@ def main() -> int:
     holders = []
     for first in range(0, args.connections, per_holder):
         ready = Event()
-        holder = Process(target=hold_connections, daemon=True,
-                         args=(min(per_holder, args.connections - first), ready, stop))
+        holder = Process(
+            target=hold_connections,
+            daemon=True,
+            args=(min(per_holder, args.connections - first), ready, stop),
+        )
         holder.start()
         holders.append((holder, ready))
     try:
@@ -95,10 +100,14 @@ def main() -> int:
                 print("a connection holder did not get ready", file=sys.stderr)
                 return 1
         rows = len(tcptable.snapshot(pids=False))
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Linux "
-              f"{platform.release()}, Python {platform.python_version()}")
-        print(f"table: {rows} TCP rows ({args.connections} established pairs held by children; "
-              "the rest are the machine's own, TIME_WAIT included)")
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Linux "
+            f"{platform.release()}, Python {platform.python_version()}"
+        )
+        print(
+            f"table: {rows} TCP rows ({args.connections} established pairs held by children; "
+            "the rest are the machine's own, TIME_WAIT included)"
+        )
         print(f"{'what':<44} {'median ms':>10} {'min ms':>9}")
         results = {}
         floor = c_floor(args.iterations)
@@ -108,36 +117,44 @@ def main() -> int:
         results["tcptable Poller.poll() pids=False"] = timed(poller.poll, args.iterations)
         results["tcptable poll + array['state'] counts"] = timed(
             lambda: __import__("numpy").bincount(poller.poll().array["state"], minlength=13),
-            args.iterations)
+            args.iterations,
+        )
         sorted_poller = tcptable.Poller(pids=False, sort=True)
         results["tcptable Poller.poll() pids=False sort=True"] = timed(
-            sorted_poller.poll, args.iterations)
+            sorted_poller.poll, args.iterations
+        )
         proc_poller = tcptable.Poller(pids=False, source="proc")
         results["tcptable /proc/net source pids=False"] = timed(proc_poller.poll, args.iterations)
         pid_poller = tcptable.Poller(pids=True)
-        results["tcptable Poller.poll() pids=True"] = timed(pid_poller.poll,
-                                                            max(3, args.iterations // 3))
+        results["tcptable Poller.poll() pids=True"] = timed(
+            pid_poller.poll, max(3, args.iterations // 3)
+        )
         results["tcptable list(poll()) (Connection objects)"] = timed(
-            lambda: list(poller.poll()), max(3, args.iterations // 3))
+            lambda: list(poller.poll()), max(3, args.iterations // 3)
+        )
         try:
             import psutil
 
             results["psutil.net_connections('tcp')"] = timed(
-                lambda: psutil.net_connections("tcp"), max(3, args.iterations // 6))
+                lambda: psutil.net_connections("tcp"), max(3, args.iterations // 6)
+            )
         except ImportError:
             print("(psutil not installed: skipped)")
         if shutil.which("ss"):
             results["ss -tan (whole process)"] = timed(
                 lambda: subprocess.run(["ss", "-tan"], stdout=subprocess.DEVNULL, check=True),
-                max(3, args.iterations // 3))
+                max(3, args.iterations // 3),
+            )
         for name, (median, best) in results.items():
             print(f"{name:<44} {median:>10.2f} {best:>9.2f}")
         if floor is not None:
             ratio = results["tcptable Poller.poll() pids=False"][0] / floor[0]
             print(f"tcptable pids=False / C floor: {ratio:.2f}x")
         if "psutil.net_connections('tcp')" in results:
-            speedup = (results["psutil.net_connections('tcp')"][0]
-                       / results["tcptable Poller.poll() pids=False"][0])
+            speedup = (
+                results["psutil.net_connections('tcp')"][0]
+                / results["tcptable Poller.poll() pids=False"][0]
+            )
             print(f"psutil / tcptable pids=False: {speedup:.1f}x")
     finally:
         stop.set()

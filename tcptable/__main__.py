@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import Connection, OffloadState, TcpTableError, snapshot
 
@@ -21,18 +21,19 @@ def format_table(connections: Sequence[Connection]) -> str:
     header = ("Proto", "State", "Local Address", "Remote Address", "PID", "Offload")
     lines = [header]
     for c in connections:
-        lines.append((
-            f"TCP{'v6' if c.family == 6 else ''}",
-            c.state.name,
-            _endpoint(c.family, c.local_address, c.local_port, c.local_scope_id),
-            _endpoint(c.family, c.remote_address, c.remote_port, c.remote_scope_id),
-            str(c.pid) if c.pid else "-",
-            OffloadState(c.offload_state).name,
-        ))
+        lines.append(
+            (
+                f"TCP{'v6' if c.family == 6 else ''}",
+                c.state.name,
+                _endpoint(c.family, c.local_address, c.local_port, c.local_scope_id),
+                _endpoint(c.family, c.remote_address, c.remote_port, c.remote_scope_id),
+                str(c.pid) if c.pid else "-",
+                OffloadState(c.offload_state).name,
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
-        for line in lines
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines
     )
 
 

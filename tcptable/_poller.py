@@ -106,7 +106,8 @@ class Poller:
             counts = self._counts
             timestamp = time.time()
             raise_for_status(
-                handle, lib.tcptable_fetch(handle, self._families, self._source, self._flags, counts)
+                handle,
+                lib.tcptable_fetch(handle, self._families, self._source, self._flags, counts),
             )
             target = self._take_rows(counts[0])
             raise_for_status(
@@ -119,11 +120,8 @@ class Poller:
 
     def _take_rows(self, count: int) -> _RowBuffer:
         """The smallest pooled row buffer of at least ``count`` rows that no snapshot uses."""
-        best = None
-        for candidate in self._pool:
-            if len(candidate.rows) >= count and candidate.is_free():
-                if best is None or len(candidate.rows) < len(best.rows):
-                    best = candidate
+        fitting = [c for c in self._pool if len(c.rows) >= count and c.is_free()]
+        best = min(fitting, key=lambda c: len(c.rows)) if fitting else None
         if best is None:
             # Headroom, so that a slowly growing table does not allocate every poll.
             best = _RowBuffer(max(64, count + count // 4))
@@ -155,8 +153,10 @@ class Poller:
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else "open"
-        return (f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
-                f"pids={self.pids} source={self.source!r}>")
+        return (
+            f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
+            f"pids={self.pids} source={self.source!r}>"
+        )
 
 
 def snapshot(family: str = "all", sort: bool = False, pids: bool = True) -> Snapshot:

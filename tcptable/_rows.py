@@ -16,7 +16,7 @@ from ._native import ffi
 if TYPE_CHECKING:
     import numpy
 
-__all__ = ["ROW_SIZE", "Connection", "connection_from_fields", "row_dtype", "ROW_STRUCT"]
+__all__ = ["ROW_SIZE", "ROW_STRUCT", "Connection", "connection_from_fields", "row_dtype"]
 
 ROW_SIZE: int = ffi.sizeof("tcptable_row")
 
@@ -45,8 +45,10 @@ def _check_layout() -> None:
     offset = 0
     for name, code, _ in _FIELDS:
         if ffi.offsetof("tcptable_row", name) != offset:
-            raise ImportError(f"tcptable_row.{name} is at {ffi.offsetof('tcptable_row', name)}, "
-                              f"the Python layout expects {offset}")
+            raise ImportError(
+                f"tcptable_row.{name} is at {ffi.offsetof('tcptable_row', name)}, "
+                f"the Python layout expects {offset}"
+            )
         offset += struct.calcsize("=" + code)
     if offset != ROW_SIZE or ROW_STRUCT.size != ROW_SIZE:
         raise ImportError(f"tcptable_row is {ROW_SIZE} bytes, the Python layout {offset}")
@@ -54,7 +56,7 @@ def _check_layout() -> None:
 
 _check_layout()
 
-_dtype: Any = None
+_dtype: numpy.dtype | None = None
 
 
 def row_dtype() -> numpy.dtype:
@@ -107,10 +109,23 @@ def _address(family: int, packed: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6, packed)
 
 
-def connection_from_fields(fields: tuple) -> Connection:
+def connection_from_fields(fields: tuple[Any, ...]) -> Connection:
     """Build a Connection from one ``ROW_STRUCT`` unpacking."""
-    (local_addr, remote_addr, local_scope_id, remote_scope_id, pid, uid, inode, local_port,
-     remote_port, family, state, offload_state, _) = fields
+    (
+        local_addr,
+        remote_addr,
+        local_scope_id,
+        remote_scope_id,
+        pid,
+        uid,
+        inode,
+        local_port,
+        remote_port,
+        family,
+        state,
+        offload_state,
+        _,
+    ) = fields
     return Connection(
         family,
         State(state),

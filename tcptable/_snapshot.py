@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Iterator, overload
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, overload
 
 from ._enums import OffloadState, State
 from ._rows import ROW_SIZE, ROW_STRUCT, Connection, connection_from_fields, row_dtype
@@ -30,11 +31,11 @@ class Snapshot:
     - ``timestamp``: ``time.time()`` when the OS was asked.
     """
 
-    __slots__ = ("_view", "_array", "timestamp", "__weakref__")
+    __slots__ = ("__weakref__", "_array", "_view", "timestamp")
 
     def __init__(self, view: memoryview, timestamp: float) -> None:
         self._view = view
-        self._array: Any = None
+        self._array: numpy.ndarray | None = None
         self.timestamp = timestamp
 
     def __len__(self) -> int:
@@ -56,8 +57,7 @@ class Snapshot:
         if self._array is None:
             import numpy
 
-            array = numpy.frombuffer(self._view, dtype=row_dtype())
-            self._array = array
+            self._array = numpy.frombuffer(self._view, dtype=row_dtype())
         return self._array
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
@@ -81,7 +81,9 @@ class Snapshot:
             return [self[i] for i in range(*index.indices(len(self)))]
         count = len(self)
         if not isinstance(index, int):
-            raise TypeError(f"Snapshot indices must be integers or slices, not {type(index).__name__}")
+            raise TypeError(
+                f"Snapshot indices must be integers or slices, not {type(index).__name__}"
+            )
         if index < 0:
             index += count
         if not 0 <= index < count:

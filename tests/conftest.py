@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Callable, Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import Callable, NamedTuple
 
 import pytest
 

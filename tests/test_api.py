@@ -9,9 +9,9 @@ import sys
 import threading
 
 import pytest
+from conftest import LOOPBACK, Pair, open_pair, own_rows
 
 import tcptable
-from conftest import LOOPBACK, Pair, open_pair, own_rows
 
 
 def test_pair_rows_have_exact_endpoints(pair: Pair) -> None:
@@ -46,8 +46,13 @@ def test_sort_orders_rows_like_order_true(pair: Pair) -> None:
     def key(c: tcptable.Connection) -> tuple:
         import ipaddress
 
-        return (c.family, ipaddress.ip_address(c.local_address), c.local_port,
-                ipaddress.ip_address(c.remote_address), c.remote_port)
+        return (
+            c.family,
+            ipaddress.ip_address(c.local_address),
+            c.local_port,
+            ipaddress.ip_address(c.remote_address),
+            c.remote_port,
+        )
 
     assert [key(c) for c in table] == sorted(key(c) for c in table)
 
@@ -112,8 +117,11 @@ def test_indexing_matches_iteration() -> None:
 def test_to_dicts_is_json_ready(pair: Pair) -> None:
     table = tcptable.snapshot()
     decoded = json.loads(json.dumps(table.to_dicts()))
-    ours = [row for row in decoded
-            if (row["local_port"], row["remote_port"]) == (pair.client_port, pair.listen_port)]
+    ours = [
+        row
+        for row in decoded
+        if (row["local_port"], row["remote_port"]) == (pair.client_port, pair.listen_port)
+    ]
     assert len(ours) == 1
     assert ours[0]["state"] == "ESTABLISHED"
     assert ours[0]["local_address"] == LOOPBACK[pair.family]
@@ -130,7 +138,8 @@ def test_timestamp_is_when_the_poll_happened() -> None:
 
 def test_state_and_offload_numbering_is_windows() -> None:
     assert [s.value for s in tcptable.State] == list(range(1, 13))
-    assert tcptable.State.ESTABLISHED == 5 and tcptable.State.TIME_WAIT == 11
+    assert tcptable.State.ESTABLISHED == 5
+    assert tcptable.State.TIME_WAIT == 11
     assert [s.value for s in tcptable.OffloadState] == [0, 1, 2, 3]
     assert issubclass(tcptable.NotSupportedError, tcptable.TcpTableError)
     assert issubclass(tcptable.TcpTableError, OSError)
@@ -188,8 +197,9 @@ def test_import_does_not_need_numpy() -> None:
         "except ImportError:\n"
         "    print('array needs numpy')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "array needs numpy"
 
@@ -198,8 +208,13 @@ def test_python_m_tcptable_shows_a_test_listener() -> None:
     pair = open_pair(4)
     listen_port, client_port = pair.listen_port, pair.client_port
     try:
-        result = subprocess.run([sys.executable, "-m", "tcptable"], capture_output=True,
-                                text=True, timeout=60, env={**os.environ, "PYTHONUTF8": "1"})
+        result = subprocess.run(
+            [sys.executable, "-m", "tcptable"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONUTF8": "1"},
+        )
     finally:
         for sock in (pair.client, pair.server, pair.listener):
             sock.close()
@@ -208,6 +223,9 @@ def test_python_m_tcptable_shows_a_test_listener() -> None:
     assert lines[0].split()[:2] == ["Proto", "State"]
     listen = [line for line in lines if line.split()[1:3] == ["LISTEN", f"127.0.0.1:{listen_port}"]]
     assert len(listen) == 1, result.stdout
-    established = [line for line in lines if line.split()[1] == "ESTABLISHED"
-                   and f"127.0.0.1:{client_port}" in line.split()[2:4]]
+    established = [
+        line
+        for line in lines
+        if line.split()[1] == "ESTABLISHED" and f"127.0.0.1:{client_port}" in line.split()[2:4]
+    ]
     assert len(established) == 2, result.stdout

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import Pair, own_rows
 
 import tcptable
-from conftest import Pair, own_rows
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 
@@ -38,8 +38,7 @@ def test_pids_false_leaves_pid_zero(pair: Pair) -> None:
 @pytest.mark.skipif(shutil.which("ss") is None, reason="ss (iproute2) is not installed")
 def test_agrees_with_ss(pair: Pair) -> None:
     table = tcptable.snapshot()
-    result = subprocess.run(["ss", "-tanH"], capture_output=True, text=True, timeout=30,
-                            check=True)
+    result = subprocess.run(["ss", "-tanH"], capture_output=True, text=True, timeout=30, check=True)
     ss_states = {"LISTEN": "LISTEN", "ESTAB": "ESTABLISHED"}
     ours_in_ss = set()
     for line in result.stdout.splitlines():
@@ -57,8 +56,10 @@ def test_agrees_with_ss(pair: Pair) -> None:
 
 @pytest.mark.parametrize("family", ["all", "ipv4", "ipv6"])
 def test_proc_fallback_rows_equal_netlink_rows(pair: Pair, family: str) -> None:
-    with tcptable.Poller(family=family, source="netlink") as netlink, \
-            tcptable.Poller(family=family, source="proc") as proc:
+    with (
+        tcptable.Poller(family=family, source="netlink") as netlink,
+        tcptable.Poller(family=family, source="proc") as proc,
+    ):
         from_netlink = own_rows(netlink.poll(), pair)
         from_proc = own_rows(proc.poll(), pair)
     assert from_netlink == from_proc
@@ -72,6 +73,14 @@ def test_proc_source_sorts_in_order_true_order(pair: Pair) -> None:
     with tcptable.Poller(sort=True, source="proc") as proc:
         rows = list(proc.poll())
     assert set(own_rows(rows, pair)) == pair.expected()
-    keys = [(r.family, ipaddress.ip_address(r.local_address), r.local_port,
-             ipaddress.ip_address(r.remote_address), r.remote_port) for r in rows]
+    keys = [
+        (
+            r.family,
+            ipaddress.ip_address(r.local_address),
+            r.local_port,
+            ipaddress.ip_address(r.remote_address),
+            r.remote_port,
+        )
+        for r in rows
+    ]
     assert keys == sorted(keys)
