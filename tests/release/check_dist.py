@@ -155,6 +155,25 @@ def module_neutral(members: list[str]) -> set[str]:
     return {MODULE_PLACEHOLDER if is_compiled_module(member) else member for member in members}
 
 
+def metadata_differences(linux: str, windows: str) -> list[str]:
+    """Header lines only one METADATA has; the long description (the README) as one item."""
+    linux_headers, _, linux_body = linux.partition("\n\n")
+    windows_headers, _, windows_body = windows.partition("\n\n")
+    linux_lines, windows_lines = linux_headers.splitlines(), windows_headers.splitlines()
+    differences = [
+        f"METADATA only in Linux: {line}" for line in linux_lines if line not in windows_lines
+    ]
+    differences += [
+        f"METADATA only in Windows: {line}" for line in windows_lines if line not in linux_lines
+    ]
+    if linux_body != windows_body:
+        differences.append(
+            f"METADATA long description differs: {len(linux_body.splitlines())} lines in Linux, "
+            f"{len(windows_body.splitlines())} in Windows"
+        )
+    return differences or ["METADATA differs (the same lines, in another order)"]
+
+
 def comparison_problems(
     linux_members: list[str], windows_members: list[str], linux_metadata: str, windows_metadata: str
 ) -> list[str]:
@@ -163,14 +182,7 @@ def comparison_problems(
     problems = [f"only in the Linux wheel: {member}" for member in sorted(linux - windows)]
     problems += [f"only in the Windows wheel: {member}" for member in sorted(windows - linux)]
     if linux_metadata != windows_metadata:
-        linux_lines, windows_lines = linux_metadata.splitlines(), windows_metadata.splitlines()
-        differences = [
-            f"METADATA only in Linux: {line}" for line in linux_lines if line not in windows_lines
-        ]
-        differences += [
-            f"METADATA only in Windows: {line}" for line in windows_lines if line not in linux_lines
-        ]
-        problems += differences or ["METADATA differs (the same lines, in another order)"]
+        problems += metadata_differences(linux_metadata, windows_metadata)
     return problems
 
 
