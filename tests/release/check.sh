@@ -6,7 +6,8 @@
 #   sdist       python -m build --sdist, then a wheel built FROM that sdist; twine check --strict;
 #               check_dist.py asserts what both hold; abi3audit on the wheel
 #   wheel test  the wheel installed in a fresh venv, the suite run against it the way
-#               cibuildwheel's test-command does
+#               cibuildwheel's test-command does; then ONE wheel built on CPython 3.9 and the
+#               suite run against it on every CPython 3.x this machine has
 #   Windows     the Windows lane's wheel (build/windows-lane/dist/*.whl): twine check, and the
 #               same files as the Linux wheel apart from the module suffix. Missing: a loud
 #               warning, or a failure when TCPTABLE_REQUIRE_WINDOWS_WHEEL=1
@@ -83,23 +84,67 @@ abi3_audit() {
     timeout 300 abi3audit --strict --verbose "$OUT"/dist/*.whl
 }
 
+cibuildwheel_option() {
+    python -c 'import tomllib; options = tomllib.load(open("pyproject.toml", "rb"))["tool"]["cibuildwheel"]; '"$1"
+}
+
 # The test-command of [tool.cibuildwheel], run the way cibuildwheel runs it: the wheel and the
-# test extra installed in a fresh venv, test-sources copied to an empty folder, run from there.
+# test extra installed in a fresh venv of interpreter $1, test-sources copied to an empty
+# folder, run from there.
+run_wheel_suite() {
+    local python=$1 wheel=$2 work
+    work="$OUT/wheel-test/$("$python" -c 'import sys; print(sys.implementation.cache_tag)')"
+    rm -rf "$work" && mkdir -p "$work/cwd" || return 1
+    "$python" -m venv "$work/venv" || return 1
+    timeout 600 "$work/venv/bin/python" -m pip install -q --disable-pip-version-check \
+        --only-binary=:all: "$wheel[test]" || return 1
+    local sources command venv_bin
+    sources=$(cibuildwheel_option 'print(*options["test-sources"])') || return 1
+    command=$(cibuildwheel_option 'print(options["test-command"])') || return 1
+    # shellcheck disable=SC2086 # test-sources is a list of paths without spaces
+    cp -r $sources "$work/cwd/" || return 1
+    venv_bin=$(cd "$work/venv/bin" && pwd) || return 1
+    echo "$("$python" --version) in a copy of test-sources, against $(basename "$wheel"): $command"
+    (cd "$work/cwd" && PATH="$venv_bin:$PATH" VIRTUAL_ENV="${venv_bin%/bin}" timeout 900 sh -c "$command")
+}
+
 wheel_test_suite() {
-    local venv="$OUT/wheel-test-venv" cwd="$OUT/wheel-test-cwd"
-    "$PYTHON" -m venv "$venv" || return 1
+    run_wheel_suite "$PYTHON" "$(ls "$OUT"/dist/*.whl)"
+}
+
+# What cibuildwheel does on every platform, here on Linux with the CPythons this machine has:
+# ONE abi3 wheel built (from the sdist) on the oldest supported CPython, 3.9, then the suite run
+# against that same file on every other CPython found.
+abi3_across_versions() {
+    local pythons=() version candidate
+    for version in 9 10 11 12 13 14 15; do
+        # On PATH, or installed by pyenv (whose shims answer only for the selected versions).
+        for candidate in "python3.$version" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3."$version".*/bin/python3."$version"; do
+            if "$candidate" -c '' >/dev/null 2>&1; then
+                pythons+=("$candidate")
+                break
+            fi
+        done
+    done
+    if [[ "${pythons[0]:-}" != *python3.9 ]]; then
+        echo "no python3.9 here: the abi3 wheel cannot be built on the oldest supported CPython"
+        return 1
+    fi
+    echo "building on python3.9, testing on: ${pythons[*]}"
+    rm -rf "$OUT/abi3" && mkdir -p "$OUT/abi3" || return 1
+    timeout 600 "${pythons[0]}" -m pip wheel -q --disable-pip-version-check --no-deps \
+        --wheel-dir "$OUT/abi3" "$(ls "$OUT"/dist/*.tar.gz)" || return 1
     local wheel
-    wheel=$(ls "$OUT"/dist/*.whl) || return 1
-    timeout 600 "$venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel[test]" ||
-        return 1
-    mkdir -p "$cwd" && cp -r tests pyproject.toml "$cwd/" || return 1
-    local command
-    command=$(python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["tool"]["cibuildwheel"]["test-command"])') ||
-        return 1
-    echo "in a copy of test-sources, against $(basename "$wheel"): $command"
-    local venv_bin
-    venv_bin=$(cd "$venv/bin" && pwd) || return 1
-    (cd "$cwd" && PATH="$venv_bin:$PATH" VIRTUAL_ENV="${venv_bin%/bin}" timeout 900 sh -c "$command")
+    wheel=$(ls "$OUT"/abi3/*.whl) || return 1
+    case $(basename "$wheel") in
+        *-cp39-abi3-*) ;;
+        *) echo "python3.9 built $(basename "$wheel"), not a cp39-abi3 wheel"; return 1 ;;
+    esac
+    local python status=0
+    for python in "${pythons[@]}"; do
+        run_wheel_suite "$python" "$wheel" || { echo "FAILED on $python"; status=1; }
+    done
+    return $status
 }
 
 windows_wheel_twine() {
@@ -144,6 +189,7 @@ step "twine check --strict" twine_strict
 step "sdist and wheel contents" dist_contents
 step "abi3audit --strict on the wheel" abi3_audit
 step "the suite against the installed wheel (cibuildwheel's test-command)" wheel_test_suite
+step "one cp39-abi3 wheel, the suite on every CPython here" abi3_across_versions
 if [ -n "$WINDOWS_WHEEL" ]; then
     step "twine check --strict on the Windows lane's wheel" windows_wheel_twine
 else
