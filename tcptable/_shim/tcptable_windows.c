@@ -7,6 +7,12 @@
  */
 #ifdef _WIN32
 
+/* GetTcpTable2 and GetTcp6Table2 are declared for Vista and later only. */
+#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0600
+#undef _WIN32_WINNT
+#define _WIN32_WINNT 0x0600
+#endif
+
 #include "tcptable_internal.h"
 
 #include <winsock2.h>
@@ -31,18 +37,24 @@ static unsigned long real_get_tcp6_table2(void *table, unsigned long *size, int 
     return GetTcp6Table2((PMIB_TCP6TABLE2)table, size, order ? TRUE : FALSE);
 }
 
-/* FormatMessage's text for a Win32 code, trailing line break removed. */
+/* FormatMessage's text for a Win32 code, as UTF-8 (the Python side decodes UTF-8; the ANSI
+ * code page would garble a localised message), trailing line break and period removed. */
 static int fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what)
 {
+    wchar_t wide[200];
     char text[200];
-    DWORD length = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-                                  NULL, (DWORD)error, MAKELANGID(LANG_NEUTRAL, SUBLANG_DEFAULT),
-                                  text, (DWORD)sizeof(text), NULL);
+    int length = 0;
+    DWORD wide_length = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+                                       NULL, (DWORD)error, 0, wide,
+                                       (DWORD)(sizeof(wide) / sizeof(wide[0])), NULL);
+    if (wide_length > 0)
+        length = WideCharToMultiByte(CP_UTF8, 0, wide, (int)wide_length, text,
+                                     (int)sizeof(text) - 1, NULL, NULL);
     while (length > 0 && (text[length - 1] == '\r' || text[length - 1] == '\n' ||
                           text[length - 1] == ' ' || text[length - 1] == '.'))
         length--;
-    text[length] = '\0';
-    if (length == 0)
+    text[length > 0 ? length : 0] = '\0';
+    if (length <= 0)
         return tcptable_fail(poller, code, TCPTABLE_OS_ERROR_WIN32, (uint32_t)error,
                              "%s failed with error %lu (0x%08lX)", what, error, error);
     return tcptable_fail(poller, code, TCPTABLE_OS_ERROR_WIN32, (uint32_t)error,
