@@ -31,7 +31,6 @@ __all__ = [
     "TcpTableError",
     "snapshot",
 ]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
@@ -40,4 +39,8 @@ def __getattr__(name: str) -> Any:
         from ._rows import row_dtype
 
         return row_dtype()
+    if name == "__version__":  # one source of truth: pyproject.toml, via the installed metadata
+        from importlib.metadata import version
+
+        return version("tcptable")
     raise AttributeError(f"module 'tcptable' has no attribute {name!r}")

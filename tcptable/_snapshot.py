@@ -25,7 +25,8 @@ class Snapshot:
     - ``snapshot.view``: a read-only memoryview of the packed rows (format ``B``, no copy);
       on Python 3.12+ ``memoryview(snapshot)`` gives the same (PEP 688 buffer protocol).
     - ``snapshot.array``: a read-only numpy structured array over the same memory, dtype
-      ``tcptable.ROW_DTYPE``; ``numpy.asarray(snapshot)`` gives it too.
+      ``tcptable.ROW_DTYPE`` (``numpy.frombuffer(snapshot.view, tcptable.ROW_DTYPE)`` is the
+      same view; the buffer protocol exports bytes, so ``numpy.asarray(snapshot)`` is not).
     - iterating (or indexing) yields ``Connection`` named tuples, one Python object per row:
       handy, but slower than ``array`` in a polling loop.
     - ``timestamp``: ``time.time()`` when the OS was asked.
@@ -59,13 +60,6 @@ class Snapshot:
 
             self._array = numpy.frombuffer(self._view, dtype=row_dtype())
         return self._array
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
-        if copy:
-            return self.array.astype(dtype or self.array.dtype, copy=True)
-        if dtype is not None and dtype != self.array.dtype:
-            raise ValueError("a Snapshot converts to an array of tcptable.ROW_DTYPE only")
-        return self.array
 
     def __iter__(self) -> Iterator[Connection]:
         for fields in ROW_STRUCT.iter_unpack(self._view):
