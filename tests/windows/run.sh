@@ -256,10 +256,13 @@ fi
 
 # Run a Windows program with stdin from /dev/null and output through a pipe (CPython under Wine
 # dies at start when a standard stream is a regular file).
+# In the background and waited for, so that an interrupt runs the traps at once (bash defers
+# traps while a foreground command runs, and timeout's own process group gets no Ctrl-C).
 wine_run() {
     local limit=$1; shift
-    timeout --kill-after=10 "$limit" "$WINE" "$@" </dev/null 2>&1 | tr -d '\r'
-    return "${PIPESTATUS[0]}"
+    (set -o pipefail; timeout --kill-after=10 "$limit" "$WINE" "$@" </dev/null 2>&1 | sed -u 's/\r$//' \
+        | tee "${WINE_RUN_LOG:-/dev/null}") &
+    wait $!
 }
 
 winpath() { echo "Z:${1//\//\\}"; }
@@ -306,7 +309,7 @@ prepare_python() {
         --no-index --find-links "$(winpath "$WHEELS")" --target "$(winpath "$pkg_site")" "$(winpath "$WHEEL")" \
         || die "$version: pip install of $(basename "$WHEEL") failed"
     # The package must come from the installed wheel, never from the repository's source folder.
-    out=$(cd "$REPO" && wine_run 60 "$pydir/python.exe" -c \
+    out=$(wine_run 60 "$pydir/python.exe" -c \
         "import sys, tcptable, tcptable._native as n; print('$MARKER', tcptable.__file__, n.__file__)") \
         || die "$version: cannot import the installed tcptable: $out"
     grep -q "^$MARKER .*site.$tag.tcptable.__init__.py .*_native.pyd" <<<"$out" \
@@ -317,7 +320,7 @@ if [ -n "$only_python" ]; then
     prepare_python "$only_python"
     tag=cp$(nodot "$only_python")
     set +e
-    (cd "$REPO" && wine_run 3600 "$CACHE/python/$tag/python.exe" "${run_args[@]}")
+    wine_run 3600 "$CACHE/python/$tag/python.exe" "${run_args[@]}"
     exit $?
 fi
 
@@ -330,8 +333,8 @@ for version in "${VERSIONS[@]}"; do
     [ "$version" != 3.13 ] || say "$version: $NUMPY_SKIP_REASON"
     log=$OUT/pytest-$tag.log
     set +e
-    (cd "$REPO" && wine_run 900 "$CACHE/python/$tag/python.exe" -m pytest tests -p no:cacheprovider -ra) | tee "$log"
-    status=${PIPESTATUS[0]}
+    WINE_RUN_LOG=$log wine_run 900 "$CACHE/python/$tag/python.exe" -u -m pytest tests -p no:cacheprovider -ra
+    status=$?
     set -e
     line=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran).* =+$' "$log" | tail -n 1 | tr -d '=' | xargs)
     [ -n "$line" ] || line="no pytest summary (exit $status)"
