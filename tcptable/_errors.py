@@ -35,8 +35,10 @@ def raise_for_status(handle: object, code: int) -> None:
     cls = NotSupportedError if code == lib.TCPTABLE_ERR_NOT_SUPPORTED else TcpTableError
     os_error = int(status.os_error)
     if status.os_error_kind == lib.TCPTABLE_OS_ERROR_WIN32:
-        # OSError's 4-argument form sets winerror (and the matching errno) on Windows.
-        error = cls(None, message, None, os_error)
+        # OSError's 4-argument form sets winerror (and the matching errno) on Windows.  Its
+        # winerror is a C long: NTSTATUS codes such as 0xC0000001 go in signed, as HRESULTs do.
+        winerror = os_error - (1 << 32) if os_error >= 1 << 31 else os_error
+        error = cls(None, message, None, winerror)
     elif status.os_error_kind == lib.TCPTABLE_OS_ERROR_ERRNO:
         error = cls(os_error, message)
     else:
