@@ -73,7 +73,7 @@ def project_metadata(workdir: str) -> str:
 
 
 def wheel(pyd: str, dist: str) -> str:
-    """Zip the package files, the module and the dist-info into a wheel laid out as bdist_wheel's."""
+    """Zip the package files, the module and the dist-info as bdist_wheel lays them out."""
     with tempfile.TemporaryDirectory() as workdir:
         info_dir = project_metadata(workdir)
         info_name = os.path.basename(info_dir)
@@ -95,7 +95,8 @@ def wheel(pyd: str, dist: str) -> str:
                     files.append((arcname, handle.read()))
         generator = "tcptable-windows-lane (tests/windows/lane.py)"
         wheel_text = (
-            f"Wheel-Version: 1.0\nGenerator: {generator}\nRoot-Is-Purelib: false\nTag: {WHEEL_TAG}\n\n"
+            f"Wheel-Version: 1.0\nGenerator: {generator}\nRoot-Is-Purelib: false\n"
+            f"Tag: {WHEEL_TAG}\n\n"
         )
         files.append((f"{info_name}/WHEEL", wheel_text.encode()))
         record = io.StringIO()
