@@ -7,6 +7,7 @@ they look up their own sockets by exact (local port, remote port, state).
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from typing import Callable, NamedTuple
@@ -16,6 +17,25 @@ import pytest
 import tcptable
 
 LOOPBACK = {4: "127.0.0.1", 6: "::1"}
+
+
+def under_wine() -> bool:
+    """True in a Windows CPython that Wine runs (the Windows lane, tests/windows/run.sh)."""
+    if sys.platform != "win32":
+        return False
+    import ctypes
+
+    return hasattr(ctypes.WinDLL("ntdll"), "wine_get_version")
+
+
+UNDER_WINE = under_wine()
+
+
+def rounds(count: int) -> int:
+    """How many real polls a loop makes.  Under Wine one GetTcpTable2 call costs ~65 ms (its
+    nsiproxy service rebuilds the table and a pid map each time), so loops run a tenth of
+    their rounds there; Windows and Linux run them all."""
+    return max(5, count // 10) if UNDER_WINE else count
 
 
 def ipv6_available() -> bool:
