@@ -104,6 +104,9 @@ fi
 [ -x "$WINE" ] || cannot_run "no $WINE after installing wine64"
 
 mkdir -p "$CACHE" "$OUT"
+# One lane at a time per cache: runs would share the Wine prefix and its wineserver.
+exec 9>"$CACHE/.lock"
+flock -w 1800 9 || die "another Windows lane run holds $CACHE/.lock"
 HOST_CFFI=$("$HOST_PYTHON" -c 'import cffi; print(cffi.__version__)') \
     || die "the host Python ($HOST_PYTHON) has no cffi: it writes the extension's C source"
 
@@ -206,7 +209,7 @@ done <"$OUT/obj/inputs.txt"
 CFLAGS=(-shared -O2 -Wall -Wextra -Werror -DPy_LIMITED_API=0x03090000 -I "$HEADERS/include" "${includes[@]}")
 PYTHON3_DLL=$CACHE/python/cp39/python3.dll
 
-x86_64-w64-mingw32-gcc "${CFLAGS[@]}" -DMS_WIN64= -o "$OUT/obj/_native.pyd" \
+x86_64-w64-mingw32-gcc "${CFLAGS[@]}" -DMS_WIN64= -s -o "$OUT/obj/_native.pyd" \
     "$OUT/obj/_native.c" "${sources[@]}" "$PYTHON3_DLL" "${libraries[@]}" -static-libgcc \
     || die "x86_64 mingw compile/link (warnings are errors)"
 imports=$(x86_64-w64-mingw32-objdump -p "$OUT/obj/_native.pyd" | sed -n 's/^\s*DLL Name: //p' | tr '\n' ' ')
@@ -272,9 +275,11 @@ winpath() { echo "Z:${1//\//\\}"; }
 # the platform module falls back to the Windows version API.
 pip_run() {
     local python=$1 limit=$2; shift 2
+    local command=$1; shift
+    # --isolated: no PIP_* variable or pip.conf of this Linux host reaches the Windows pip.
     wine_run "$limit" "$python" -c "import sys; sys.modules['_wmi'] = None; \
 sys.path.insert(0, r'$(winpath "$PIP_WHEEL")'); from pip._internal.cli.main import main; \
-sys.exit(main())" "$@"
+sys.exit(main())" "$command" --isolated "$@"
 }
 
 prepare_python() {
@@ -333,12 +338,15 @@ for version in "${VERSIONS[@]}"; do
     [ "$version" != 3.13 ] || say "$version: $NUMPY_SKIP_REASON"
     log=$OUT/pytest-$tag.log
     set +e
-    WINE_RUN_LOG=$log wine_run 900 "$CACHE/python/$tag/python.exe" -u -m pytest tests -p no:cacheprovider -ra
+    WINE_RUN_LOG=$log wine_run 900 "$CACHE/python/$tag/python.exe" -u -m pytest tests -p no:cacheprovider -ra --durations=5
     status=$?
     set -e
     line=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran).* =+$' "$log" | tail -n 1 | tr -d '=' | xargs)
-    [ -n "$line" ] || line="no pytest summary (exit $status)"
-    [ "$status" -eq 0 ] || { failed=1; line="$line (exit $status)"; }
+    if [ -z "$line" ]; then
+        failed=1; line="no pytest summary: pytest did not run to its end (exit $status)"
+    elif [ "$status" -ne 0 ]; then
+        failed=1; line="$line (exit $status)"
+    fi
     summaries+=("Windows CPython $version: $line")
 done
 
