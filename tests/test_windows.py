@@ -120,16 +120,6 @@ def fake_poller() -> Iterator[Callable[..., tuple[tcptable.Poller, FakeGetTable,
         assert not get6.errors, get6.errors
 
 
-def own_keys(connections: Any, pair: Pair) -> list[tuple[int, int, tcptable.State]]:
-    """(local port, remote port, state) of `pair`'s rows, in the order they come."""
-    wanted = pair.expected()
-    return [
-        (c.local_port, c.remote_port, c.state)
-        for c in connections
-        if c.family == pair.family and (c.local_port, c.remote_port, c.state) in wanted
-    ]
-
-
 # ---------------------------------------------------------------- the sizing loop, through the seam
 
 
@@ -352,15 +342,6 @@ def read_with_ctypes(family: int, order: bool) -> list[tuple[str, int, str, int,
     return rows
 
 
-def ctypes_own_rows(pair: Pair, order: bool = False) -> list[tuple[str, int, str, int, int]]:
-    wanted = pair.expected()
-    return [
-        row[:5]
-        for row in read_with_ctypes(pair.family, order)
-        if (row[1], row[3], row[4]) in wanted
-    ]
-
-
 def test_own_sockets_agree_with_ctypes(pair: Pair) -> None:
     with tcptable.Poller(family="ipv4" if pair.family == 4 else "ipv6") as poller:
         found = own_rows(poller.poll(), pair)
@@ -368,7 +349,11 @@ def test_own_sockets_agree_with_ctypes(pair: Pair) -> None:
         (c.local_address, c.local_port, c.remote_address, c.remote_port, int(c.state))
         for c in found.values()
     )
-    theirs = sorted(ctypes_own_rows(pair))
+    theirs = sorted(
+        row[:5]
+        for row in read_with_ctypes(pair.family, order=False)
+        if (row[1], row[3], row[4]) in pair.expected()
+    )
     assert ours == theirs
     assert {(port, remote, state) for _, port, _, remote, state in theirs} == pair.expected()
     loopback = LOOPBACK[pair.family]
@@ -394,6 +379,8 @@ def test_sort_true_matches_order_true(family: int) -> None:
         ]
         assert len(ours) == len(wanted)
         assert ours == theirs
+        # One local address: Order=TRUE means by local port, then remote port.
+        assert ours == sorted(ours)
     finally:
         for p in pairs:
             for sock in (p.client, p.server, p.listener):

@@ -22,6 +22,7 @@ NUMPY_SKIP_REASON="numpy is not installed for 3.13: every cp313 numpy wheel abor
 PIP_SPEC=pip==25.2
 SETUPTOOLS_SPEC="setuptools>=77"
 ZIG_SPEC=ziglang==0.14.1
+CFFI_VERSION=2.0.0
 MARKER="tcptable-windows-lane-python-ran"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -107,19 +108,24 @@ mkdir -p "$CACHE" "$OUT"
 # One lane at a time per cache: runs would share the Wine prefix and its wineserver.
 exec 9>"$CACHE/.lock"
 flock -w 1800 9 || die "another Windows lane run holds $CACHE/.lock"
-HOST_CFFI=$("$HOST_PYTHON" -c 'import cffi; print(cffi.__version__)') \
-    || die "the host Python ($HOST_PYTHON) has no cffi: it writes the extension's C source"
-
-# Host-side helpers: setuptools new enough for the project's metadata, and zig for ARM64.
-HOSTTOOLS=$CACHE/hosttools
+# Host-side helpers: setuptools new enough for the project's metadata, zig for ARM64, and the
+# lane's own cffi.  That cffi writes the C source and is also the one installed on Windows (the
+# generated code and _cffi_backend go together), so it must have wheels for cp39 ... cp313:
+# the host's or the venv's cffi may be newer than the last release for 3.9.
+host_specs=("$SETUPTOOLS_SPEC" "$ZIG_SPEC" "cffi==$CFFI_VERSION")
+host_tag=$("$HOST_PYTHON" -c 'import sys; print("cp%d%d" % sys.version_info[:2])') \
+    || die "no host Python ($HOST_PYTHON)"
+HOSTTOOLS=$CACHE/hosttools-$host_tag-$(printf '%s\n' "${host_specs[@]}" | sha256sum | cut -c1-12)
 if [ ! -e "$HOSTTOOLS/.complete" ]; then
-    say "fetching host tools ($SETUPTOOLS_SPEC, $ZIG_SPEC)"
+    say "fetching host tools (${host_specs[*]})"
     rm -rf "$HOSTTOOLS"
     timeout 600 "$HOST_PYTHON" -m pip install -q --disable-pip-version-check --target "$HOSTTOOLS" \
-        "$SETUPTOOLS_SPEC" "$ZIG_SPEC" || die "pip install of host tools failed"
+        "${host_specs[@]}" || die "pip install of host tools failed"
     touch "$HOSTTOOLS/.complete"
 fi
 host_python() { PYTHONPATH=$HOSTTOOLS${PYTHONPATH:+:$PYTHONPATH} "$HOST_PYTHON" "$@"; }
+HOST_CFFI=$(host_python -c 'import cffi; print(cffi.__version__)')
+[ "$HOST_CFFI" = "$CFFI_VERSION" ] || die "host tools give cffi $HOST_CFFI, not $CFFI_VERSION"
 
 # ---------------------------------------------------------------- Windows CPythons and wheels
 WHEELS=$CACHE/wheels
