@@ -203,7 +203,7 @@ fi
 say "emitting C with cffi $HOST_CFFI and cross-compiling tcptable._native"
 rm -rf "$OUT/obj" && mkdir -p "$OUT/obj"
 cd "$REPO"
-host_python "$LANE_PY" emit "$OUT/obj/_native.c" >"$OUT/obj/inputs.txt"
+timeout 300 env PYTHONPATH="$HOSTTOOLS" "$HOST_PYTHON" "$LANE_PY" emit "$OUT/obj/_native.c" >"$OUT/obj/inputs.txt"
 includes=() sources=() libraries=()
 while read -r kind value; do
     case $kind in
@@ -215,7 +215,7 @@ done <"$OUT/obj/inputs.txt"
 CFLAGS=(-shared -O2 -Wall -Wextra -Werror -DPy_LIMITED_API=0x03090000 -I "$HEADERS/include" "${includes[@]}")
 PYTHON3_DLL=$CACHE/python/cp39/python3.dll
 
-x86_64-w64-mingw32-gcc "${CFLAGS[@]}" -DMS_WIN64= -s -o "$OUT/obj/_native.pyd" \
+timeout 300 x86_64-w64-mingw32-gcc "${CFLAGS[@]}" -DMS_WIN64= -s -o "$OUT/obj/_native.pyd" \
     "$OUT/obj/_native.c" "${sources[@]}" "$PYTHON3_DLL" "${libraries[@]}" -static-libgcc \
     || die "x86_64 mingw compile/link (warnings are errors)"
 imports=$(x86_64-w64-mingw32-objdump -p "$OUT/obj/_native.pyd" | sed -n 's/^\s*DLL Name: //p' | tr '\n' ' ')
@@ -230,7 +230,7 @@ x86_64-w64-mingw32-objdump -p "$PYTHON3_DLL" \
 [ "$(wc -l <"$OUT/obj/python3.def")" -gt 100 ] || die "could not read python3.dll's exports"
 mkdir -p "$OUT/obj/i686" "$OUT/obj/arm64"
 i686-w64-mingw32-dlltool -d "$OUT/obj/python3.def" -l "$OUT/obj/i686/libpython3.a"
-i686-w64-mingw32-gcc "${CFLAGS[@]}" -o "$OUT/obj/i686/_native.pyd" "$OUT/obj/_native.c" "${sources[@]}" \
+timeout 300 i686-w64-mingw32-gcc "${CFLAGS[@]}" -o "$OUT/obj/i686/_native.pyd" "$OUT/obj/_native.c" "${sources[@]}" \
     -L "$OUT/obj/i686" -lpython3 "${libraries[@]}" -static-libgcc \
     || die "i686 mingw compile/link (warnings are errors)"
 say "win32 (i686) compile and link: ok"
