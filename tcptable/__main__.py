@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,7 +50,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TcpTableError as error:
         print(f"tcptable: {error}", file=sys.stderr)
         return 1
-    print(format_table(list(table)))
+    try:
+        print(format_table(list(table)), flush=True)
+    except BrokenPipeError:
+        # The reader (`| head`) left: not an error worth a traceback.  Point stdout at devnull
+        # so that the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     print(f"{len(table)} connections", file=sys.stderr)
     return 0
 

@@ -204,6 +204,18 @@ def test_import_does_not_need_numpy() -> None:
     assert result.stdout.strip() == "array needs numpy"
 
 
+def test_python_m_tcptable_rejects_a_bad_family() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tcptable", "--family", "ipx"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--family" in result.stderr
+    assert "ipx" in result.stderr
+
+
 def test_python_m_tcptable_shows_a_test_listener() -> None:
     pair = open_pair(4)
     listen_port, client_port = pair.listen_port, pair.client_port
