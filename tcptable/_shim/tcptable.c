@@ -39,8 +39,8 @@ const tcptable_status *tcptable_poller_status(const tcptable_poller *poller)
 int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
                                  tcptable_get_table_fn get_tcp6_table2)
 {
-    poller->get_tcp_table2 = get_tcp_table2;
-    poller->get_tcp6_table2 = get_tcp6_table2;
+    poller->get_table[TCPTABLE_RAW_IPV4] = get_tcp_table2;
+    poller->get_table[TCPTABLE_RAW_IPV6] = get_tcp6_table2;
     return TCPTABLE_OK;
 }
 

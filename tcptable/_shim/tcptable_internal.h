@@ -40,9 +40,9 @@ struct tcptable_poller {
     int flags;
     int fetched;   /* a fetch succeeded and has not been decoded yet */
 
-    /* Windows: the iphlpapi seam (NULL = the real functions). */
-    tcptable_get_table_fn get_tcp_table2;
-    tcptable_get_table_fn get_tcp6_table2;
+    /* Windows: the iphlpapi seam by raw index, GetTcpTable2 then GetTcp6Table2 (NULL = the
+     * real functions). */
+    tcptable_get_table_fn get_table[TCPTABLE_RAW_COUNT];
 
     /* Linux: the sock_diag socket, kept open between polls (-1 = none), and whether sock_diag
      * was found missing (then the default source is /proc/net/tcp*). */

@@ -476,8 +476,10 @@ static size_t hash_inode(uint64_t inode, size_t mask)
     return (size_t)((inode * 0x9E3779B97F4A7C15ull) >> 17) & mask;
 }
 
-/* The map holds row index + 1 (0 = empty slot) for every row with an inode. */
-static int build_inode_map(tcptable_poller *poller, const tcptable_row *rows, size_t count)
+/* The map holds row index + 1 (0 = empty slot) for every row with an inode; *keyed receives
+ * how many rows that is. */
+static int build_inode_map(tcptable_poller *poller, const tcptable_row *rows, size_t count,
+                           size_t *keyed)
 {
     size_t capacity = 64, i, mask;
     while (capacity < count * 2)
@@ -497,6 +499,7 @@ static int build_inode_map(tcptable_poller *poller, const tcptable_row *rows, si
     capacity = poller->pid_map_capacity;
     mask = capacity - 1;
     memset(poller->pid_map_rows, 0, capacity * sizeof(*poller->pid_map_rows));
+    *keyed = 0;
     for (i = 0; i < count; i++) {
         size_t slot;
         if (rows[i].inode == 0) /* TIME_WAIT and request sockets own no inode */
@@ -506,6 +509,7 @@ static int build_inode_map(tcptable_poller *poller, const tcptable_row *rows, si
             slot = (slot + 1) & mask;
         poller->pid_map_keys[slot] = rows[i].inode;
         poller->pid_map_rows[slot] = (uint32_t)(i + 1);
+        (*keyed)++;
     }
     return TCPTABLE_OK;
 }
@@ -545,10 +549,11 @@ int tcptable_os_fill_pids(tcptable_poller *poller, tcptable_row *rows, size_t co
     DIR *proc;
     struct dirent *process;
     int rc;
+    size_t keyed = 0;
     if (count == 0)
         return TCPTABLE_OK;
-    rc = build_inode_map(poller, rows, count);
-    if (rc != TCPTABLE_OK)
+    rc = build_inode_map(poller, rows, count, &keyed);
+    if (rc != TCPTABLE_OK || keyed == 0) /* only TIME_WAIT rows: no socket to look for */
         return rc;
     proc = opendir("/proc");
     if (proc == NULL)

@@ -115,23 +115,27 @@ static int fetch_table(tcptable_poller *poller, tcptable_raw *raw, tcptable_get_
 
 int tcptable_os_fetch(tcptable_poller *poller)
 {
-    int rc;
+    /* Indexed by raw buffer: IPv4 first, so that its rows decode first. */
+    static const struct {
+        int family;
+        tcptable_get_table_fn real;
+        size_t row_size;
+        const char *name;
+    } tables[TCPTABLE_RAW_COUNT] = {
+        {TCPTABLE_FAMILY_IPV4, real_get_tcp_table2, sizeof(MIB_TCPROW2), "GetTcpTable2"},
+        {TCPTABLE_FAMILY_IPV6, real_get_tcp6_table2, sizeof(MIB_TCP6ROW2), "GetTcp6Table2"},
+    };
+    int i, rc;
     if (poller->source == TCPTABLE_SOURCE_NETLINK || poller->source == TCPTABLE_SOURCE_PROC_NET)
         return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED, TCPTABLE_OS_ERROR_WIN32,
                              ERROR_NOT_SUPPORTED,
                              "source %d (a Linux source) is not available on Windows",
                              poller->source);
-    if (poller->families & TCPTABLE_FAMILY_IPV4) {
-        rc = fetch_table(poller, &poller->raw[TCPTABLE_RAW_IPV4],
-                         poller->get_tcp_table2 ? poller->get_tcp_table2 : real_get_tcp_table2,
-                         sizeof(MIB_TCPROW2), "GetTcpTable2");
-        if (rc != TCPTABLE_OK)
-            return rc;
-    }
-    if (poller->families & TCPTABLE_FAMILY_IPV6) {
-        rc = fetch_table(poller, &poller->raw[TCPTABLE_RAW_IPV6],
-                         poller->get_tcp6_table2 ? poller->get_tcp6_table2 : real_get_tcp6_table2,
-                         sizeof(MIB_TCP6ROW2), "GetTcp6Table2");
+    for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
+        tcptable_get_table_fn get = poller->get_table[i] ? poller->get_table[i] : tables[i].real;
+        if (!(poller->families & tables[i].family))
+            continue;
+        rc = fetch_table(poller, &poller->raw[i], get, tables[i].row_size, tables[i].name);
         if (rc != TCPTABLE_OK)
             return rc;
     }
