@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+from conftest import Pair
 from tcptable._native import ffi, lib
 
 import tcptable
@@ -27,11 +28,10 @@ def test_decode_without_fetch_is_an_argument_error(handle) -> None:
         raise_for_status(handle, lib.tcptable_decode(handle, rows, 4, written))
 
 
-def test_decode_into_too_few_rows_is_refused(handle) -> None:
+def test_decode_into_too_few_rows_is_refused(handle, pair: Pair) -> None:
     count = ffi.new("size_t *")
     raise_for_status(handle, lib.tcptable_fetch(handle, ALL, lib.TCPTABLE_SOURCE_DEFAULT, 0, count))
-    if count[0] == 0:
-        pytest.skip("the table is empty here: no capacity can be too small")
+    assert count[0] >= 3  # the pair's own rows
     rows = ffi.new("tcptable_row[]", count[0])
     written = ffi.new("size_t *")
     with pytest.raises(ValueError, match=r"row buffer holds 0 rows, the table has \d+"):
