@@ -99,12 +99,23 @@ void tcptable_set_ipv4(uint8_t out[16], const void *ipv4)
     memcpy(out + 12, ipv4, 4);
 }
 
+void tcptable_clear_reply(tcptable_poller *poller)
+{
+    int i;
+    memset(&poller->status, 0, sizeof(poller->status));
+    for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
+        poller->raw[i].used = 0;
+        poller->raw[i].rows = 0;
+    }
+}
+
 int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
                    size_t *row_count)
 {
-    int i, rc;
-    memset(&poller->status, 0, sizeof(poller->status));
+    int rc;
+    tcptable_clear_reply(poller);
     poller->fetched = 0;
+    poller->sorted_by_source = 0;
     if (row_count == NULL)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "row_count is NULL");
     *row_count = 0;
@@ -115,10 +126,6 @@ int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid source %d", source);
     if ((flags & ~(TCPTABLE_SORT | TCPTABLE_PIDS)) != 0)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid flags %d", flags);
-    for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
-        poller->raw[i].used = 0;
-        poller->raw[i].rows = 0;
-    }
     poller->families = families;
     poller->source = source;
     poller->flags = flags;
@@ -175,12 +182,7 @@ int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity
     if (count != expected)
         return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
                              "decoded %zu rows, the fetch counted %zu", count, expected);
-    if (poller->flags & TCPTABLE_PIDS) {
-        rc = tcptable_os_fill_pids(poller, rows, count);
-        if (rc != TCPTABLE_OK)
-            return rc;
-    }
-    if ((poller->flags & TCPTABLE_SORT) && !tcptable_os_sorted_by_source(poller) && count > 1)
+    if ((poller->flags & TCPTABLE_SORT) && !poller->sorted_by_source && count > 1)
         qsort(rows, count, sizeof(*rows), compare_rows);
     *written = count;
     return TCPTABLE_OK;

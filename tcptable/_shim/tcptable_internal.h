@@ -39,6 +39,7 @@ struct tcptable_poller {
     int source;    /* the source that actually answered the last fetch */
     int flags;
     int fetched;   /* a fetch succeeded and has not been decoded yet */
+    int sorted_by_source; /* set by the backend when the OS itself returned TCPTABLE_SORT order */
 
     /* Windows: the iphlpapi seam by raw index, GetTcpTable2 then GetTcp6Table2 (NULL = the
      * real functions). */
@@ -72,18 +73,18 @@ int tcptable_raw_reserve(tcptable_poller *poller, tcptable_raw *raw, size_t size
  * enough that a corrupt size cannot make us allocate the address space. */
 #define TCPTABLE_RAW_LIMIT ((size_t)1 << 30)
 
+/* Forget the previous reply and error, before a (re)fetch. */
+void tcptable_clear_reply(tcptable_poller *poller);
+
 /* Store an IPv4 address (4 bytes, network order) as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
 void tcptable_set_ipv4(uint8_t out[16], const void *ipv4);
 
 /* Per-OS backend: exactly one of tcptable_windows.c, tcptable_linux.c, tcptable_other.c
- * defines these for a given build. */
+ * defines these for a given build.  os_fetch fills poller->raw (and may set
+ * sorted_by_source); os_decode writes every row, pid included when TCPTABLE_PIDS is set. */
 int tcptable_os_fetch(tcptable_poller *poller);
 int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                        size_t *written);
-/* Fill pid (and anything else that needs a second pass over the rows). */
-int tcptable_os_fill_pids(tcptable_poller *poller, tcptable_row *rows, size_t count);
-/* Whether the rows the backend decodes are already in TCPTABLE_SORT order. */
-int tcptable_os_sorted_by_source(const tcptable_poller *poller);
 void tcptable_os_release(tcptable_poller *poller);
 
 #endif /* TCPTABLE_INTERNAL_H */

@@ -430,7 +430,7 @@ static int fetch_with(tcptable_poller *poller, int source)
 
 int tcptable_os_fetch(tcptable_poller *poller)
 {
-    int rc, i;
+    int rc;
     if (poller->source == TCPTABLE_SOURCE_NETLINK ||
         (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->netlink_missing)) {
         int asked = poller->source;
@@ -439,14 +439,12 @@ int tcptable_os_fetch(tcptable_poller *poller)
             return rc;
         /* No sock_diag here (some sandboxes, old kernels): /proc from now on. */
         poller->netlink_missing = 1;
-        memset(&poller->status, 0, sizeof(poller->status));
-        for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
-            poller->raw[i].used = 0;
-            poller->raw[i].rows = 0;
-        }
+        tcptable_clear_reply(poller);
     }
     return fetch_with(poller, TCPTABLE_SOURCE_PROC_NET);
 }
+
+static int fill_pids(tcptable_poller *poller, tcptable_row *rows, size_t count);
 
 int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                        size_t *written)
@@ -466,6 +464,8 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
             n6 = proc_decode(poller, raw6, 6, rows + n4, &rc);
     }
     *written = n4 + n6;
+    if (rc == TCPTABLE_OK && (poller->flags & TCPTABLE_PIDS))
+        rc = fill_pids(poller, rows, n4 + n6);
     return rc;
 }
 
@@ -544,7 +544,7 @@ static uint64_t socket_inode(const char *link, ssize_t length)
     return inode;
 }
 
-int tcptable_os_fill_pids(tcptable_poller *poller, tcptable_row *rows, size_t count)
+static int fill_pids(tcptable_poller *poller, tcptable_row *rows, size_t count)
 {
     DIR *proc;
     struct dirent *process;
@@ -595,12 +595,6 @@ int tcptable_os_fill_pids(tcptable_poller *poller, tcptable_row *rows, size_t co
     }
     closedir(proc);
     return TCPTABLE_OK;
-}
-
-int tcptable_os_sorted_by_source(const tcptable_poller *poller)
-{
-    (void)poller;
-    return 0; /* dumps come in hash order: tcptable_decode() sorts */
 }
 
 void tcptable_os_release(tcptable_poller *poller)

@@ -21,20 +21,6 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     return tcptable_os_fetch(poller);
 }
 
-int tcptable_os_fill_pids(tcptable_poller *poller, tcptable_row *rows, size_t count)
-{
-    (void)poller;
-    (void)rows;
-    (void)count;
-    return TCPTABLE_OK;
-}
-
-int tcptable_os_sorted_by_source(const tcptable_poller *poller)
-{
-    (void)poller;
-    return 0;
-}
-
 void tcptable_os_release(tcptable_poller *poller)
 {
     (void)poller;

@@ -139,6 +139,8 @@ int tcptable_os_fetch(tcptable_poller *poller)
         if (rc != TCPTABLE_OK)
             return rc;
     }
+    /* Order was passed to both calls and the IPv4 table decodes first: already in order. */
+    poller->sorted_by_source = 1;
     return TCPTABLE_OK;
 }
 
@@ -191,22 +193,6 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     }
     *written = n;
     return TCPTABLE_OK;
-}
-
-int tcptable_os_fill_pids(tcptable_poller *poller, tcptable_row *rows, size_t count)
-{
-    /* dwOwningPid came with the rows: nothing left to look up. */
-    (void)poller;
-    (void)rows;
-    (void)count;
-    return TCPTABLE_OK;
-}
-
-int tcptable_os_sorted_by_source(const tcptable_poller *poller)
-{
-    /* Order=TRUE was passed to both calls; the IPv4 table is decoded first. */
-    (void)poller;
-    return 1;
 }
 
 void tcptable_os_release(tcptable_poller *poller)
