@@ -44,6 +44,16 @@ int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn 
     return TCPTABLE_OK;
 }
 
+int tcptable_poller_set_linux_calls(tcptable_poller *poller,
+                                    const tcptable_linux_calls *calls)
+{
+    if (calls == NULL)
+        memset(&poller->linux_calls, 0, sizeof(poller->linux_calls));
+    else
+        poller->linux_calls = *calls;
+    return TCPTABLE_OK;
+}
+
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
                   const char *format, ...)
 {

@@ -51,6 +51,9 @@ struct tcptable_poller {
     int netlink_missing;
     uint32_t netlink_sequence; /* last sequence number used */
 
+    /* Linux: the system calls the backend makes (a NULL member = the real call). */
+    tcptable_linux_calls linux_calls;
+
     /* Linux: inode -> row index map for the pid lookup, reused between polls. */
     uint64_t *pid_map_keys;
     uint32_t *pid_map_rows;
