@@ -1,4 +1,4 @@
-"""Filtered polls against the full poll, side by side in one run (Linux).
+"""Filtered polls (and per-socket stats) against the full poll, side by side in one run (Linux).
 
     python benchmarks/bench_filters.py [--connections 10000] [--iterations 30]
 
@@ -89,6 +89,7 @@ def main() -> int:
                 pids=False, local_ports={some_port}
             ),
             'states={"ESTABLISHED"}': tcptable.Poller(pids=False, states={"ESTABLISHED"}),
+            "full poll, stats=True (tcp_info)": tcptable.Poller(pids=False, stats=True),
             "full poll, source=proc": tcptable.Poller(pids=False, source="proc"),
             'states={"LISTEN"}, source=proc': tcptable.Poller(
                 pids=False, source="proc", states={"LISTEN"}

@@ -22,6 +22,7 @@ from ._snapshot import Snapshot
 __all__ = [
     "ROW_DTYPE",
     "ROW_SIZE",
+    "STATS_DTYPE",
     "Connection",
     "NotSupportedError",
     "OffloadState",
@@ -39,6 +40,10 @@ def __getattr__(name: str) -> Any:
         from ._rows import row_dtype
 
         return row_dtype()
+    if name == "STATS_DTYPE":
+        from ._stats import stats_dtype
+
+        return stats_dtype()
     if name == "__version__":  # one source of truth: pyproject.toml, via the installed metadata
         from importlib.metadata import version
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from ._enums import OffloadState, State
 from ._rows import ROW_SIZE, ROW_STRUCT, Connection, connection_from_fields, row_dtype
+from ._stats import stats_dtype
 
 if TYPE_CHECKING:
     import numpy
@@ -30,13 +31,19 @@ class Snapshot:
     - iterating (or indexing) yields ``Connection`` named tuples, one Python object per row:
       handy, but slower than ``array`` in a polling loop.
     - ``timestamp``: ``time.time()`` when the OS was asked.
+    - ``stats`` / ``stats_array``: per-socket TCP stats, one record per row in row order, when
+      the poller had ``stats=True`` (otherwise they raise ValueError).
     """
 
-    __slots__ = ("__weakref__", "_array", "_view", "timestamp")
+    __slots__ = ("__weakref__", "_array", "_stats", "_stats_array", "_view", "timestamp")
 
-    def __init__(self, view: memoryview, timestamp: float) -> None:
+    def __init__(
+        self, view: memoryview, timestamp: float, *, stats: memoryview | None = None
+    ) -> None:
         self._view = view
         self._array: numpy.ndarray | None = None
+        self._stats = stats
+        self._stats_array: numpy.ndarray | None = None
         self.timestamp = timestamp
 
     def __len__(self) -> int:
@@ -60,6 +67,28 @@ class Snapshot:
 
             self._array = numpy.frombuffer(self._view, dtype=row_dtype())
         return self._array
+
+    @property
+    def stats(self) -> memoryview:
+        """Read-only memoryview of the rows' TCP stats records (``tcptable_stats``, one per
+        row, in row order; ``len(snapshot) * STATS_DTYPE.itemsize`` bytes).
+
+        Raises ValueError when the snapshot was polled without ``stats=True``.
+        """
+        if self._stats is None:
+            raise ValueError("this snapshot has no TCP stats: poll with stats=True")
+        return self._stats
+
+    @property
+    def stats_array(self) -> numpy.ndarray:
+        """Read-only numpy array of the TCP stats, dtype ``tcptable.STATS_DTYPE``, aligned
+        with ``array`` (``stats_array[i]`` belongs to ``array[i]``)."""
+        if self._stats_array is None:
+            stats = self.stats  # the ValueError first: it needs no numpy
+            import numpy
+
+            self._stats_array = numpy.frombuffer(stats, dtype=stats_dtype())
+        return self._stats_array
 
     def __iter__(self) -> Iterator[Connection]:
         for fields in ROW_STRUCT.iter_unpack(self._view):

@@ -32,8 +32,11 @@ int tcptable_parse_decimal(const char **cursor, uint64_t *value);
 /* tcptable_netlink.c: dump one family (AF_INET / AF_INET6) into raw, counting its rows;
  * TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no sock_diag for TCP. */
 int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int family);
+/* Decoders write the rows the filter keeps into rows[], and when stats is not NULL each kept
+ * row's TCP stats into stats[] at the same index. */
+struct tcptable_stats;
 size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
-                               tcptable_row *rows, int *rc);
+                               tcptable_row *rows, struct tcptable_stats *stats, int *rc);
 void tcptable_netlink_close(tcptable_poller *poller);
 
 /* tcptable_netlink.c: what narrows a dump request in the kernel, for either request type
@@ -52,7 +55,7 @@ size_t tcptable_netlink_bytecode(const struct tcptable_filter *filter, unsigned 
 /* tcptable_procnet.c: read /proc/net/tcp (family 4) or tcp6 (6) into raw, counting lines. */
 int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int family);
 size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw, int family,
-                               tcptable_row *rows, int *rc);
+                               tcptable_row *rows, struct tcptable_stats *stats, int *rc);
 
 /* tcptable_owners_linux.c: set pid on every row whose socket inode a process we may inspect
  * holds (the lowest such pid). */
