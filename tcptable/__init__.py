@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._enums import OffloadState, State
+from ._enums import Direction, OffloadState, State
 from ._errors import NotSupportedError, TcpTableError
 from ._poller import Poller, snapshot
 from ._rows import ROW_SIZE, Connection
@@ -23,6 +23,7 @@ __all__ = [
     "ROW_DTYPE",
     "ROW_SIZE",
     "Connection",
+    "Direction",
     "NotSupportedError",
     "OffloadState",
     "Poller",

@@ -61,6 +61,10 @@ struct tcptable_poller {
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
                   const char *format, ...) TCPTABLE_PRINTF(5, 6);
 
+/* The same for a call that has no poller (the row operations): the status is the caller's. */
+int tcptable_fail_status(tcptable_status *status, int code, int os_error_kind,
+                         uint32_t os_error, const char *format, ...) TCPTABLE_PRINTF(5, 6);
+
 /* Fail with errno's value and text: "<what>: <strerror>". */
 int tcptable_fail_errno(tcptable_poller *poller, int err, const char *what);
 
