@@ -13,15 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._changes import Changes, diff
 from ._enums import Direction, OffloadState, State
 from ._errors import NotSupportedError, TcpTableError
 from ._poller import Poller, snapshot
 from ._rows import ROW_SIZE, Connection
 from ._snapshot import Snapshot
+from ._watch import watch
 
 __all__ = [
     "ROW_DTYPE",
     "ROW_SIZE",
+    "Changes",
     "Connection",
     "Direction",
     "NotSupportedError",
@@ -30,7 +33,9 @@ __all__ = [
     "Snapshot",
     "State",
     "TcpTableError",
+    "diff",
     "snapshot",
+    "watch",
 ]
 
 

@@ -7,6 +7,7 @@ import time
 import weakref
 from typing import Any
 
+from ._changes import Changes, diff
 from ._errors import raise_for_status
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
@@ -96,6 +97,9 @@ class Poller:
         if handle == ffi.NULL:
             raise MemoryError("cannot allocate a tcptable poller")
         self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
+        # poll_changes(): the table it saw last (at first: nothing, as of now).
+        self._changes_lock = threading.Lock()
+        self._previous = Snapshot._from_rows(memoryview(b"").toreadonly(), time.time())
 
     def poll(self) -> Snapshot:
         """Ask the OS for the table now; returns an immutable Snapshot."""
@@ -117,6 +121,19 @@ class Poller:
             exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
             target.user = weakref.ref(exported)
             return Snapshot(memoryview(exported).toreadonly(), timestamp)
+
+    def poll_changes(self) -> Changes:
+        """Poll, and return what changed since this poller's previous ``poll_changes()``:
+        ``tcptable.diff(previous, new)``.  The first call reports every row as opened (its
+        ``before`` is an empty snapshot stamped with the poller's creation time).
+
+        >>> changes = poller.poll_changes()
+        >>> changes.after.count_by("state"), len(changes.opened), len(changes.closed)
+        """
+        with self._changes_lock:
+            after = self.poll()
+            before, self._previous = self._previous, after
+        return diff(before, after)
 
     def _take_rows(self, count: int) -> _RowBuffer:
         """The smallest pooled row buffer of at least ``count`` rows that no snapshot uses."""
