@@ -44,6 +44,16 @@ int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn 
     return TCPTABLE_OK;
 }
 
+int tcptable_poller_set_linux_calls(tcptable_poller *poller,
+                                    const tcptable_linux_calls *calls)
+{
+    if (calls == NULL)
+        memset(&poller->linux_calls, 0, sizeof(poller->linux_calls));
+    else
+        poller->linux_calls = *calls;
+    return TCPTABLE_OK;
+}
+
 static int fail_status_va(tcptable_status *status, int code, int os_error_kind,
                           uint32_t os_error, const char *format, va_list args)
 {
@@ -154,26 +164,6 @@ int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
     return TCPTABLE_OK;
 }
 
-/* The seed's Order=TRUE: local address, local port, remote address, remote port; IPv4 rows
- * (stored IPv4-mapped, so 10 zero bytes first) before IPv6 rows.  Addresses are in network
- * order, so memcmp orders them numerically. */
-static int compare_rows(const void *left, const void *right)
-{
-    const tcptable_row *a = left, *b = right;
-    int c;
-    if (a->family != b->family)
-        return a->family < b->family ? -1 : 1;
-    if ((c = memcmp(a->local_addr, b->local_addr, 16)) != 0)
-        return c;
-    if (a->local_port != b->local_port)
-        return a->local_port < b->local_port ? -1 : 1;
-    if ((c = memcmp(a->remote_addr, b->remote_addr, 16)) != 0)
-        return c;
-    if (a->remote_port != b->remote_port)
-        return a->remote_port < b->remote_port ? -1 : 1;
-    return 0;
-}
-
 int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                     size_t *written)
 {
@@ -199,8 +189,11 @@ int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity
     if (count != expected)
         return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
                              "decoded %zu rows, the fetch counted %zu", count, expected);
-    if ((poller->flags & TCPTABLE_SORT) && !poller->sorted_by_source && count > 1)
-        qsort(rows, count, sizeof(*rows), compare_rows);
+    if ((poller->flags & TCPTABLE_SORT) && !poller->sorted_by_source) {
+        rc = tcptable_sort_rows(poller, rows, count, NULL, 0);
+        if (rc != TCPTABLE_OK)
+            return rc;
+    }
     *written = count;
     return TCPTABLE_OK;
 }
