@@ -19,6 +19,7 @@ from ._errors import NotSupportedError, TcpTableError
 from ._poller import Poller, snapshot
 from ._rows import ROW_SIZE, Connection
 from ._snapshot import Snapshot
+from ._statistics import TcpStatistics, statistics
 from ._watch import watch
 
 __all__ = [
@@ -32,9 +33,11 @@ __all__ = [
     "Poller",
     "Snapshot",
     "State",
+    "TcpStatistics",
     "TcpTableError",
     "diff",
     "snapshot",
+    "statistics",
     "watch",
 ]
 

@@ -68,6 +68,9 @@ int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t
 int tcptable_fail_status(tcptable_status *status, int code, int os_error_kind,
                          uint32_t os_error, const char *format, ...) TCPTABLE_PRINTF(5, 6);
 
+/* Windows: fail with a Win32 code and its FormatMessage text: "<what> failed: <text>". */
+int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what);
+
 /* Fail with errno's value and text: "<what>: <strerror>". */
 int tcptable_fail_errno(tcptable_poller *poller, int err, const char *what);
 
