@@ -15,6 +15,7 @@ from typing import Any
 
 from ._enums import OffloadState, State
 from ._errors import NotSupportedError, TcpTableError
+from ._names import process_name
 from ._poller import Poller, snapshot
 from ._rows import ROW_SIZE, Connection
 from ._snapshot import Snapshot
@@ -29,6 +30,7 @@ __all__ = [
     "Snapshot",
     "State",
     "TcpTableError",
+    "process_name",
     "snapshot",
 ]
 

@@ -8,6 +8,7 @@ import weakref
 from typing import Any
 
 from ._errors import raise_for_status
+from ._names import names_for_rows
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
@@ -66,6 +67,8 @@ class Poller:
     ``family`` is ``"all"``, ``"ipv4"`` or ``"ipv6"``; ``sort=True`` orders rows as Windows'
     Order=TRUE does (local address, local port, remote address, remote port; IPv4 first);
     ``pids=False`` skips the owner lookup (pid 0), which on Linux is most of a poll's cost.
+    ``names=True`` (needs ``pids=True``) gives each snapshot ``process_names``, ``{pid: name}``
+    for its non-zero pids.
     ``source`` picks the Linux data source: ``"default"`` (sock_diag, falling back to
     /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.
 
@@ -74,7 +77,13 @@ class Poller:
     """
 
     def __init__(
-        self, family: str = "all", sort: bool = False, pids: bool = True, *, source: str = "default"
+        self,
+        family: str = "all",
+        sort: bool = False,
+        pids: bool = True,
+        *,
+        source: str = "default",
+        names: bool = False,
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
             raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
@@ -82,6 +91,9 @@ class Poller:
             raise ValueError(f"source must be 'default', 'netlink' or 'proc', not {source!r}")
         flags = _check_bool("sort", sort) * lib.TCPTABLE_SORT
         flags |= _check_bool("pids", pids) * lib.TCPTABLE_PIDS
+        if _check_bool("names", names) and not pids:
+            raise ValueError("names=True needs pids=True (names are looked up by pid)")
+        self.names = names
         self.family = family
         self.sort = sort
         self.pids = pids
@@ -116,7 +128,8 @@ class Poller:
             # ffi.buffer() keeps target.rows alive; the weak reference marks the buffer in use.
             exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
             target.user = weakref.ref(exported)
-            return Snapshot(memoryview(exported).toreadonly(), timestamp)
+            names = names_for_rows(handle, target.rows, counts[1]) if self.names else None
+            return Snapshot(memoryview(exported).toreadonly(), timestamp, names)
 
     def _take_rows(self, count: int) -> _RowBuffer:
         """The smallest pooled row buffer of at least ``count`` rows that no snapshot uses."""
@@ -155,15 +168,17 @@ class Poller:
         state = "closed" if self._handle is None else "open"
         return (
             f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
-            f"pids={self.pids} source={self.source!r}>"
+            f"pids={self.pids} source={self.source!r} names={self.names}>"
         )
 
 
-def snapshot(family: str = "all", sort: bool = False, pids: bool = True) -> Snapshot:
+def snapshot(
+    family: str = "all", sort: bool = False, pids: bool = True, *, names: bool = False
+) -> Snapshot:
     """Poll the TCP table once.  For repeated polls keep a ``Poller``: it reuses its buffers.
 
     >>> for connection in tcptable.snapshot(family="ipv4", sort=True):
     ...     print(connection.local_port, connection.state.name)
     """
-    with Poller(family=family, sort=sort, pids=pids) as poller:
+    with Poller(family=family, sort=sort, pids=pids, names=names) as poller:
         return poller.poll()

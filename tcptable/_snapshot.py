@@ -30,14 +30,20 @@ class Snapshot:
     - iterating (or indexing) yields ``Connection`` named tuples, one Python object per row:
       handy, but slower than ``array`` in a polling loop.
     - ``timestamp``: ``time.time()`` when the OS was asked.
+    - ``process_names``: with ``Poller(names=True)``, ``{pid: name}`` for the snapshot's
+      non-zero pids (a process that exited before its name was read is left out); None when
+      names were not asked for.
     """
 
-    __slots__ = ("__weakref__", "_array", "_view", "timestamp")
+    __slots__ = ("__weakref__", "_array", "_view", "process_names", "timestamp")
 
-    def __init__(self, view: memoryview, timestamp: float) -> None:
+    def __init__(
+        self, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+    ) -> None:
         self._view = view
         self._array: numpy.ndarray | None = None
         self.timestamp = timestamp
+        self.process_names = process_names
 
     def __len__(self) -> int:
         return len(self._view) // ROW_SIZE

@@ -26,8 +26,7 @@ void tcptable_poller_free(tcptable_poller *poller)
     tcptable_os_release(poller);
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++)
         free(poller->raw[i].data);
-    free(poller->pid_map_keys);
-    free(poller->pid_map_rows);
+    free(poller->names_raw.data);
     free(poller);
 }
 

@@ -14,6 +14,23 @@
 #include <string.h>
 #include <unistd.h>
 
+struct tcptable_owners {
+    /* inode -> row index map for the pid lookup, reused between polls. */
+    uint64_t *pid_map_keys;
+    uint32_t *pid_map_rows;
+    size_t pid_map_capacity;  /* a power of two, or 0 */
+};
+
+void tcptable_owners_release(tcptable_poller *poller)
+{
+    if (poller->owners == NULL)
+        return;
+    free(poller->owners->pid_map_keys);
+    free(poller->owners->pid_map_rows);
+    free(poller->owners);
+    poller->owners = NULL;
+}
+
 static size_t hash_inode(uint64_t inode, size_t mask)
 {
     return (size_t)((inode * 0x9E3779B97F4A7C15ull) >> 17) & mask;
@@ -27,31 +44,31 @@ static int build_inode_map(tcptable_poller *poller, const tcptable_row *rows, si
     size_t capacity = 64, i, mask;
     while (capacity < count * 2)
         capacity *= 2;
-    if (capacity > poller->pid_map_capacity) {
-        uint64_t *keys = realloc(poller->pid_map_keys, capacity * sizeof(*keys));
+    if (capacity > poller->owners->pid_map_capacity) {
+        uint64_t *keys = realloc(poller->owners->pid_map_keys, capacity * sizeof(*keys));
         uint32_t *values;
         if (keys == NULL)
             return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
-        poller->pid_map_keys = keys;
-        values = realloc(poller->pid_map_rows, capacity * sizeof(*values));
+        poller->owners->pid_map_keys = keys;
+        values = realloc(poller->owners->pid_map_rows, capacity * sizeof(*values));
         if (values == NULL)
             return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
-        poller->pid_map_rows = values;
-        poller->pid_map_capacity = capacity;
+        poller->owners->pid_map_rows = values;
+        poller->owners->pid_map_capacity = capacity;
     }
-    capacity = poller->pid_map_capacity;
+    capacity = poller->owners->pid_map_capacity;
     mask = capacity - 1;
-    memset(poller->pid_map_rows, 0, capacity * sizeof(*poller->pid_map_rows));
+    memset(poller->owners->pid_map_rows, 0, capacity * sizeof(*poller->owners->pid_map_rows));
     *keyed = 0;
     for (i = 0; i < count; i++) {
         size_t slot;
         if (rows[i].inode == 0) /* TIME_WAIT and request sockets own no inode */
             continue;
         slot = hash_inode(rows[i].inode, mask);
-        while (poller->pid_map_rows[slot] != 0)
+        while (poller->owners->pid_map_rows[slot] != 0)
             slot = (slot + 1) & mask;
-        poller->pid_map_keys[slot] = rows[i].inode;
-        poller->pid_map_rows[slot] = (uint32_t)(i + 1);
+        poller->owners->pid_map_keys[slot] = rows[i].inode;
+        poller->owners->pid_map_rows[slot] = (uint32_t)(i + 1);
         (*keyed)++;
     }
     return TCPTABLE_OK;
@@ -60,11 +77,11 @@ static int build_inode_map(tcptable_poller *poller, const tcptable_row *rows, si
 /* Set pid on every row whose inode is `inode` and has no pid yet. */
 static void assign_pid(tcptable_poller *poller, tcptable_row *rows, uint64_t inode, uint32_t pid)
 {
-    size_t mask = poller->pid_map_capacity - 1;
+    size_t mask = poller->owners->pid_map_capacity - 1;
     size_t slot = hash_inode(inode, mask);
-    while (poller->pid_map_rows[slot] != 0) {
-        if (poller->pid_map_keys[slot] == inode) {
-            tcptable_row *row = &rows[poller->pid_map_rows[slot] - 1];
+    while (poller->owners->pid_map_rows[slot] != 0) {
+        if (poller->owners->pid_map_keys[slot] == inode) {
+            tcptable_row *row = &rows[poller->owners->pid_map_rows[slot] - 1];
             if (row->pid == 0) /* several owners (fork): the lowest pid, which /proc lists first */
                 row->pid = pid;
         }
@@ -95,6 +112,11 @@ int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t cou
     size_t keyed = 0;
     if (count == 0)
         return TCPTABLE_OK;
+    if (poller->owners == NULL) {
+        poller->owners = calloc(1, sizeof(*poller->owners));
+        if (poller->owners == NULL)
+            return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
+    }
     rc = build_inode_map(poller, rows, count, &keyed);
     if (rc != TCPTABLE_OK || keyed == 0) /* only TIME_WAIT rows: no socket to look for */
         return rc;
