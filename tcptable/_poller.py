@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import weakref
@@ -68,7 +69,9 @@ class Poller:
     Order=TRUE does (local address, local port, remote address, remote port; IPv4 first);
     ``pids=False`` skips the owner lookup (pid 0), which on Linux is most of a poll's cost.
     ``names=True`` (needs ``pids=True``) gives each snapshot ``process_names``, ``{pid: name}``
-    for its non-zero pids.
+    for its non-zero pids.  ``pid_max_age`` (seconds, default 1.0) bounds how long Linux trusts
+    an owner it found in an earlier poll: a socket handed to another process shows its new
+    owner within that time; 0 re-checks every owner on every poll (exact, slower).
     ``source`` picks the Linux data source: ``"default"`` (sock_diag, falling back to
     /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.
 
@@ -84,6 +87,7 @@ class Poller:
         *,
         source: str = "default",
         names: bool = False,
+        pid_max_age: float = 1.0,
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
             raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
@@ -94,6 +98,11 @@ class Poller:
         if _check_bool("names", names) and not pids:
             raise ValueError("names=True needs pids=True (names are looked up by pid)")
         self.names = names
+        if isinstance(pid_max_age, bool) or not isinstance(pid_max_age, (int, float)):
+            raise TypeError(f"pid_max_age must be a number of seconds, not {pid_max_age!r}")
+        if not math.isfinite(pid_max_age) or pid_max_age < 0:
+            raise ValueError(f"pid_max_age must be a finite number >= 0, not {pid_max_age!r}")
+        self.pid_max_age = pid_max_age
         self.family = family
         self.sort = sort
         self.pids = pids
@@ -108,6 +117,7 @@ class Poller:
         if handle == ffi.NULL:
             raise MemoryError("cannot allocate a tcptable poller")
         self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
+        raise_for_status(handle, lib.tcptable_poller_set_pid_max_age(handle, pid_max_age))
 
     def poll(self) -> Snapshot:
         """Ask the OS for the table now; returns an immutable Snapshot."""
