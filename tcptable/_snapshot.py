@@ -33,15 +33,21 @@ class Snapshot:
     - ``timestamp``: ``time.time()`` when the OS was asked.
     - ``count_by(key)``, ``directions()``, ``direction_array``: counts and directions computed
       in C over the packed rows, no Python object per row.
+    - ``process_names``: with ``Poller(names=True)``, ``{pid: name}`` for the snapshot's
+      non-zero pids (a process that exited before its name was read is left out); None when
+      names were not asked for.
     """
 
-    __slots__ = ("__weakref__", "_array", "_directions", "_view", "timestamp")
+    __slots__ = ("__weakref__", "_array", "_directions", "_view", "process_names", "timestamp")
 
-    def __init__(self, view: memoryview, timestamp: float) -> None:
+    def __init__(
+        self, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+    ) -> None:
         self._view = view
         self._array: numpy.ndarray | None = None
         self._directions: memoryview | None = None
         self.timestamp = timestamp
+        self.process_names = process_names
 
     @classmethod
     def _from_rows(cls, view: memoryview, timestamp: float) -> Snapshot:
@@ -52,6 +58,7 @@ class Snapshot:
         snapshot._array = None
         snapshot._directions = None
         snapshot.timestamp = timestamp
+        snapshot.process_names = None
         return snapshot
 
     def __len__(self) -> int:
