@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
+from ._changes import Changes, diff
 from ._errors import raise_for_status
 from ._filters import Filter, StateLike, make_filter
+from ._names import names_for_rows
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
@@ -71,6 +74,10 @@ class Poller:
     ``family`` is ``"all"``, ``"ipv4"`` or ``"ipv6"``; ``sort=True`` orders rows as Windows'
     Order=TRUE does (local address, local port, remote address, remote port; IPv4 first);
     ``pids=False`` skips the owner lookup (pid 0), which on Linux is most of a poll's cost.
+    ``names=True`` (needs ``pids=True``) gives each snapshot ``process_names``, ``{pid: name}``
+    for its non-zero pids.  ``pid_max_age`` (seconds, default 1.0) bounds how long Linux trusts
+    an owner it found in an earlier poll: a socket handed to another process shows its new
+    owner within that time; 0 re-checks every owner on every poll (exact, slower).
     ``source`` picks the Linux data source: ``"default"`` (sock_diag, falling back to
     /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.
     ``stats=True`` adds per-socket TCP stats to every snapshot (``Snapshot.stats``,
@@ -100,6 +107,8 @@ class Poller:
         local_ports: Iterable[int] | None = None,
         remote_ports: Iterable[int] | None = None,
         owner_pids: Iterable[int] | None = None,
+        names: bool = False,
+        pid_max_age: float = 1.0,
         stats: bool = False,
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
@@ -110,6 +119,14 @@ class Poller:
         flags |= _check_bool("pids", pids) * lib.TCPTABLE_PIDS
         flags |= _check_bool("stats", stats) * lib.TCPTABLE_STATS
         checked = make_filter(states, local_ports, remote_ports, owner_pids, pids)
+        if _check_bool("names", names) and not pids:
+            raise ValueError("names=True needs pids=True (names are looked up by pid)")
+        self.names = names
+        if isinstance(pid_max_age, bool) or not isinstance(pid_max_age, (int, float)):
+            raise TypeError(f"pid_max_age must be a number of seconds, not {pid_max_age!r}")
+        if not math.isfinite(pid_max_age) or pid_max_age < 0:
+            raise ValueError(f"pid_max_age must be a finite number >= 0, not {pid_max_age!r}")
+        self.pid_max_age = pid_max_age
         self.family = family
         self.sort = sort
         self.pids = pids
@@ -130,7 +147,11 @@ class Poller:
         if handle == ffi.NULL:
             raise MemoryError("cannot allocate a tcptable poller")
         self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
+        raise_for_status(handle, lib.tcptable_poller_set_pid_max_age(handle, pid_max_age))
         _apply_filter(self._handle, checked)
+        # poll_changes(): the table it saw last (at first: nothing, as of now).
+        self._changes_lock = threading.Lock()
+        self._previous = Snapshot._from_rows(memoryview(b"").toreadonly(), time.time())
 
     def poll(self) -> Snapshot:
         """Ask the OS for the table now; returns an immutable Snapshot."""
@@ -160,7 +181,21 @@ class Poller:
                 users.append(ffi.buffer(target.stats, counts[1] * STATS_SIZE))
                 stats = memoryview(users[-1]).toreadonly()
             target.users = tuple(weakref.ref(user) for user in users)
-            return Snapshot(memoryview(exported).toreadonly(), timestamp, stats=stats)
+            names = names_for_rows(handle, target.rows, counts[1]) if self.names else None
+            return Snapshot(memoryview(exported).toreadonly(), timestamp, names, stats=stats)
+
+    def poll_changes(self) -> Changes:
+        """Poll, and return what changed since this poller's previous ``poll_changes()``:
+        ``tcptable.diff(previous, new)``.  The first call reports every row as opened (its
+        ``before`` is an empty snapshot stamped with the poller's creation time).
+
+        >>> changes = poller.poll_changes()
+        >>> changes.after.count_by("state"), len(changes.opened), len(changes.closed)
+        """
+        with self._changes_lock:
+            after = self.poll()
+            before, self._previous = self._previous, after
+        return diff(before, after)
 
     def _take_rows(self, count: int) -> _RowBuffer:
         """The smallest pooled row buffer of at least ``count`` rows that no snapshot uses."""
@@ -204,8 +239,8 @@ class Poller:
         )
         return (
             f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
-            f"pids={self.pids} source={self.source!r}{' stats=True' if self.stats else ''}"
-            f"{filters}>"
+            f"pids={self.pids} source={self.source!r} names={self.names}"
+            f"{' stats=True' if self.stats else ''}{filters}>"
         )
 
 
@@ -237,6 +272,7 @@ def snapshot(
     local_ports: Iterable[int] | None = None,
     remote_ports: Iterable[int] | None = None,
     owner_pids: Iterable[int] | None = None,
+    names: bool = False,
     stats: bool = False,
 ) -> Snapshot:
     """Poll the TCP table once (the keywords are Poller's).  For repeated polls keep a
@@ -254,6 +290,7 @@ def snapshot(
         local_ports=local_ports,
         remote_ports=remote_ports,
         owner_pids=owner_pids,
+        names=names,
         stats=stats,
     ) as poller:
         return poller.poll()

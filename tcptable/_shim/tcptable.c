@@ -28,9 +28,8 @@ void tcptable_poller_free(tcptable_poller *poller)
     tcptable_os_release(poller);
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++)
         free(poller->raw[i].data);
-    free(poller->pid_map_keys);
-    free(poller->pid_map_rows);
     tcptable_filter_free(poller->filter);
+    free(poller->names_raw.data);
     free(poller);
 }
 
@@ -57,15 +56,32 @@ int tcptable_poller_set_linux_calls(tcptable_poller *poller,
     return TCPTABLE_OK;
 }
 
+static int fail_status_va(tcptable_status *status, int code, int os_error_kind,
+                          uint32_t os_error, const char *format, va_list args)
+{
+    status->code = code;
+    status->os_error_kind = os_error_kind;
+    status->os_error = os_error;
+    vsnprintf(status->message, sizeof(status->message), format, args);
+    return code;
+}
+
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
                   const char *format, ...)
 {
     va_list args;
-    poller->status.code = code;
-    poller->status.os_error_kind = os_error_kind;
-    poller->status.os_error = os_error;
     va_start(args, format);
-    vsnprintf(poller->status.message, sizeof(poller->status.message), format, args);
+    code = fail_status_va(&poller->status, code, os_error_kind, os_error, format, args);
+    va_end(args);
+    return code;
+}
+
+int tcptable_fail_status(tcptable_status *status, int code, int os_error_kind,
+                         uint32_t os_error, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    code = fail_status_va(status, code, os_error_kind, os_error, format, args);
     va_end(args);
     return code;
 }

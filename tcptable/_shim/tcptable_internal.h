@@ -66,15 +66,24 @@ struct tcptable_poller {
     /* Linux: the system calls the backend makes (a NULL member = the real call). */
     tcptable_linux_calls linux_calls;
 
-    /* Linux: inode -> row index map for the pid lookup, reused between polls. */
-    uint64_t *pid_map_keys;
-    uint32_t *pid_map_rows;
-    size_t pid_map_capacity;  /* a power of two, or 0 */
+    /* Linux: what the owner lookup learned in earlier polls (tcptable_owners_linux.c); NULL
+     * until the first poll with pids. */
+    struct tcptable_owners *owners;
+
+    /* Windows: the process snapshot buffer of tcptable_process_names(), kept between calls. */
+    tcptable_raw names_raw;
 };
 
 /* Record a failure in poller->status and return code.  os_error_kind/os_error may be 0. */
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
                   const char *format, ...) TCPTABLE_PRINTF(5, 6);
+
+/* The same for a call that has no poller (the row operations): the status is the caller's. */
+int tcptable_fail_status(tcptable_status *status, int code, int os_error_kind,
+                         uint32_t os_error, const char *format, ...) TCPTABLE_PRINTF(5, 6);
+
+/* Windows: fail with a Win32 code and its FormatMessage text: "<what> failed: <text>". */
+int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what);
 
 /* Fail with errno's value and text: "<what>: <strerror>". */
 int tcptable_fail_errno(tcptable_poller *poller, int err, const char *what);

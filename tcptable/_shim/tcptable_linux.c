@@ -154,9 +154,9 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     size_t n4, n6 = 0;
     const tcptable_raw *raw4 = &poller->raw[TCPTABLE_RAW_IPV4];
     const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
-    (void)capacity; /* tcptable_decode() checked it against the fetched row count */
     struct tcptable_stats *stats4 = poller->stats;
     struct tcptable_stats *stats6 = NULL;
+    (void)capacity; /* tcptable_decode() checked it against the fetched row count */
     if (poller->source == TCPTABLE_SOURCE_NETLINK) {
         n4 = tcptable_netlink_decode(poller, raw4, rows, stats4, &rc);
         stats6 = stats4 != NULL ? stats4 + n4 : NULL;
@@ -177,6 +177,7 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
 void tcptable_os_release(tcptable_poller *poller)
 {
     tcptable_netlink_close(poller);
+    tcptable_owners_release(poller);
 }
 
 #else

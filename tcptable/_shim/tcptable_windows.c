@@ -222,6 +222,11 @@ void tcptable_os_release(tcptable_poller *poller)
     (void)poller;
 }
 
+int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what)
+{
+    return fail_win32(poller, code, error, what);
+}
+
 #else
 /* ISO C forbids an empty translation unit. */
 typedef int tcptable_windows_unused;
