@@ -277,3 +277,37 @@ def test_netlink_filters_run_in_the_kernel(pair: Pair, keywords: Any) -> None:
         rows = ffi.new("tcptable_row[]", counts[0] + 1)
         raise_for_status(handle, lib.tcptable_decode(handle, rows, counts[0] + 1, counts + 1))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize(
+    ("states", "ports", "count", "message"),
+    [
+        (1 << 13, None, 0, "states mask 0x2000 has bits outside"),
+        (1, None, 0, "states mask 0x1 has bits outside"),
+        (0, [80], 0, "an empty port or pid list"),
+    ],
+)
+def test_shim_refuses_a_bad_filter(states: int, ports: Any, count: int, message: str) -> None:
+    from tcptable._native import ffi, lib
+
+    from tcptable._errors import raise_for_status
+
+    handle = ffi.gc(lib.tcptable_poller_new(), lib.tcptable_poller_free)
+    array = ffi.NULL if ports is None else ffi.new("uint16_t[]", ports)
+    code = lib.tcptable_poller_set_filter(handle, states, array, count, ffi.NULL, 0, ffi.NULL, 0)
+    with pytest.raises(ValueError, match=message):
+        raise_for_status(handle, code)
+
+
+def test_shim_owner_filter_needs_pids() -> None:
+    from tcptable._native import ffi, lib
+
+    from tcptable._errors import raise_for_status
+
+    handle = ffi.gc(lib.tcptable_poller_new(), lib.tcptable_poller_free)
+    pid = ffi.new("uint32_t[]", [1])
+    assert lib.tcptable_poller_set_filter(handle, 0, ffi.NULL, 0, ffi.NULL, 0, pid, 1) == 0
+    count = ffi.new("size_t *")
+    families = lib.TCPTABLE_FAMILY_IPV4 | lib.TCPTABLE_FAMILY_IPV6
+    with pytest.raises(ValueError, match="owner pid filter needs TCPTABLE_PIDS"):
+        raise_for_status(handle, lib.tcptable_fetch(handle, families, 0, 0, count))
