@@ -65,6 +65,7 @@ class Poller:
 
     ``family`` is ``"all"``, ``"ipv4"`` or ``"ipv6"``; ``sort=True`` orders rows as Windows'
     Order=TRUE does (local address, local port, remote address, remote port; IPv4 first);
+    unsorted rows come in the OS's order, where the families may interleave;
     ``pids=False`` skips the owner lookup (pid 0), which on Linux is most of a poll's cost.
     ``source`` picks the Linux data source: ``"default"`` (sock_diag, falling back to
     /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.

@@ -30,6 +30,7 @@ typedef struct {
     size_t used;      /* bytes of the current reply */
     size_t rows;      /* rows in the current reply */
     uint32_t sequence; /* Linux: the netlink sequence number of the current dump */
+    uint16_t reply_type; /* Linux: the nlmsg_type of that dump's rows */
 } tcptable_raw;
 
 struct tcptable_poller {
@@ -50,6 +51,8 @@ struct tcptable_poller {
     int netlink_fd;
     int netlink_missing;
     uint32_t netlink_sequence; /* last sequence number used */
+    int netlink_error;       /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
+    int netlink_one_walk;    /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
 
     /* Linux: the system calls the backend makes (a NULL member = the real call). */
     tcptable_linux_calls linux_calls;
@@ -59,6 +62,9 @@ struct tcptable_poller {
     uint32_t *pid_map_rows;
     size_t pid_map_capacity;  /* a power of two, or 0 */
 };
+
+/* Whether family "all" is one walk of the kernel's TCP hash or two dumps. */
+enum { TCPTABLE_ONE_WALK_TRY = 0, TCPTABLE_ONE_WALK_REFUSED = 1, TCPTABLE_ONE_WALK_OFF = 2 };
 
 /* Record a failure in poller->status and return code.  os_error_kind/os_error may be 0. */
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
