@@ -28,6 +28,7 @@ void tcptable_poller_free(tcptable_poller *poller)
         free(poller->raw[i].data);
     free(poller->pid_map_keys);
     free(poller->pid_map_rows);
+    free(poller->sort_scratch.data);
     free(poller);
 }
 

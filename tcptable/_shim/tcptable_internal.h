@@ -61,6 +61,9 @@ struct tcptable_poller {
     uint64_t *pid_map_keys;
     uint32_t *pid_map_rows;
     size_t pid_map_capacity;  /* a power of two, or 0 */
+
+    /* The sort's keys, order and gathered rows, kept between polls (tcptable_sort.c). */
+    tcptable_raw sort_scratch;
 };
 
 /* Whether family "all" is one walk of the kernel's TCP hash or two dumps. */
@@ -88,12 +91,8 @@ void tcptable_clear_reply(tcptable_poller *poller);
 /* Store an IPv4 address (4 bytes, network order) as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
 void tcptable_set_ipv4(uint8_t out[16], const void *ipv4);
 
-/* Sort rows[0 .. count) in the seed's Order=TRUE (tcptable_sort.c): IPv4 rows first, then by
- * local address, local port, remote address, remote port.  When `parallel` is not NULL it
- * holds count records of `record_size` bytes aligned with the rows (per-row extras such as
- * TCP stats), and they are permuted with their rows. */
-int tcptable_sort_rows(tcptable_poller *poller, tcptable_row *rows, size_t count, void *parallel,
-                       size_t record_size);
+/* tcptable_sort_rows(): Order=TRUE, in tcptable_sort.c. */
+#include "tcptable_sort.h"
 
 /* Per-OS backend: exactly one of tcptable_windows.c, tcptable_linux.c, tcptable_other.c
  * defines these for a given build.  os_fetch fills poller->raw (and may set
