@@ -73,6 +73,7 @@ class Poller:
 
     ``family`` is ``"all"``, ``"ipv4"`` or ``"ipv6"``; ``sort=True`` orders rows as Windows'
     Order=TRUE does (local address, local port, remote address, remote port; IPv4 first);
+    unsorted rows come in the OS's order, where the families may interleave;
     ``pids=False`` skips the owner lookup (pid 0), which on Linux is most of a poll's cost.
     ``names=True`` (needs ``pids=True``) gives each snapshot ``process_names``, ``{pid: name}``
     for its non-zero pids.  ``pid_max_age`` (seconds, default 1.0) bounds how long Linux trusts

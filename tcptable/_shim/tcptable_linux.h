@@ -30,8 +30,11 @@ int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state, uint8_t 
 int tcptable_parse_decimal(const char **cursor, uint64_t *value);
 
 /* tcptable_netlink.c: dump one family (AF_INET / AF_INET6) into raw, counting its rows;
- * TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no sock_diag for TCP. */
+ * TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no sock_diag for TCP.  fetch_both dumps
+ * both families, in one walk into raw4 when the kernel runs that request (its rows then
+ * interleave the families, and raw6 stays empty), else one dump into each. */
 int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int family);
+int tcptable_netlink_fetch_both(tcptable_poller *poller, tcptable_raw *raw4, tcptable_raw *raw6);
 /* Decoders write the rows the filter keeps into rows[], and when stats is not NULL each kept
  * row's TCP stats into stats[] at the same index. */
 struct tcptable_stats;
