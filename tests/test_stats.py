@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from conftest import LOOPBACK, Pair, ipv6_available, open_pair, wait_until
@@ -16,6 +17,9 @@ import tcptable
 LINUX = sys.platform.startswith("linux")
 linux_only = pytest.mark.skipif(not LINUX, reason="per-socket TCP stats are Linux's")
 SOURCES = ["netlink", "proc"]
+
+if LINUX:
+    from tcptable._native import ffi, lib
 
 
 def stats_of(table: tcptable.Snapshot, family: int) -> dict[tuple[int, int, int], Any]:
@@ -179,3 +183,130 @@ def test_windows_refuses_stats_and_says_why() -> None:
         pytest.raises(tcptable.NotSupportedError, match="GetPerTcpConnectionEStats"),
     ):
         poller.poll()
+
+
+# ---- a crafted sock_diag reply, through the system-call seam ------------------------------
+
+NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
+NLMSG_DONE = 3
+NLM_F_MULTI = 2
+INET_DIAG_INFO = 2
+# struct tcp_info offsets (include/uapi/linux/tcp.h; the kernel only ever appends to it)
+TCPI_RETRANSMITS, TCPI_LOST, TCPI_RTT, TCPI_RTTVAR, TCPI_SND_CWND = 2, 32, 68, 72, 80
+TCPI_BYTES_ACKED = 120
+
+
+def diag_message(sequence: int, kind: int, state: int, port: int, attributes: bytes) -> bytes:
+    """One inet_diag_msg for 127.0.0.1:port -> 127.0.0.1:9 (Linux state numbering), rqueue
+    port + 1, wqueue port + 2, then `attributes`."""
+    address = socket.inet_aton("127.0.0.1") + bytes(12)
+    body = struct.pack("=BBBB", socket.AF_INET, state, 0, 0) + struct.pack("!HH", port, 9)
+    body += address + address + struct.pack("=III", 0, 0, 0)
+    body += struct.pack("=IIIII", 0, port + 1, port + 2, 0, 0) + attributes
+    return NLMSG_HEADER.pack(NLMSG_HEADER.size + len(body), kind, NLM_F_MULTI, sequence, 0) + body
+
+
+def attribute(kind: int, payload: bytes, length: int | None = None) -> bytes:
+    size = 4 + len(payload) if length is None else length
+    raw = struct.pack("=HH", size, kind) + payload
+    return raw + bytes(-len(raw) % 4)
+
+
+class CraftedKernel:
+    """sendto keeps the request; recv answers it with `reply(sequence, type)` then
+    NLMSG_DONE.  Nothing reaches the kernel."""
+
+    def __init__(self, reply: Callable[[int, int], bytes]) -> None:
+        self.reply = reply
+        self.request: bytes | None = None
+        self.errors: list[BaseException] = []
+        self.sendto = ffi.callback(
+            "ptrdiff_t(int, void *, size_t, int, void *, uint32_t)",
+            self._sendto,
+            error=-1,
+            onerror=self._onerror,
+        )
+        self.recv = ffi.callback(
+            "ptrdiff_t(int, void *, size_t, int)", self._recv, error=-1, onerror=self._onerror
+        )
+        self.calls = ffi.new("tcptable_linux_calls *", {"sendto": self.sendto, "recv": self.recv})
+
+    def _onerror(self, exception: type, value: BaseException, traceback: Any) -> None:
+        self.errors.append(value)
+
+    def _sendto(self, fd: int, buffer: Any, length: int, flags: int, to: Any, size: int) -> int:
+        self.request = ffi.buffer(buffer, length)[:]
+        return length
+
+    def _recv(self, fd: int, buffer: Any, length: int, flags: int) -> int:
+        assert self.request is not None
+        _, kind, _, sequence, _ = NLMSG_HEADER.unpack_from(self.request)
+        self.request = None
+        datagram = self.reply(sequence, kind)
+        datagram += NLMSG_HEADER.pack(NLMSG_HEADER.size + 4, NLMSG_DONE, NLM_F_MULTI, sequence, 0)
+        datagram += bytes(4)
+        ffi.memmove(buffer, datagram, len(datagram))
+        return len(datagram)
+
+
+@linux_only
+def test_tcp_info_is_copied_as_far_as_the_kernel_sent_it() -> None:
+    old_info = bytearray(76)  # an old kernel's tcp_info: ends before snd_cwnd
+    old_info[TCPI_RETRANSMITS] = 3
+    struct.pack_into("=I", old_info, TCPI_LOST, 4)
+    struct.pack_into("=II", old_info, TCPI_RTT, 1500, 700)
+    new_info = bytearray(256)  # a newer kernel's: longer than this build's struct is fine too
+    struct.pack_into("=I", new_info, TCPI_SND_CWND, 10)
+    struct.pack_into("=Q", new_info, TCPI_BYTES_ACKED, 123456789012)
+
+    def reply(sequence: int, kind: int) -> bytes:
+        return (
+            diag_message(sequence, kind, 1, 1000, attribute(INET_DIAG_INFO, bytes(old_info)))
+            # filtered out (LISTEN): its record must not shift the next one
+            + diag_message(sequence, kind, 10, 1001, attribute(INET_DIAG_INFO, bytes(new_info)))
+            # another attribute first, then the info
+            + diag_message(
+                sequence,
+                kind,
+                1,
+                1002,
+                attribute(8, b"\x01") + attribute(INET_DIAG_INFO, bytes(new_info)),
+            )
+            # an attribute claiming more bytes than the message has: queues only
+            + diag_message(sequence, kind, 1, 1003, attribute(INET_DIAG_INFO, bytes(8), 200))
+            # TIME_WAIT: no attribute at all
+            + diag_message(sequence, kind, 6, 1004, b"")
+        )
+
+    kernel = CraftedKernel(reply)
+    with tcptable.Poller(
+        family="ipv4", pids=False, source="netlink", stats=True, states={5, 11}
+    ) as poller:
+        assert lib.tcptable_poller_set_linux_calls(poller._handle, kernel.calls) == 0
+        table = poller.poll()
+        assert lib.tcptable_poller_set_linux_calls(poller._handle, ffi.NULL) == 0
+    assert not kernel.errors, kernel.errors
+    ports = [row.local_port for row in table]
+    assert ports == [1000, 1002, 1003, 1004]
+    records = dict(zip(ports, table.stats_array.tolist()))
+    names = tcptable.STATS_DTYPE.names
+    got = {port: dict(zip(names, record)) for port, record in records.items()}
+    zero = dict.fromkeys(names, 0)
+    assert got[1000] == {
+        **zero,
+        "rx_queue": 1001,
+        "tx_queue": 1002,
+        "rtt_us": 1500,
+        "rttvar_us": 700,
+        "retransmits": 3,
+        "lost": 4,
+    }
+    assert got[1002] == {
+        **zero,
+        "rx_queue": 1003,
+        "tx_queue": 1004,
+        "snd_cwnd": 10,
+        "bytes_acked": 123456789012,
+    }
+    assert got[1003] == {**zero, "rx_queue": 1004, "tx_queue": 1005}
+    assert got[1004] == {**zero, "rx_queue": 1005, "tx_queue": 1006}
