@@ -50,6 +50,9 @@ struct tcptable_poller {
     int netlink_fd;
     int netlink_missing;
     uint32_t netlink_sequence; /* last sequence number used */
+    long netlink_owner;        /* the process that opened netlink_fd: a fork child must not
+                                * share its parent's socket (their dumps would interleave) */
+    size_t netlink_recv_space; /* bytes offered to each recv; grows if a datagram was larger */
 
     /* Linux: the system calls the backend makes (a NULL member = the real call). */
     tcptable_linux_calls linux_calls;
