@@ -96,12 +96,17 @@ uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller)
 int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...)
 {
     va_list args;
+    int length;
     poller->status.code = TCPTABLE_ERR_BAD_DATA;
     poller->status.os_error_kind = TCPTABLE_OS_ERROR_ERRNO;
     poller->status.os_error = EBADMSG;
     va_start(args, format);
-    vsnprintf(poller->status.message, sizeof(poller->status.message), format, args);
+    length = vsnprintf(poller->status.message, sizeof(poller->status.message), format, args);
     va_end(args);
+    /* The OS's text for the errno, as every errno message carries it. */
+    if (length >= 0 && (size_t)length < sizeof(poller->status.message))
+        snprintf(poller->status.message + length, sizeof(poller->status.message) - (size_t)length,
+                 ": %s", strerror(EBADMSG));
     return TCPTABLE_ERR_BAD_DATA;
 }
 
