@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -49,6 +50,20 @@ class _RowBuffer:
         return self.user is None or self.user() is None
 
 
+# Every open Poller, so that a fork child can give each a fresh lock: a fork while another
+# thread was inside poll() copies the lock held, and the child's poll() would wait forever.
+_live_pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for poller in list(_live_pollers):
+        poller._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _check_bool(name: str, value: object) -> int:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, not {value!r}")
@@ -70,7 +85,8 @@ class Poller:
     /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.
 
     A Poller serialises its own polls with a lock; use one Poller per thread for parallel
-    polling.  ``poll()`` after ``close()`` raises ValueError.
+    polling.  ``poll()`` after ``close()`` raises ValueError.  A Poller may be used on both
+    sides of ``os.fork()``: the child's first poll opens its own OS handles.
     """
 
     def __init__(
@@ -96,6 +112,7 @@ class Poller:
         if handle == ffi.NULL:
             raise MemoryError("cannot allocate a tcptable poller")
         self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
+        _live_pollers.add(self)
 
     def poll(self) -> Snapshot:
         """Ask the OS for the table now; returns an immutable Snapshot."""
@@ -116,7 +133,7 @@ class Poller:
             # ffi.buffer() keeps target.rows alive; the weak reference marks the buffer in use.
             exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
             target.user = weakref.ref(exported)
-            return Snapshot(memoryview(exported).toreadonly(), timestamp)
+            return Snapshot._trusted(memoryview(exported).toreadonly(), timestamp)
 
     def _take_rows(self, count: int) -> _RowBuffer:
         """The smallest pooled row buffer of at least ``count`` rows that no snapshot uses."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
+import operator
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
 from ._enums import OffloadState, State
 from ._rows import ROW_SIZE, ROW_STRUCT, Connection, connection_from_fields, row_dtype
@@ -35,9 +37,41 @@ class Snapshot:
     __slots__ = ("__weakref__", "_array", "_view", "timestamp")
 
     def __init__(self, view: memoryview, timestamp: float) -> None:
-        self._view = view
+        """Rows from ``view``: a read-only bytes-like object (``bytes``, a read-only
+        ``memoryview``) of packed rows, ``len(view)`` a multiple of ``tcptable.ROW_SIZE``;
+        ``timestamp`` is ``time.time()`` of when they were read.  Polls make these; building one
+        by hand serves tests and rows kept elsewhere."""
+        try:
+            rows = memoryview(view)
+        except TypeError:
+            raise TypeError(
+                f"Snapshot view must be a bytes-like object, not {type(view).__name__}"
+            ) from None
+        if not rows.readonly:
+            raise ValueError("Snapshot view must be read-only (a Snapshot never changes)")
+        if rows.format != "B" or rows.ndim != 1 or not rows.c_contiguous:
+            raise ValueError(
+                f"Snapshot view must be contiguous bytes (format 'B', 1 dimension), not format "
+                f"{rows.format!r} with {rows.ndim} dimensions"
+            )
+        if rows.nbytes % ROW_SIZE:
+            raise ValueError(
+                f"Snapshot view must hold whole rows of {ROW_SIZE} bytes, not {rows.nbytes} bytes"
+            )
+        if not isinstance(timestamp, numbers.Real) or isinstance(timestamp, bool):
+            raise TypeError(f"Snapshot timestamp must be a real number, not {timestamp!r}")
+        self._view = rows
         self._array: numpy.ndarray | None = None
         self.timestamp = timestamp
+
+    @classmethod
+    def _trusted(cls, view: memoryview, timestamp: float) -> Snapshot:
+        """A Snapshot of a read-only 'B' memoryview of whole rows, without the checks (polls)."""
+        snapshot = cls.__new__(cls)
+        snapshot._view = view
+        snapshot._array = None
+        snapshot.timestamp = timestamp
+        return snapshot
 
     def __len__(self) -> int:
         return len(self._view) // ROW_SIZE
@@ -66,23 +100,25 @@ class Snapshot:
             yield connection_from_fields(fields)
 
     @overload
-    def __getitem__(self, index: int) -> Connection: ...
+    def __getitem__(self, index: SupportsIndex) -> Connection: ...
     @overload
     def __getitem__(self, index: slice) -> list[Connection]: ...
 
-    def __getitem__(self, index: int | slice) -> Connection | list[Connection]:
+    def __getitem__(self, index: SupportsIndex | slice) -> Connection | list[Connection]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         count = len(self)
-        if not isinstance(index, int):
+        try:
+            position = operator.index(index)  # numpy integers too, and bools, as lists take them
+        except TypeError:
             raise TypeError(
                 f"Snapshot indices must be integers or slices, not {type(index).__name__}"
-            )
-        if index < 0:
-            index += count
-        if not 0 <= index < count:
+            ) from None
+        if position < 0:
+            position += count
+        if not 0 <= position < count:
             raise IndexError(f"row {index} out of range for a Snapshot of {count} rows")
-        return connection_from_fields(ROW_STRUCT.unpack_from(self._view, index * ROW_SIZE))
+        return connection_from_fields(ROW_STRUCT.unpack_from(self._view, position * ROW_SIZE))
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The rows as JSON-ready dicts (state and offload_state as their names)."""
