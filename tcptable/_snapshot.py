@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 __all__ = ["Snapshot"]
 
 
+def _real_number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Snapshot timestamp must be a real number, not {value!r}")
+    return float(value)
+
+
 class Snapshot:
     """The TCP table as one poll saw it.
 
@@ -35,6 +41,9 @@ class Snapshot:
     """
 
     __slots__ = ("__weakref__", "_array", "_view", "timestamp")
+    _view: memoryview
+    _array: numpy.ndarray | None
+    timestamp: float
 
     def __init__(self, view: memoryview, timestamp: float) -> None:
         """Rows from ``view``: a read-only bytes-like object (``bytes``, a read-only
@@ -58,11 +67,9 @@ class Snapshot:
             raise ValueError(
                 f"Snapshot view must hold whole rows of {ROW_SIZE} bytes, not {rows.nbytes} bytes"
             )
-        if not isinstance(timestamp, numbers.Real) or isinstance(timestamp, bool):
-            raise TypeError(f"Snapshot timestamp must be a real number, not {timestamp!r}")
         self._view = rows
-        self._array: numpy.ndarray | None = None
-        self.timestamp = timestamp
+        self._array = None
+        self.timestamp = _real_number(timestamp)
 
     @classmethod
     def _trusted(cls, view: memoryview, timestamp: float) -> Snapshot:

@@ -49,7 +49,6 @@ if sys.platform.startswith("linux"):
         set_diag_byte,
         with_sequence,
     )
-
     from tcptable._native import lib
 
 FAMILY = {4: "ipv4", 6: "ipv6"}
@@ -155,7 +154,7 @@ def test_enobufs_mid_dump_restarts_the_dump_on_a_fresh_socket(faulty: Make, pair
     # The kernel dropped part of the dump: the datagram after the first is lost.
     replies = Replies(lambda index, datagram: [errno.ENOBUFS] if index == 2 else [datagram])
     opened: list[int] = []
-    poller, seam = faulty(recv=replies, socket=passthrough("socket", opened))
+    poller, _ = faulty(recv=replies, socket=passthrough("socket", opened))
     assert own_rows(poller.poll(), pair) == clean_rows(pair)
     assert len(opened) == 2
 
