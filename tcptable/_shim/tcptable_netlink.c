@@ -93,6 +93,12 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw)
         if ((size_t)received > raw->capacity - raw->used)
             return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
                                  "sock_diag datagram of %td bytes truncated", received);
+        /* The kernel pads every message to NLMSG_ALIGNTO; an unaligned datagram would leave
+         * the next one's headers misaligned. */
+        if ((size_t)received % NLMSG_ALIGNTO != 0)
+            return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
+                                 "sock_diag datagram of %td bytes is not %d-byte aligned",
+                                 received, NLMSG_ALIGNTO);
         /* Walk this datagram: count rows, stop at NLMSG_DONE, surface NLMSG_ERROR. */
         offset = raw->used;
         while (offset + sizeof(struct nlmsghdr) <= raw->used + (size_t)received) {
@@ -124,15 +130,26 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw)
             }
             offset += NLMSG_ALIGN(length);
         }
+        /* Bytes too few for a header would shift the decoder's walk off the messages. */
+        if (offset != raw->used + (size_t)received)
+            return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
+                                 "sock_diag datagram ends in %zu bytes that are no message",
+                                 raw->used + (size_t)received - offset);
         raw->used += (size_t)received;
     }
 }
 
-static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
+static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag, int family,
                        tcptable_row *row)
 {
     memset(row, 0, sizeof(*row));
-    if (diag->idiag_family == AF_INET) {
+    /* A row of another (or an unknown) family in this family's dump is corrupt data, never a
+     * row to label as the wrong family. */
+    if (diag->idiag_family != family)
+        return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
+                             "inet_diag_msg of address family %u in the %s dump",
+                             diag->idiag_family, family == AF_INET ? "IPv4" : "IPv6");
+    if (family == AF_INET) {
         row->family = 4;
         tcptable_set_ipv4(row->local_addr, &diag->id.idiag_src[0]);
         tcptable_set_ipv4(row->remote_addr, &diag->id.idiag_dst[0]);
@@ -159,11 +176,12 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, int *rc)
 {
     size_t offset = 0, n = 0;
+    int family = raw == &poller->raw[TCPTABLE_RAW_IPV4] ? AF_INET : AF_INET6;
     *rc = TCPTABLE_OK;
     while (offset + sizeof(struct nlmsghdr) <= raw->used && n < raw->rows) {
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
         if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY && header->nlmsg_seq == raw->sequence) {
-            *rc = decode_diag(poller, NLMSG_DATA(header), &rows[n]);
+            *rc = decode_diag(poller, NLMSG_DATA(header), family, &rows[n]);
             if (*rc != TCPTABLE_OK)
                 return n;
             n++;
