@@ -48,7 +48,7 @@ static ptrdiff_t fake_read(int fd, void *buffer, size_t length)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const tcptable_linux_calls calls = {NULL, NULL, NULL, fake_open, fake_read};
+    static const tcptable_linux_calls calls = {.open = fake_open, .read = fake_read};
     static const size_t chunks[4] = {1, 7, 4096, (size_t)-1};
     tcptable_poller *poller;
     size_t tcp_size;

@@ -16,21 +16,25 @@
 
 #define FUZZ_MAX_FDS 64
 
-/* The fds handed to the shim this run: real ones (dups of /dev/null), because the shim
- * closes them with the real close(). */
+/* The fds handed to the shim this run: real ones, because the shim closes them with the real
+ * close() (and may set socket options on them). */
 static int fuzz_fds[FUZZ_MAX_FDS];
 static size_t fuzz_fd_count;
 
-static int fuzz_open_fd(void)
+static int fuzz_track_fd(int fd)
 {
-    static int null_fd = -1;
-    int fd;
-    if (null_fd < 0)
-        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    fd = dup(null_fd);
     if (fd >= 0 && fuzz_fd_count < FUZZ_MAX_FDS)
         fuzz_fds[fuzz_fd_count++] = fd;
     return fd;
+}
+
+/* A stand-in file: a dup of /dev/null. */
+static int fuzz_open_fd(void)
+{
+    static int null_fd = -1;
+    if (null_fd < 0)
+        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fuzz_track_fd(dup(null_fd));
 }
 
 /* Every fd the shim was given must be closed once its poller is freed. */

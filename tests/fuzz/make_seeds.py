@@ -72,17 +72,33 @@ def windows_rows(pairs: list[tuple[socket.socket, ...]]) -> tuple[bytes, bytes]:
             remote = ("::" if sock.family == socket.AF_INET6 else "0.0.0.0", 0)
         state = 2 if remote[1] == 0 else 5  # LISTEN, ESTAB
         # Ports: network order in the low 16 bits; garbage in the upper 16, as documented.
-        ports = [struct.unpack("<I", struct.pack(">H", p) + b"\xab\xcd")[0] for p in (local[1], remote[1])]
+        ports = [
+            struct.unpack("<I", struct.pack(">H", p) + b"\xab\xcd")[0]
+            for p in (local[1], remote[1])
+        ]
         if sock.family == socket.AF_INET:
             v4 += struct.pack(
-                "<I4sI4sIII", state, socket.inet_aton(local[0]), ports[0],
-                socket.inet_aton(remote[0]), ports[1], os.getpid() + index, index % 4,
+                "<I4sI4sIII",
+                state,
+                socket.inet_aton(local[0]),
+                ports[0],
+                socket.inet_aton(remote[0]),
+                ports[1],
+                os.getpid() + index,
+                index % 4,
             )
         else:
             v6 += struct.pack(
-                "<16sII16sIIIII", socket.inet_pton(socket.AF_INET6, local[0]), 0, ports[0],
-                socket.inet_pton(socket.AF_INET6, remote[0]), 0, ports[1], state,
-                os.getpid() + index, index % 4,
+                "<16sII16sIIIII",
+                socket.inet_pton(socket.AF_INET6, local[0]),
+                0,
+                ports[0],
+                socket.inet_pton(socket.AF_INET6, remote[0]),
+                0,
+                ports[1],
+                state,
+                os.getpid() + index,
+                index % 4,
             )
     return v4, v6
 
