@@ -9,6 +9,7 @@
 #   tests/windows/run.sh                          build, drivers, pytest under every Python
 #   tests/windows/run.sh --python 3.12 -- ARGS... build, then `python ARGS...` under that one
 #   tests/windows/run.sh --bench [ARGS...]        build, then benchmarks/windows_wine.py ARGS
+#                                                 (the README's Wine timings; --help for ARGS)
 #
 # Exit status: 0 all passed; 77 the lane cannot run on this machine (not x86-64 Linux, or no
 # apt-get to install its tools); anything else a failure, a Wine root that cannot be built
@@ -128,7 +129,7 @@ if [ "${TCPTABLE_LANE_IN_NAMESPACE:-}" != "$$" ]; then
     # $$ of the child is not known before it starts: the child checks its own pid against the
     # variable, so the marker cannot leak into a nested run.
     unshare --mount --propagation private -- /bin/sh -c \
-        'TCPTABLE_LANE_IN_NAMESPACE=$$ exec "$0" "$@"' "$BASH" "$0" ${original_args[@]+"${original_args[@]}"} &
+        'export TCPTABLE_LANE_IN_NAMESPACE=$$; exec "$0" "$@"' "$BASH" "$0" ${original_args[@]+"${original_args[@]}"} &
     wait $!
     status=$?
     while kill -0 $! 2>/dev/null; do wait $!; status=$?; done
@@ -316,6 +317,9 @@ for arch in x86_64 i686; do
         -lws2_32 -static-libgcc || die "$arch mingw compile/link of tests/windows/driver.c (warnings are errors)"
 done
 say "C test driver built for x86_64 and i686"
+timeout 300 x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -o "$OUT/obj/x86_64/windows_tcp_floor.exe" \
+    benchmarks/windows_tcp_floor.c -liphlpapi -static-libgcc \
+    || die "x86_64 mingw compile/link of benchmarks/windows_tcp_floor.c (warnings are errors)"
 
 # ---------------------------------------------------------------- the wheel
 rm -rf "$OUT/dist"
@@ -428,6 +432,19 @@ if [ "$mode" = run ]; then
     exit $?
 fi
 
+# benchmarks/windows_wine.py in the benchmark's Python, with the mingw-built C floor.
+bench() {
+    local limit=$1; shift
+    wine_run "$limit" "$CACHE/python/cp$(nodot "$BENCH_PYTHON")/python.exe" benchmarks/windows_wine.py \
+        --floor "$(winpath "$OUT/obj/x86_64/windows_tcp_floor.exe")" "$@"
+}
+if [ "$mode" = bench ]; then
+    prepare_python "$BENCH_PYTHON"
+    set +e
+    bench 1800 ${run_args[@]+"${run_args[@]}"}
+    exit $?
+fi
+
 summaries=()
 failed=0
 
@@ -470,6 +487,15 @@ for version in "${VERSIONS[@]}"; do
     fi
     summaries+=("Windows CPython $version: $line")
 done
+
+# A short run of the benchmark, so that `run.sh --bench` cannot rot unseen.
+say "$BENCH_PYTHON: benchmarks/windows_wine.py, short run"
+set +e
+bench 300 --pairs 20 --iterations 5
+status=$?
+set -e
+line="passed" && [ "$status" -eq 0 ] || { failed=1; line="FAILED (exit $status)"; }
+summaries+=("benchmarks/windows_wine.py short run: $line")
 
 say "summary (wheel $(basename "$WHEEL"))"
 printf '  %s\n' "${summaries[@]}"
