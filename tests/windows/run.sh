@@ -104,9 +104,12 @@ wait_wine_gone() {
 # Called on every exit of the namespaced run, and again by the outer run once the namespace is
 # gone: end Wine, wait (bounded) for its processes to exit, fail only if one really lingers.
 end_wine() {
-    local left
+    local left started=$SECONDS
     timeout 30 "${IN_ROOT[@]}" "$WINESERVER" -k 2>/dev/null || true
-    left=$(wait_wine_gone 30) && return 0
+    if left=$(wait_wine_gone 30); then
+        say "Wine stopped ($((SECONDS - started)) s)"
+        return 0
+    fi
     say "FAILED: Wine processes still running 30 s after wineserver -k: $(describe_pids $left)" >&2
     # shellcheck disable=SC2086
     kill -9 $left 2>/dev/null
@@ -122,17 +125,18 @@ if [ "${TCPTABLE_LANE_IN_NAMESPACE:-}" != "$$" ]; then
     [ "$(uname -m)" = x86_64 ] || cannot_run "the lane needs an x86-64 Linux host (this is $(uname -m))"
     [ "$(id -u)" = 0 ] || cannot_run "the lane needs root (debootstrap, chroot, mount namespaces)"
     command -v unshare >/dev/null || cannot_run "no unshare (util-linux)"
-    # The namespaced run handles interrupts; this one outlives it to check (a handler, not an
-    # ignore: an ignored signal would stay ignored in the child).
-    trap : INT TERM HUP
     set +e
-    # $$ of the child is not known before it starts: the child checks its own pid against the
-    # variable, so the marker cannot leak into a nested run.
+    # The child checks its own pid against the marker, so a nested run cannot mistake it.
     unshare --mount --propagation private -- /bin/sh -c \
         'export TCPTABLE_LANE_IN_NAMESPACE=$$; exec "$0" "$@"' "$BASH" "$0" ${original_args[@]+"${original_args[@]}"} &
-    wait $!
+    child=$!
+    # Signals go to the namespaced run, which cleans up; this one outlives it to check.
+    trap 'kill -INT $child 2>/dev/null' INT
+    trap 'kill -TERM $child 2>/dev/null' TERM HUP
+    wait $child
     status=$?
-    while kill -0 $! 2>/dev/null; do wait $!; status=$?; done
+    while kill -0 $child 2>/dev/null; do wait $child; status=$?; done
+    trap - INT TERM HUP
     set -e
     ROOT=
     wine_env=()
@@ -342,14 +346,15 @@ IN_ROOT=(chroot "$ROOT" /usr/bin/env -i --chdir="$REPO" "${wine_env[@]}")
 wine_started=
 on_exit() {
     local status=$?
-    trap - EXIT INT TERM HUP
+    trap - EXIT
+    trap '' INT TERM HUP  # the cleanup itself is not interrupted
     if [ -n "$wine_started" ]; then end_wine || [ "$status" -ne 0 ] || status=1; fi
     exit "$status"
 }
 trap on_exit EXIT
 
-# A persistent wineserver and a finished wineboot before any piped run: otherwise Wine's
-# background services start during a run, inherit its pipe, and the pipe never closes.
+# A persistent wineserver and a finished wineboot before the first run: Wine's services then
+# start once, not during (and as part of) a timed test run.
 say "starting Wine ($("${IN_ROOT[@]}" "$WINE" --version)) from $ROOT"
 mkdir -p "$WINEPREFIX"
 wine_started=1
@@ -361,14 +366,24 @@ if [ -n "$fresh_prefix" ]; then
     timeout 120 "${IN_ROOT[@]}" "$WINE" winecfg -v win10 </dev/null >/dev/null 2>&1 || die "winecfg -v win10 failed"
 fi
 
-# Run a Windows program with stdin from /dev/null and output through a pipe (CPython under Wine
-# has died at start when a standard stream was a regular file).
+# Run a Windows program with stdin from /dev/null and its output into a file that is shown as
+# it grows.  Not a pipe: processes the program starts (a test's child python.exe, Wine's
+# services) inherit its output and would hold a pipe open after it exits, and the run would
+# never end; tail --pid stops when the program itself exits.
 # In the background and waited for, so that an interrupt runs the traps at once (bash defers
 # traps while a foreground command runs, and timeout's own process group gets no Ctrl-C).
 wine_run() {
-    local limit=$1; shift
-    (set -o pipefail; timeout --kill-after=10 "$limit" "${IN_ROOT[@]}" "$WINE" "$@" </dev/null 2>&1 | sed -u 's/\r$//' | tee "${WINE_RUN_LOG:-/dev/null}") &
-    wait $!
+    local limit=$1 output program reader status; shift
+    output=$(mktemp "${TMPDIR:-/tmp}/tcptable-wine-run.XXXXXX")
+    timeout --kill-after=10 "$limit" "${IN_ROOT[@]}" "$WINE" "$@" </dev/null >"$output" 2>&1 &
+    program=$!
+    tail -n +1 -s 0.2 --pid="$program" -f "$output" | sed -u 's/\r$//' | tee "${WINE_RUN_LOG:-/dev/null}" &
+    reader=$!
+    wait "$program"
+    status=$?
+    wait "$reader"
+    rm -f "$output"
+    return "$status"
 }
 
 winpath() { echo "Z:${1//\//\\}"; }
