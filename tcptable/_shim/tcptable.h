@@ -78,6 +78,19 @@ typedef struct {
  * every branch of the sizing loop; NULL restores the real functions. */
 typedef unsigned long (*tcptable_get_table_fn)(void *table, unsigned long *size, int order);
 
+/* The seam for the Linux backend's system calls, for fault injection: same contracts as
+ * socket(2), sendto(2), recv(2), open(2) and read(2) (-1 and errno on failure).  Tests replace
+ * them per poller to drive every failure path; a NULL member (or a NULL table) means the real
+ * call.  Stored but unused on other OSes. */
+typedef struct {
+    int (*socket)(int domain, int type, int protocol);
+    ptrdiff_t (*sendto)(int fd, const void *buffer, size_t length, int flags,
+                        const void *address, uint32_t address_length);
+    ptrdiff_t (*recv)(int fd, void *buffer, size_t length, int flags);
+    int (*open)(const char *path, int flags);
+    ptrdiff_t (*read)(int fd, void *buffer, size_t length);
+} tcptable_linux_calls;
+
 /* A poller owns the raw OS buffers between polls; it holds no state shared with another
  * poller, so pollers in different threads need no lock.  One poller is not thread-safe. */
 typedef struct tcptable_poller tcptable_poller;
@@ -87,16 +100,20 @@ void tcptable_poller_free(tcptable_poller *poller);
 const tcptable_status *tcptable_poller_status(const tcptable_poller *poller);
 int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
                                  tcptable_get_table_fn get_tcp6_table2);
+int tcptable_poller_set_linux_calls(tcptable_poller *poller,
+                                    const tcptable_linux_calls *calls);
 
 /* Two steps, so that the caller can own (and reuse) the row memory without knowing the row
  * count in advance.  Both run with the GIL released.
  * Step 1: ask the OS for the table.  Keeps the raw reply inside the poller and stores in
- * *row_count exactly how many rows tcptable_decode() will write. */
+ * *row_count the most rows tcptable_decode() can write (exactly that many without a filter;
+ * a filter, tcptable_filter.h, may keep fewer). */
 int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
                    size_t *row_count);
 
-/* Step 2: flatten the fetched reply into rows[0 .. capacity) (capacity >= row_count), then
- * fill pids and sort as the fetch's flags asked.  *written receives the row count. */
+/* Step 2: flatten the fetched reply into rows[0 .. capacity) (capacity >= row_count), keeping
+ * the rows the poller's filter keeps, then fill pids and sort as the fetch's flags asked.
+ * *written receives the number of rows written. */
 int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                     size_t *written);
 

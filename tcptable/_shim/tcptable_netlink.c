@@ -1,0 +1,236 @@
+/*
+ * tcptable_netlink.c - NETLINK_SOCK_DIAG inet_diag dumps (what `ss` uses): the request,
+ * the datagrams of the reply kept raw in the poller, and their rows decoded into packed rows.
+ */
+#if defined(__linux__)
+
+#define _GNU_SOURCE
+#include "tcptable_linux.h"
+#include "tcptable_filter.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* Free space kept ahead of each recv: the kernel sizes dump datagrams up to 32 KiB. */
+#define NETLINK_RECV_SPACE 65536
+/* Room for the request's bytecode attribute (tcptable_bytecode_linux.c needs < 2.6 KiB). */
+#define NETLINK_ATTRIBUTE_ROOM 4096
+
+static int is_link_local(const uint8_t addr[16])
+{
+    return addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80;
+}
+
+static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw);
+
+struct diag_request {
+    struct nlmsghdr header;
+    struct inet_diag_req_v2 request;
+    unsigned char attribute[NETLINK_ATTRIBUTE_ROOM]; /* sent only as far as it is used */
+};
+
+/* Dump one family into raw.  Returns TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no
+ * sock_diag for TCP (then the caller may fall back to /proc). */
+int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int family)
+{
+    struct diag_request message;
+    struct sockaddr_nl kernel;
+    size_t length;
+    int rc;
+
+    if (poller->netlink_fd < 0) {
+        poller->netlink_fd = tcptable_sys_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        if (poller->netlink_fd < 0) {
+            int err = errno;
+            if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT || err == EACCES || err == EPERM)
+                return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED,
+                                     TCPTABLE_OS_ERROR_ERRNO, (uint32_t)err,
+                                     "NETLINK_SOCK_DIAG socket: %s", strerror(err));
+            return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket");
+        }
+    }
+    memset(&message, 0, offsetof(struct diag_request, attribute));
+    message.request.sdiag_family = (uint8_t)family;
+    message.request.sdiag_protocol = IPPROTO_TCP;
+    length = offsetof(struct diag_request, attribute) +
+             tcptable_netlink_narrow(poller, &message.request.idiag_states,
+                                     &message.request.idiag_ext, message.attribute,
+                                     sizeof(message.attribute));
+    message.header.nlmsg_len = (uint32_t)length;
+    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    /* A fresh number per dump: replies to an earlier, abandoned dump can never be counted. */
+    raw->sequence = ++poller->netlink_sequence;
+    message.header.nlmsg_seq = raw->sequence;
+    memset(&kernel, 0, sizeof(kernel));
+    kernel.nl_family = AF_NETLINK;
+    if (tcptable_sys_sendto(poller, poller->netlink_fd, &message, length, 0, &kernel,
+                            (uint32_t)sizeof(kernel)) < 0)
+        rc = tcptable_fail_errno(poller, errno, "sock_diag request");
+    else
+        rc = netlink_receive(poller, raw);
+    if (rc != TCPTABLE_OK) {
+        /* Drop whatever of this dump is still queued: the next poll starts on a new socket. */
+        tcptable_netlink_close(poller);
+    }
+    return rc;
+}
+
+size_t tcptable_netlink_narrow(tcptable_poller *poller, uint32_t *states, uint8_t *extensions,
+                               unsigned char *attribute, size_t room)
+{
+    const tcptable_filter *filter = poller->filter;
+    struct rtattr header;
+    size_t program;
+    unsigned linux_state;
+    *states = 0xFFFFFFFFu; /* every state, as `ss -a` */
+    *extensions = 0;
+    if (filter == NULL)
+        return 0;
+    if (filter->states != 0) {
+        /* Through the state map, so that MIB SYN_RCVD asks for both SYN_RECV and the request
+         * sockets (NEW_SYN_RECV), and MIB CLOSED for TCP_CLOSE. */
+        *states = 0;
+        for (linux_state = 1; linux_state <= 12; linux_state++) {
+            uint8_t mib;
+            if (tcptable_linux_state(poller, linux_state, &mib) == TCPTABLE_OK &&
+                ((filter->states >> mib) & 1))
+                *states |= 1u << linux_state;
+        }
+    }
+    if (room < RTA_LENGTH(0))
+        return 0;
+    program = tcptable_netlink_bytecode(filter, attribute + RTA_LENGTH(0), room - RTA_LENGTH(0));
+    if (program == 0)
+        return 0;
+    header.rta_type = INET_DIAG_REQ_BYTECODE;
+    header.rta_len = (unsigned short)RTA_LENGTH(program);
+    memcpy(attribute, &header, sizeof(header));
+    return RTA_ALIGN(RTA_LENGTH(program));
+}
+
+/* Read the dump's datagrams into raw until NLMSG_DONE, counting its rows. */
+static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw)
+{
+    int rc;
+    for (;;) {
+        ptrdiff_t received;
+        size_t offset;
+        rc = tcptable_raw_reserve(poller, raw, raw->used + NETLINK_RECV_SPACE, "sock_diag dump");
+        if (rc != TCPTABLE_OK)
+            return rc;
+        received = tcptable_sys_recv(poller, poller->netlink_fd, raw->data + raw->used,
+                                     raw->capacity - raw->used, MSG_TRUNC);
+        if (received < 0) {
+            if (errno == EINTR)
+                continue;
+            return tcptable_fail_errno(poller, errno, "sock_diag recv");
+        }
+        if ((size_t)received > raw->capacity - raw->used)
+            return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
+                                 "sock_diag datagram of %td bytes truncated", received);
+        /* Walk this datagram: count rows, stop at NLMSG_DONE, surface NLMSG_ERROR. */
+        offset = raw->used;
+        while (offset + sizeof(struct nlmsghdr) <= raw->used + (size_t)received) {
+            struct nlmsghdr *header = (struct nlmsghdr *)(raw->data + offset);
+            size_t length = header->nlmsg_len;
+            if (length < sizeof(struct nlmsghdr) ||
+                offset + length > raw->used + (size_t)received)
+                return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
+                                     "malformed sock_diag message (length %zu)", length);
+            if (header->nlmsg_seq != raw->sequence) {
+                /* a stale reply from an interrupted earlier dump: skip it */
+            } else if (header->nlmsg_type == NLMSG_DONE) {
+                raw->used = offset;
+                return TCPTABLE_OK;
+            } else if (header->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *error = NLMSG_DATA(header);
+                int err = length >= NLMSG_LENGTH(sizeof(*error)) ? -error->error : EBADMSG;
+                /* ENOENT: the tcp_diag module is missing for this family. */
+                if (err == ENOENT || err == EOPNOTSUPP)
+                    return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED,
+                                         TCPTABLE_OS_ERROR_ERRNO, (uint32_t)err,
+                                         "sock_diag for TCP: %s", strerror(err));
+                return tcptable_fail_errno(poller, err, "sock_diag dump");
+            } else if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+                if (length < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+                    return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
+                                         "short inet_diag_msg (%zu bytes)", length);
+                raw->rows++;
+            }
+            offset += NLMSG_ALIGN(length);
+        }
+        raw->used += (size_t)received;
+    }
+}
+
+static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
+                       tcptable_row *row)
+{
+    memset(row, 0, sizeof(*row));
+    if (diag->idiag_family == AF_INET) {
+        row->family = 4;
+        tcptable_set_ipv4(row->local_addr, &diag->id.idiag_src[0]);
+        tcptable_set_ipv4(row->remote_addr, &diag->id.idiag_dst[0]);
+    } else {
+        row->family = 6;
+        memcpy(row->local_addr, diag->id.idiag_src, 16);
+        memcpy(row->remote_addr, diag->id.idiag_dst, 16);
+        /* Windows gives link-local addresses a scope id; on Linux that is the interface the
+         * socket is bound to. */
+        if (is_link_local(row->local_addr))
+            row->local_scope_id = diag->id.idiag_if;
+        if (is_link_local(row->remote_addr))
+            row->remote_scope_id = diag->id.idiag_if;
+    }
+    row->local_port = ntohs(diag->id.idiag_sport);
+    row->remote_port = ntohs(diag->id.idiag_dport);
+    row->uid = diag->idiag_uid;
+    row->inode = diag->idiag_inode;
+    return tcptable_linux_state(poller, diag->idiag_state, &row->state);
+}
+
+/* Decode the rows of one dump; netlink_receive() already checked every message's length. */
+size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
+                               tcptable_row *rows, int *rc)
+{
+    size_t offset = 0, n = 0;
+    *rc = TCPTABLE_OK;
+    while (offset + sizeof(struct nlmsghdr) <= raw->used && n < raw->rows) {
+        const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
+        if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY && header->nlmsg_seq == raw->sequence) {
+            tcptable_row *row = &rows[n];
+            *rc = decode_diag(poller, NLMSG_DATA(header), row);
+            if (*rc != TCPTABLE_OK)
+                return n;
+            /* The kernel applied the states and (most) port filters already; this catches
+             * the ports it was not given.  A rejected row's slot is written again. */
+            if (tcptable_filter_keeps(poller->filter, row->state, row->local_port,
+                                      row->remote_port))
+                n++;
+        }
+        offset += NLMSG_ALIGN(header->nlmsg_len);
+    }
+    return n;
+}
+
+
+void tcptable_netlink_close(tcptable_poller *poller)
+{
+    if (poller->netlink_fd >= 0)
+        close(poller->netlink_fd);
+    poller->netlink_fd = -1;
+}
+
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int tcptable_netlink_unused;
+#endif /* __linux__ */

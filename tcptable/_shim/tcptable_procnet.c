@@ -1,0 +1,197 @@
+/*
+ * tcptable_procnet.c - the /proc/net/tcp and /proc/net/tcp6 text: the fallback source where
+ * sock_diag is missing, and source="proc".
+ */
+#if defined(__linux__)
+
+#define _GNU_SOURCE
+#include "tcptable_linux.h"
+#include "tcptable_filter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROC_READ_SPACE 65536
+
+int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int family)
+{
+    const char *path = family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
+    int fd, rc;
+    size_t i, lines = 0;
+    fd = tcptable_sys_open(poller, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        if (err == ENOENT)
+            return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED, TCPTABLE_OS_ERROR_ERRNO,
+                                 (uint32_t)err, "%s: %s", path, strerror(err));
+        return tcptable_fail_errno(poller, err, path);
+    }
+    for (;;) {
+        ptrdiff_t got;
+        rc = tcptable_raw_reserve(poller, raw, raw->used + PROC_READ_SPACE, path);
+        if (rc != TCPTABLE_OK) {
+            close(fd);
+            return rc;
+        }
+        got = tcptable_sys_read(poller, fd, raw->data + raw->used, raw->capacity - raw->used - 1);
+        if (got < 0) {
+            int err = errno;
+            if (err == EINTR)
+                continue;
+            close(fd);
+            return tcptable_fail_errno(poller, err, path);
+        }
+        if (got == 0)
+            break;
+        raw->used += (size_t)got;
+    }
+    close(fd);
+    raw->data[raw->used] = '\0';
+    for (i = 0; i < raw->used; i++)
+        lines += raw->data[i] == '\n';
+    if (raw->used > 0 && raw->data[raw->used - 1] != '\n')
+        lines++;
+    raw->rows = lines > 0 ? lines - 1 : 0; /* the first line is the header */
+    return TCPTABLE_OK;
+}
+
+static int hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Parse exactly `digits` hex digits at *cursor into *value. */
+static int parse_hex(const char **cursor, int digits, uint32_t *value)
+{
+    int i;
+    uint32_t v = 0;
+    for (i = 0; i < digits; i++) {
+        int d = hex_digit((unsigned char)(*cursor)[i]);
+        if (d < 0)
+            return -1;
+        v = (v << 4) | (uint32_t)d;
+    }
+    *cursor += digits;
+    *value = v;
+    return 0;
+}
+
+static void skip_spaces(const char **cursor)
+{
+    while (**cursor == ' ')
+        (*cursor)++;
+}
+
+static void skip_field(const char **cursor)
+{
+    while (**cursor != ' ' && **cursor != '\n' && **cursor != '\0')
+        (*cursor)++;
+}
+
+/* "0100007F:0016": the kernel prints each 32-bit word of the address as the host reads it, so
+ * storing the parsed word back in host order restores the network-order bytes. */
+static int parse_endpoint(const char **cursor, int words, uint8_t addr[16], uint16_t *port)
+{
+    uint8_t bytes[16];
+    uint32_t word, value;
+    int i;
+    for (i = 0; i < words; i++) {
+        if (parse_hex(cursor, 8, &word) != 0)
+            return -1;
+        memcpy(bytes + 4 * i, &word, 4);
+    }
+    if (**cursor != ':')
+        return -1;
+    (*cursor)++;
+    if (parse_hex(cursor, 4, &value) != 0)
+        return -1;
+    *port = (uint16_t)value;
+    if (words == 1)
+        tcptable_set_ipv4(addr, bytes);
+    else
+        memcpy(addr, bytes, 16);
+    return 0;
+}
+
+size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw, int family,
+                               tcptable_row *rows, int *rc)
+{
+    const char *cursor = (const char *)raw->data;
+    const char *end = cursor + raw->used;
+    const int words = family == 4 ? 1 : 4;
+    const char *path = family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
+    size_t n = 0, line = 1;
+    *rc = TCPTABLE_OK;
+    /* skip the header line */
+    while (cursor < end && *cursor != '\n')
+        cursor++;
+    while (cursor < end && n < raw->rows) {
+        tcptable_row *row = &rows[n];
+        uint32_t state;
+        uint64_t uid, inode, ignored;
+        int field;
+        cursor++; /* the '\n' */
+        if (cursor >= end)
+            break;
+        line++;
+        memset(row, 0, sizeof(*row));
+        row->family = (uint8_t)family;
+        skip_spaces(&cursor);
+        skip_field(&cursor); /* "sl:" */
+        skip_spaces(&cursor);
+        if (parse_endpoint(&cursor, words, row->local_addr, &row->local_port) != 0)
+            goto malformed;
+        skip_spaces(&cursor);
+        if (parse_endpoint(&cursor, words, row->remote_addr, &row->remote_port) != 0)
+            goto malformed;
+        skip_spaces(&cursor);
+        if (parse_hex(&cursor, 2, &state) != 0)
+            goto malformed;
+        *rc = tcptable_linux_state(poller, state, &row->state);
+        if (*rc != TCPTABLE_OK)
+            return n;
+        if (!tcptable_filter_keeps(poller->filter, row->state, row->local_port,
+                                   row->remote_port)) {
+            /* the rest of the line is never parsed; this slot is written again */
+            while (cursor < end && *cursor != '\n')
+                cursor++;
+            continue;
+        }
+        for (field = 0; field < 3; field++) { /* tx:rx queues, timer, retransmits */
+            skip_spaces(&cursor);
+            skip_field(&cursor);
+        }
+        skip_spaces(&cursor);
+        if (tcptable_parse_decimal(&cursor, &uid) != 0)
+            goto malformed;
+        skip_spaces(&cursor);
+        if (tcptable_parse_decimal(&cursor, &ignored) != 0) /* timeout */
+            goto malformed;
+        skip_spaces(&cursor);
+        if (tcptable_parse_decimal(&cursor, &inode) != 0)
+            goto malformed;
+        row->uid = (uint32_t)uid;
+        row->inode = inode;
+        n++;
+        while (cursor < end && *cursor != '\n')
+            cursor++;
+    }
+    return n;
+malformed:
+    *rc = tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0, "%s: malformed line %zu", path,
+                        line);
+    return n;
+}
+
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int tcptable_procnet_unused;
+#endif /* __linux__ */
