@@ -27,7 +27,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._enums import State
@@ -55,12 +55,11 @@ STATISTICS = (
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-class _Seen(NamedTuple):
-    """What one successful poll saw, as the collector publishes it."""
+class _Table(NamedTuple):
+    """What the last good poll of the table saw, as the collector publishes it."""
 
     by_family_state: dict[tuple[str, str], int]
     listening: dict[tuple[str, str, str, str], int]
-    statistics: dict[str, float]
 
 
 def _address(connection: Any) -> str:
@@ -91,7 +90,8 @@ class Exporter:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._seen: _Seen | None = None
+        self._table: _Table | None = None
+        self._statistics: dict[str, float] = {}
         self._opened: Counter[str] = Counter()
         self._closed: Counter[str] = Counter()
         self._baseline = True  # the first poll_changes() reports every row as opened
@@ -111,41 +111,47 @@ class Exporter:
     # ------------------------------------------------------------------ polling
 
     def poll_once(self) -> bool:
-        """Poll now and update the metrics.  A failure is logged and counted, never raised:
-        the metrics keep the last good values."""
-        from . import statistics
-
+        """Poll the table and the TCP counters now and update the metrics.  A failure is
+        logged and counted, never raised: the metrics keep the last good values."""
         started = time.perf_counter()
         try:
-            changes = self.poller.poll_changes()
-            seen = _Seen(
-                self._by_family_state(changes.after),
-                self._listening(changes.after),
-                self._seen.statistics if self._seen else {},
-            )
-            with self._lock:
-                if not self._baseline:
-                    for counter, rows in (
-                        (self._opened, changes.opened),
-                        (self._closed, changes.closed),
-                    ):
-                        for family, count in rows.count_by("family").items():
-                            counter[FAMILIES[family]] += count
-                self._baseline = False
-                self._seen = seen
-            counters = statistics()
-            with self._lock:
-                self._seen = seen._replace(
-                    statistics={name: float(getattr(counters, name)) for name in STATISTICS}
-                )
+            table_ok = self._guarded("poll of the TCP table", self._poll_table)
+            statistics_ok = self._guarded("read of the TCP statistics", self._poll_statistics)
+        finally:
+            self._duration.observe(time.perf_counter() - started)
+        return table_ok and statistics_ok
+
+    def _guarded(self, what: str, step: Callable[[], None]) -> bool:
+        try:
+            step()
         except Exception as error:
             self._errors.inc()
             # An OS refusal is expected now and then; anything else is a bug worth a traceback.
-            log.warning("poll failed: %s", error, exc_info=not isinstance(error, OSError))
+            log.warning("%s failed: %s", what, error, exc_info=not isinstance(error, OSError))
             return False
-        finally:
-            self._duration.observe(time.perf_counter() - started)
         return True
+
+    def _poll_table(self) -> None:
+        changes = self.poller.poll_changes()
+        table = _Table(self._by_family_state(changes.after), self._listening(changes.after))
+        with self._lock:
+            if not self._baseline:
+                for counter, rows in (
+                    (self._opened, changes.opened),
+                    (self._closed, changes.closed),
+                ):
+                    for family, count in rows.count_by("family").items():
+                        counter[FAMILIES[family]] += count
+            self._baseline = False
+            self._table = table
+
+    def _poll_statistics(self) -> None:
+        from . import statistics
+
+        counters = statistics()
+        values = {name: float(getattr(counters, name)) for name in STATISTICS}
+        with self._lock:
+            self._statistics = values
 
     @staticmethod
     def _by_family_state(table: Any) -> dict[tuple[str, str], int]:
@@ -212,17 +218,21 @@ class Exporter:
     def describe(self) -> list[Metric]:
         """The metric families, without samples (lets the registry register us without
         polling)."""
-        return list(self._families(None, Counter(), Counter()))
+        return list(self._families(None, {}, Counter(), Counter()))
 
     def collect(self) -> Iterator[Metric]:
         """The metrics of the last good poll (called by prometheus_client on each scrape)."""
         with self._lock:
-            seen, opened, closed = self._seen, Counter(self._opened), Counter(self._closed)
-        return self._families(seen, opened, closed)
+            table, statistics = self._table, dict(self._statistics)
+            opened, closed = Counter(self._opened), Counter(self._closed)
+        return self._families(table, statistics, opened, closed)
 
     @staticmethod
     def _families(
-        seen: _Seen | None, opened: Counter[str], closed: Counter[str]
+        table: _Table | None,
+        statistics: dict[str, float],
+        opened: Counter[str],
+        closed: Counter[str],
     ) -> Iterator[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -246,10 +256,10 @@ class Exporter:
             "Rows that disappeared between consecutive polls, by address family.",
             labels=["family"],
         )
-        if seen is not None:
-            for (family, state), count in seen.by_family_state.items():
+        if table is not None:
+            for (family, state), count in table.by_family_state.items():
                 connections.add_metric([family, state], count)
-            for labels, count in seen.listening.items():
+            for labels, count in table.listening.items():
                 listening.add_metric(list(labels), count)
         for family in FAMILIES.values():
             opened_family.add_metric([family], opened[family])
@@ -263,8 +273,8 @@ class Exporter:
                 f"tcptable_tcp_{name}",
                 f"The OS's TCP-MIB counter {name} (tcptable.statistics()).",
             )
-            if seen is not None and name in seen.statistics:
-                counter.add_metric([], seen.statistics[name])
+            if name in statistics:
+                counter.add_metric([], statistics[name])
             yield counter
 
 
@@ -323,9 +333,10 @@ def main(argv: Sequence[str], *, prog: str = "tcptable exporter") -> int:
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
     )
     try:
+        import numpy  # noqa: F401 - counts rows by family and state
         from prometheus_client import CollectorRegistry, start_http_server
-    except ImportError:
-        log.error("needs prometheus_client: pip install 'tcptable[prometheus]'")
+    except ImportError as error:
+        log.error("needs %s: pip install 'tcptable[prometheus]'", error.name)
         return 1
     host, port = options.listen
     stop = threading.Event()

@@ -113,7 +113,10 @@ def test_a_failed_poll_is_counted_and_logged_not_fatal(
         with caplog.at_level(logging.WARNING, logger="tcptable.exporter"):
             exporter.start()  # the first poll fails ...
             assert sample(registry, "tcptable_poll_errors_total") == 1
-            assert "poll failed: [Errno 24] sock_diag: Too many open files" in caplog.text
+            assert (
+                "poll of the TCP table failed: [Errno 24] sock_diag: Too many open files"
+                in caplog.text
+            )
             assert "Traceback" not in caplog.text
             # ... and the background thread goes on polling.
             wait_until(
