@@ -2,7 +2,7 @@
  * fuzz_netlink.c - the sock_diag reply walker and decoder (tcptable_netlink.c), fed through
  * the poller's system-call seam.
  *
- * Input: one config byte (families, sort, pids, a second poll), then datagrams, each a
+ * Input: one config byte (families, sort, pids, source, a second poll, stats), then datagrams, each a
  * 2-byte little-endian length and that many bytes.  recv() hands out one datagram per call
  * as the kernel does with MSG_TRUNC: the datagram's own length even when the buffer is
  * shorter.  Length 0xFFFF reports a datagram of 1 MiB (truncated), 0xFFFE is EINTR; when the
@@ -88,6 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((config & 0x18) == 0x18)
         flags |= TCPTABLE_PIDS;
     source = (config & 0x20) ? TCPTABLE_SOURCE_DEFAULT : TCPTABLE_SOURCE_NETLINK;
+    if (config & 0x80) /* tcp_info attributes parsed into stats records */
+        flags |= TCPTABLE_STATS;
     poller = tcptable_poller_new();
     if (poller == NULL)
         abort();

@@ -72,6 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     chunk = chunks[(config >> 4) & 3];
     families = (config & 3) ? (config & 3) : (TCPTABLE_FAMILY_IPV4 | TCPTABLE_FAMILY_IPV6);
     flags = (config & 4) ? TCPTABLE_SORT : 0;
+    if ((config & 0xC0) == 0x80) /* the tx_queue:rx_queue column into stats records */
+        flags |= TCPTABLE_STATS;
     if ((config & 0xC8) == 0xC8) /* the pid lookup walks the real /proc: a few inputs only */
         flags |= TCPTABLE_PIDS;
     poller = tcptable_poller_new();
