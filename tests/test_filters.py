@@ -333,3 +333,60 @@ def test_shim_owner_filter_needs_pids() -> None:
     families = lib.TCPTABLE_FAMILY_IPV4 | lib.TCPTABLE_FAMILY_IPV6
     with pytest.raises(ValueError, match="owner pid filter needs TCPTABLE_PIDS"):
         raise_for_status(handle, lib.tcptable_fetch(handle, families, 0, 0, count))
+
+
+def port_ranges(ports: list[int]) -> st.SearchStrategy[set[int]]:
+    """Port sets as up to 80 runs of consecutive ports (the kernel takes 64 a side), with some
+    of the zoo's ports among them, and the ends of the port space now and then."""
+    run = st.tuples(st.integers(0, 65535), st.integers(1, 40)).map(
+        lambda start_length: set(range(start_length[0], min(65536, sum(start_length))))
+    )
+    return st.tuples(
+        st.lists(run, max_size=80), st.sets(st.sampled_from([*ports, 0, 65535]), max_size=6)
+    ).map(lambda parts: set().union(*parts[0], parts[1]) or {0})
+
+
+def runs_of(ports: set[int]) -> int:
+    ordered = sorted(ports)
+    return sum(1 for i, port in enumerate(ordered) if i == 0 or ordered[i - 1] != port - 1)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sock_diag is Linux's")
+def test_port_bytecode_is_accepted_and_exact(zoo: Zoo) -> None:
+    """Random port sets as kernel bytecode: the kernel accepts every program, keeps exactly the
+    masked rows, and does all the filtering itself when each side has at most 64 runs."""
+    from tcptable._native import ffi, lib
+
+    from tcptable._errors import raise_for_status
+
+    ports = sorted(zoo.ports)
+    unfiltered = tcptable.Poller(pids=False, source="netlink")
+
+    @PROPERTY_SETTINGS
+    @given(local=port_ranges(ports), remote=port_ranges(ports), both=st.booleans())
+    def check(local: set[int], remote: set[int], both: bool) -> None:
+        keywords: dict[str, Any] = {"local_ports": local}
+        if both:
+            keywords["remote_ports"] = remote
+        with tcptable.Poller(pids=False, source="netlink", **keywords) as poller:
+            handle, counts = poller._handle, ffi.new("size_t[2]")
+            families = lib.TCPTABLE_FAMILY_IPV4 | lib.TCPTABLE_FAMILY_IPV6
+            raise_for_status(
+                handle,
+                lib.tcptable_fetch(handle, families, lib.TCPTABLE_SOURCE_NETLINK, 0, counts),
+            )
+            rows = ffi.new("tcptable_row[]", counts[0] + 1)
+            raise_for_status(handle, lib.tcptable_decode(handle, rows, counts[0] + 1, counts + 1))
+            filtered = tcptable.Snapshot(
+                bytes(ffi.buffer(rows, counts[1] * tcptable.ROW_SIZE)), 0.0
+            )
+        kept = [row for row in unfiltered.poll() if passes(row, keywords)]
+        assert all(passes(row, keywords) for row in filtered)
+        assert own(filtered, zoo.ports) == own(kept, zoo.ports)
+        if runs_of(local) <= 64 and (not both or runs_of(remote) <= 64):
+            assert counts[0] == counts[1], "the kernel did not filter it all"
+
+    try:
+        check()
+    finally:
+        unfiltered.close()
