@@ -3,6 +3,7 @@
  * raw buffer growth and the sort.  The OS calls live in tcptable_<os>.c.
  */
 #include "tcptable_internal.h"
+#include "tcptable_filter.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,6 +29,7 @@ void tcptable_poller_free(tcptable_poller *poller)
         free(poller->raw[i].data);
     free(poller->pid_map_keys);
     free(poller->pid_map_rows);
+    tcptable_filter_free(poller->filter);
     free(poller);
 }
 
@@ -153,6 +155,9 @@ int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid source %d", source);
     if ((flags & ~(TCPTABLE_SORT | TCPTABLE_PIDS)) != 0)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid flags %d", flags);
+    if (poller->filter != NULL && poller->filter->pids != NULL && !(flags & TCPTABLE_PIDS))
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                             "an owner pid filter needs TCPTABLE_PIDS");
     poller->families = families;
     poller->source = source;
     poller->flags = flags;
@@ -186,9 +191,13 @@ int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity
     rc = tcptable_os_decode(poller, rows, capacity, &count);
     if (rc != TCPTABLE_OK)
         return rc;
-    if (count != expected)
+    /* Filters make the fetch's count an upper bound. */
+    if (count > expected)
         return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
                              "decoded %zu rows, the fetch counted %zu", count, expected);
+    /* Owners are known only now, on every OS: one place drops the rejected ones, before the
+     * sort so that it sorts only what is kept. */
+    count = tcptable_filter_owners(poller->filter, rows, count, NULL, 0);
     if ((poller->flags & TCPTABLE_SORT) && !poller->sorted_by_source) {
         rc = tcptable_sort_rows(poller, rows, count, NULL, 0);
         if (rc != TCPTABLE_OK)
