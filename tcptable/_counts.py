@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-from typing import Any, Union
+from typing import Any
 
 from ._enums import Direction, State
 from ._errors import raise_for_status_of
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
+from ._rows import _address as format_address  # the one formatting Connection uses
 
-__all__ = ["COUNT_KEYS", "CountKey", "count_by", "directions", "rows_of"]
-
-CountKey = Union[State, Direction, int, str]
+__all__ = ["COUNT_KEYS", "count_by", "directions", "rows_of"]
 
 # key name -> (shim key, most groups it can have)
 _KEYS = {
@@ -35,21 +33,19 @@ def rows_of(view: memoryview) -> tuple[Any, int]:
     return ffi.from_buffer("tcptable_row[]", view), len(view) // ROW_SIZE
 
 
-def directions(view: memoryview) -> memoryview:
-    """One ``Direction`` byte per row of ``view``, as a read-only memoryview."""
+def directions(view: memoryview, subset: Any = None, subset_count: int = 0) -> memoryview:
+    """One ``Direction`` byte per row of ``view`` (read-only memoryview); with ``subset`` (a
+    ``uint32_t[]`` of ``subset_count`` row indices), one per row picked, judged against the
+    listeners of every row of ``view``."""
     rows, count = rows_of(view)
-    out = _allocate("uint8_t[]", count)
+    if subset is None:
+        subset, subset_count = ffi.NULL, count
+    out = _allocate("uint8_t[]", subset_count)
     status = ffi.new("tcptable_status *")
-    raise_for_status_of(status, lib.tcptable_directions(status, rows, count, out))
+    raise_for_status_of(
+        status, lib.tcptable_directions_of(status, rows, count, subset, subset_count, out)
+    )
     return memoryview(ffi.buffer(out)).toreadonly()
-
-
-def _remote_address(row: Any) -> str:
-    # Formatted as Connection formats it: IPv4 rows hold the address IPv4-mapped.
-    packed = bytes(ffi.buffer(row.remote_addr))
-    if row.family == 4:
-        return socket.inet_ntop(socket.AF_INET, packed[12:])
-    return socket.inet_ntop(socket.AF_INET6, packed)
 
 
 def count_by(view: memoryview, key: str, direction_bytes: memoryview | None) -> dict[Any, int]:
@@ -77,7 +73,8 @@ def count_by(view: memoryview, key: str, direction_bytes: memoryview | None) -> 
         # so rows whose first 12 bytes differ (never the case in a polled table) add up.
         result: dict[Any, int] = {}
         for g in groups:
-            address = _remote_address(rows[g.value])
+            row = rows[g.value]
+            address = format_address(row.family, bytes(ffi.buffer(row.remote_addr)))
             result[address] = result.get(address, 0) + g.count
         return result
     return {g.value: g.count for g in groups}

@@ -35,22 +35,28 @@ class Snapshot:
       in C over the packed rows, no Python object per row.
     """
 
-    __slots__ = ("__weakref__", "_array", "_directions", "_view", "timestamp")
+    __slots__ = ("__weakref__", "_array", "_directions", "_origin", "_view", "timestamp")
 
     def __init__(self, view: memoryview, timestamp: float) -> None:
         self._view = view
         self._array: numpy.ndarray | None = None
         self._directions: memoryview | None = None
+        self._origin: tuple[Snapshot, Any] | None = None
         self.timestamp = timestamp
 
     @classmethod
-    def _from_rows(cls, view: memoryview, timestamp: float) -> Snapshot:
+    def _from_rows(
+        cls, view: memoryview, timestamp: float, origin: tuple[Snapshot, Any] | None = None
+    ) -> Snapshot:
         """Private: a snapshot over rows the library packed itself (a read-only memoryview of
-        whole rows, format ``B``), e.g. the row sets of ``tcptable.Changes``."""
+        whole rows, format ``B``), e.g. the row sets of ``tcptable.Changes``.  ``origin`` is
+        the table the rows were picked from and their indices in it (a ``uint32_t[]``):
+        their directions are judged against that table's listeners."""
         snapshot = cls.__new__(cls)
         snapshot._view = view
         snapshot._array = None
         snapshot._directions = None
+        snapshot._origin = origin
         snapshot.timestamp = timestamp
         return snapshot
 
@@ -124,7 +130,11 @@ class Snapshot:
         family accepts on, at this address or a wildcard), OUTBOUND, or UNKNOWN (no remote end).
         """
         if self._directions is None:
-            self._directions = _counts.directions(self._view)
+            if self._origin is None:
+                self._directions = _counts.directions(self._view)
+            else:  # rows a diff picked: the listeners are in the table they came from
+                table, indices = self._origin
+                self._directions = _counts.directions(table.view, indices, len(self))
         return self._directions
 
     @property

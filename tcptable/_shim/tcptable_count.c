@@ -51,13 +51,28 @@ static int accepts(const listener *l, const tcptable_row *row)
 int tcptable_directions(tcptable_status *status, const tcptable_row *rows, size_t row_count,
                         uint8_t *directions)
 {
+    return tcptable_directions_of(status, rows, row_count, NULL, row_count, directions);
+}
+
+int tcptable_directions_of(tcptable_status *status, const tcptable_row *rows, size_t row_count,
+                           const uint32_t *subset, size_t subset_count, uint8_t *directions)
+{
     /* A bit per port that something listens on: most rows are decided without a search. */
     uint8_t listened[PORT_COUNT / 8];
     listener *listeners = NULL;
     size_t i, n = 0, unique = 0;
-    if (row_count > 0 && (rows == NULL || directions == NULL))
+    if ((row_count > 0 && rows == NULL) || (subset_count > 0 && directions == NULL))
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "tcptable_directions: rows or directions is NULL");
+    if (subset == NULL && subset_count != row_count)
+        return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                                    "tcptable_directions: %zu directions for %zu rows",
+                                    subset_count, row_count);
+    for (i = 0; subset != NULL && i < subset_count; i++)
+        if (subset[i] >= row_count)
+            return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                                        "tcptable_directions: row %lu of %zu",
+                                        (unsigned long)subset[i], row_count);
     memset(listened, 0, sizeof(listened));
     for (i = 0; i < row_count; i++)
         if (rows[i].state == LISTEN_STATE)
@@ -82,8 +97,8 @@ int tcptable_directions(tcptable_status *status, const tcptable_row *rows, size_
             if (unique == 0 || compare_listeners(&listeners[unique - 1], &listeners[i]) != 0)
                 listeners[unique++] = listeners[i];
     }
-    for (i = 0; i < row_count; i++) {
-        const tcptable_row *row = &rows[i];
+    for (i = 0; i < subset_count; i++) {
+        const tcptable_row *row = &rows[subset != NULL ? subset[i] : i];
         uint16_t port = row->local_port;
         uint8_t direction = TCPTABLE_DIRECTION_OUTBOUND;
         if (row->state == LISTEN_STATE) {

@@ -38,6 +38,12 @@ typedef struct {
 int tcptable_directions(tcptable_status *status, const tcptable_row *rows, size_t row_count,
                         uint8_t *directions);
 
+/* The same for rows[subset[k]], k < subset_count, into directions[k], judged against the
+ * listeners of all rows (e.g. the rows a diff picked out of a whole table).  subset NULL means
+ * every row (subset_count must then be row_count). */
+int tcptable_directions_of(tcptable_status *status, const tcptable_row *rows, size_t row_count,
+                           const uint32_t *subset, size_t subset_count, uint8_t *directions);
+
 /* Group rows by `key` into counts[0 .. *written), in ascending order of the key (remote
  * addresses: IPv4 rows first, then numerically).  `directions` (from tcptable_directions) is
  * needed for TCPTABLE_KEY_DIRECTION only.  capacity must hold every group: row_count is

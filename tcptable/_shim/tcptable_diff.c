@@ -208,12 +208,15 @@ int tcptable_diff_collect(tcptable_status *status, const tcptable_row *before,
                           size_t before_count, const tcptable_row *after, size_t after_count,
                           const uint32_t *after_match, const uint8_t *before_matched,
                           const tcptable_diff_counts *counts, tcptable_row *opened,
-                          tcptable_row *closed, tcptable_row *changed, uint8_t *changed_from)
+                          uint32_t *opened_index, tcptable_row *closed, uint32_t *closed_index,
+                          tcptable_row *changed, uint32_t *changed_index,
+                          uint8_t *changed_from)
 {
     size_t i, n_opened = 0, n_closed = 0, n_changed = 0;
-    if (counts == NULL || (counts->opened > 0 && opened == NULL) ||
-        (counts->closed > 0 && closed == NULL) ||
-        (counts->changed > 0 && (changed == NULL || changed_from == NULL)))
+    if (counts == NULL || (counts->opened > 0 && (opened == NULL || opened_index == NULL)) ||
+        (counts->closed > 0 && (closed == NULL || closed_index == NULL)) ||
+        (counts->changed > 0 &&
+         (changed == NULL || changed_index == NULL || changed_from == NULL)))
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "diff_collect: a NULL buffer");
     for (i = 0; i < after_count; i++) {
@@ -221,12 +224,14 @@ int tcptable_diff_collect(tcptable_status *status, const tcptable_row *before,
         if (match == TCPTABLE_DIFF_UNMATCHED) {
             if (n_opened == counts->opened)
                 break;
+            opened_index[n_opened] = (uint32_t)i;
             opened[n_opened++] = after[i];
         } else if (match >= before_count) {
             break;
         } else if (before[match].state != after[i].state) {
             if (n_changed == counts->changed)
                 break;
+            changed_index[n_changed] = (uint32_t)i;
             changed[n_changed] = after[i];
             changed_from[n_changed++] = before[match].state;
         }
@@ -236,6 +241,7 @@ int tcptable_diff_collect(tcptable_status *status, const tcptable_row *before,
             if (!before_matched[i]) {
                 if (n_closed == counts->closed)
                     break;
+                closed_index[n_closed] = (uint32_t)i;
                 closed[n_closed++] = before[i];
             }
     if (n_opened != counts->opened || n_closed != counts->closed ||
