@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import weakref
@@ -11,6 +12,7 @@ from typing import Any
 from ._changes import Changes, diff
 from ._errors import raise_for_status
 from ._filters import Filter, StateLike, make_filter
+from ._names import names_for_rows
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
@@ -69,6 +71,10 @@ class Poller:
     ``family`` is ``"all"``, ``"ipv4"`` or ``"ipv6"``; ``sort=True`` orders rows as Windows'
     Order=TRUE does (local address, local port, remote address, remote port; IPv4 first);
     ``pids=False`` skips the owner lookup (pid 0), which on Linux is most of a poll's cost.
+    ``names=True`` (needs ``pids=True``) gives each snapshot ``process_names``, ``{pid: name}``
+    for its non-zero pids.  ``pid_max_age`` (seconds, default 1.0) bounds how long Linux trusts
+    an owner it found in an earlier poll: a socket handed to another process shows its new
+    owner within that time; 0 re-checks every owner on every poll (exact, slower).
     ``source`` picks the Linux data source: ``"default"`` (sock_diag, falling back to
     /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.
 
@@ -95,6 +101,8 @@ class Poller:
         local_ports: Iterable[int] | None = None,
         remote_ports: Iterable[int] | None = None,
         owner_pids: Iterable[int] | None = None,
+        names: bool = False,
+        pid_max_age: float = 1.0,
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
             raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
@@ -103,6 +111,14 @@ class Poller:
         flags = _check_bool("sort", sort) * lib.TCPTABLE_SORT
         flags |= _check_bool("pids", pids) * lib.TCPTABLE_PIDS
         checked = make_filter(states, local_ports, remote_ports, owner_pids, pids)
+        if _check_bool("names", names) and not pids:
+            raise ValueError("names=True needs pids=True (names are looked up by pid)")
+        self.names = names
+        if isinstance(pid_max_age, bool) or not isinstance(pid_max_age, (int, float)):
+            raise TypeError(f"pid_max_age must be a number of seconds, not {pid_max_age!r}")
+        if not math.isfinite(pid_max_age) or pid_max_age < 0:
+            raise ValueError(f"pid_max_age must be a finite number >= 0, not {pid_max_age!r}")
+        self.pid_max_age = pid_max_age
         self.family = family
         self.sort = sort
         self.pids = pids
@@ -122,6 +138,7 @@ class Poller:
         if handle == ffi.NULL:
             raise MemoryError("cannot allocate a tcptable poller")
         self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
+        raise_for_status(handle, lib.tcptable_poller_set_pid_max_age(handle, pid_max_age))
         _apply_filter(self._handle, checked)
         # poll_changes(): the table it saw last (at first: nothing, as of now).
         self._changes_lock = threading.Lock()
@@ -146,7 +163,8 @@ class Poller:
             # ffi.buffer() keeps target.rows alive; the weak reference marks the buffer in use.
             exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
             target.user = weakref.ref(exported)
-            return Snapshot(memoryview(exported).toreadonly(), timestamp)
+            names = names_for_rows(handle, target.rows, counts[1]) if self.names else None
+            return Snapshot(memoryview(exported).toreadonly(), timestamp, names)
 
     def poll_changes(self) -> Changes:
         """Poll, and return what changed since this poller's previous ``poll_changes()``:
@@ -203,7 +221,7 @@ class Poller:
         )
         return (
             f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
-            f"pids={self.pids} source={self.source!r}{filters}>"
+            f"pids={self.pids} source={self.source!r} names={self.names}{filters}>"
         )
 
 
@@ -235,6 +253,7 @@ def snapshot(
     local_ports: Iterable[int] | None = None,
     remote_ports: Iterable[int] | None = None,
     owner_pids: Iterable[int] | None = None,
+    names: bool = False,
 ) -> Snapshot:
     """Poll the TCP table once (the keywords are Poller's).  For repeated polls keep a
     ``Poller``: it reuses its buffers.
@@ -251,5 +270,6 @@ def snapshot(
         local_ports=local_ports,
         remote_ports=remote_ports,
         owner_pids=owner_pids,
+        names=names,
     ) as poller:
         return poller.poll()

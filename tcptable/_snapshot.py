@@ -33,16 +33,30 @@ class Snapshot:
     - ``timestamp``: ``time.time()`` when the OS was asked.
     - ``count_by(key)``, ``directions()``, ``direction_array``: counts and directions computed
       in C over the packed rows, no Python object per row.
+    - ``process_names``: with ``Poller(names=True)``, ``{pid: name}`` for the snapshot's
+      non-zero pids (a process that exited before its name was read is left out); None when
+      names were not asked for.
     """
 
-    __slots__ = ("__weakref__", "_array", "_directions", "_origin", "_view", "timestamp")
+    __slots__ = (
+        "__weakref__",
+        "_array",
+        "_directions",
+        "_origin",
+        "_view",
+        "process_names",
+        "timestamp",
+    )
 
-    def __init__(self, view: memoryview, timestamp: float) -> None:
+    def __init__(
+        self, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+    ) -> None:
         self._view = view
         self._array: numpy.ndarray | None = None
         self._directions: memoryview | None = None
         self._origin: tuple[Snapshot, Any] | None = None
         self.timestamp = timestamp
+        self.process_names = process_names
 
     @classmethod
     def _from_rows(
@@ -58,6 +72,10 @@ class Snapshot:
         snapshot._directions = None
         snapshot._origin = origin
         snapshot.timestamp = timestamp
+        snapshot.process_names = None
+        names = origin[0].process_names if origin is not None else None
+        if names is not None:  # the names of this part's own pids
+            snapshot.process_names = {p: names[p] for p in snapshot.count_by("pid") if p in names}
         return snapshot
 
     def __len__(self) -> int:

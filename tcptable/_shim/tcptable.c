@@ -27,9 +27,8 @@ void tcptable_poller_free(tcptable_poller *poller)
     tcptable_os_release(poller);
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++)
         free(poller->raw[i].data);
-    free(poller->pid_map_keys);
-    free(poller->pid_map_rows);
     tcptable_filter_free(poller->filter);
+    free(poller->names_raw.data);
     free(poller);
 }
 

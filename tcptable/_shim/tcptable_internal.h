@@ -61,10 +61,12 @@ struct tcptable_poller {
     /* Linux: the system calls the backend makes (a NULL member = the real call). */
     tcptable_linux_calls linux_calls;
 
-    /* Linux: inode -> row index map for the pid lookup, reused between polls. */
-    uint64_t *pid_map_keys;
-    uint32_t *pid_map_rows;
-    size_t pid_map_capacity;  /* a power of two, or 0 */
+    /* Linux: what the owner lookup learned in earlier polls (tcptable_owners_linux.c); NULL
+     * until the first poll with pids. */
+    struct tcptable_owners *owners;
+
+    /* Windows: the process snapshot buffer of tcptable_process_names(), kept between calls. */
+    tcptable_raw names_raw;
 };
 
 /* Record a failure in poller->status and return code.  os_error_kind/os_error may be 0. */

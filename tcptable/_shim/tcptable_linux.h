@@ -57,6 +57,8 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
 /* tcptable_owners_linux.c: set pid on every row whose socket inode a process we may inspect
  * holds (the lowest such pid). */
 int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t count);
+/* Free what the owner lookup keeps between polls (poller->owners). */
+void tcptable_owners_release(tcptable_poller *poller);
 
 #endif /* __linux__ */
 #endif /* TCPTABLE_LINUX_H */
