@@ -316,3 +316,12 @@ def test_shim_rejects_inconsistent_collect() -> None:
     )  # fmt: skip
     with pytest.raises(ValueError, match="do not fit the counts"):
         raise_for_status_of(status, code)
+
+
+def test_parts_carry_the_names_of_their_own_pids() -> None:
+    before = snapshot_of([make_row(CLIENT, SERVER, inode=5, pid=7)])
+    after = snapshot_of([make_row(("10.0.0.1", 40001), SERVER, inode=6, pid=9)])
+    after.process_names = {9: "nginx", 7: "curl", 4: "sshd"}
+    changes = tcptable.diff(before, after)
+    assert changes.opened.process_names == {9: "nginx"}
+    assert changes.closed.process_names is None  # before was polled without names
