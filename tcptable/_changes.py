@@ -97,7 +97,7 @@ class _Part:
 
     def snapshot(self, table: Snapshot) -> Snapshot:
         view = memoryview(ffi.buffer(self.rows)).toreadonly()
-        return Snapshot._from_rows(view, table.timestamp, (table, self.index))
+        return Snapshot._from_rows(view, table.timestamp, origin=(table, self.index))
 
 
 def diff(before: Snapshot, after: Snapshot) -> Changes:

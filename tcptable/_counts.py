@@ -53,28 +53,31 @@ def count_by(view: memoryview, key: str, direction_bytes: memoryview | None) -> 
     shim_key, most = _KEYS[key]
     rows, count = rows_of(view)
     capacity = count if most is None else min(count, most)
-    counts = _allocate("tcptable_count[]", capacity)
+    values = _allocate("uint64_t[]", capacity)
+    counts = _allocate("uint64_t[]", capacity)
     written = ffi.new("size_t *")
     status = ffi.new("tcptable_status *")
     directions_in = ffi.NULL if direction_bytes is None else ffi.from_buffer(direction_bytes)
     raise_for_status_of(
         status,
         lib.tcptable_count_by(
-            status, rows, count, shim_key, directions_in, counts, capacity, written
+            status, rows, count, shim_key, directions_in, values, counts, capacity, written
         ),
     )
-    groups = counts[0 : written[0]]
+    # Two lists built in C (ffi.unpack), zipped: a port key can have tens of thousands of groups.
+    keys: list[Any] = ffi.unpack(values, written[0])
+    numbers: list[int] = ffi.unpack(counts, written[0])
     if key == "state":
-        return {State(g.value): g.count for g in groups}
-    if key == "direction":
-        return {Direction(g.value): g.count for g in groups}
-    if key == "remote_address":
+        keys = [State(k) for k in keys]
+    elif key == "direction":
+        keys = [Direction(k) for k in keys]
+    elif key == "remote_address":
         # The C groups by (family, 16 address bytes); an IPv4 row formats only the last 4,
         # so rows whose first 12 bytes differ (never the case in a polled table) add up.
         result: dict[Any, int] = {}
-        for g in groups:
-            row = rows[g.value]
+        for first_row, number in zip(keys, numbers):
+            row = rows[first_row]
             address = format_address(row.family, bytes(ffi.buffer(row.remote_addr)))
-            result[address] = result.get(address, 0) + g.count
+            result[address] = result.get(address, 0) + number
         return result
-    return {g.value: g.count for g in groups}
+    return dict(zip(keys, numbers))

@@ -186,9 +186,10 @@ def test_shim_rejects_bad_buffers() -> None:
     rows = ffi.from_buffer("tcptable_row[]", SYNTHETIC.view)
     status = ffi.new("tcptable_status *")
     written = ffi.new("size_t *")
-    counts = ffi.new("tcptable_count[]", 2)
+    values = ffi.new("uint64_t[]", 2)
+    counts = ffi.new("uint64_t[]", 2)
     code = lib.tcptable_count_by(
-        status, rows, len(SYNTHETIC), lib.TCPTABLE_KEY_PID, ffi.NULL, counts, 2, written
+        status, rows, len(SYNTHETIC), lib.TCPTABLE_KEY_PID, ffi.NULL, values, counts, 2, written
     )
     with pytest.raises(ValueError, match="4 groups, room for 2"):
         raise_for_status_of(status, code)
@@ -197,6 +198,6 @@ def test_shim_rejects_bad_buffers() -> None:
     code = lib.tcptable_directions_of(status, rows, len(SYNTHETIC), subset, 1, out)
     with pytest.raises(ValueError, match="row 6 of 6"):
         raise_for_status_of(status, code)
-    code = lib.tcptable_count_by(status, rows, 1, 99, ffi.NULL, counts, 2, written)
+    code = lib.tcptable_count_by(status, rows, 1, 99, ffi.NULL, values, counts, 2, written)
     with pytest.raises(ValueError, match="unknown key 99"):
         raise_for_status_of(status, code)

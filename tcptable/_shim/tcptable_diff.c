@@ -84,16 +84,26 @@ static size_t find_slot(const chain_index *index, const tcptable_row *before, ui
     return slot;
 }
 
+/* Index the before rows not matched yet, in a table of at least twice as many slots (the
+ * arrays hold enough for all rows): a later pass indexes only what the earlier ones left. */
 static void build_index(chain_index *index, const tcptable_row *before, size_t before_count,
-                        const uint64_t *hashes, int exact)
+                        const uint64_t *hashes, const uint8_t *before_matched, size_t unmatched,
+                        int exact)
 {
-    size_t i;
-    memset(index->head, 0, (index->mask + 1) * sizeof(*index->head));
+    size_t i, slots = 16;
+    while (slots < 2 * unmatched)
+        slots <<= 1;
+    index->mask = slots - 1;
+    memset(index->head, 0, slots * sizeof(*index->head));
     index->exact = exact;
     /* Backwards, prepending: each chain ends up in table order. */
     for (i = before_count; i-- > 0;) {
-        uint64_t hash = exact ? socket_hash(hashes[i], &before[i]) : hashes[i];
-        size_t slot = find_slot(index, before, hash, &before[i]);
+        uint64_t hash;
+        size_t slot;
+        if (before_matched[i])
+            continue;
+        hash = exact ? socket_hash(hashes[i], &before[i]) : hashes[i];
+        slot = find_slot(index, before, hash, &before[i]);
         index->next[i] = index->head[slot];
         index->head[slot] = (uint32_t)(i + 1);
         index->cursor[slot] = (uint32_t)(i + 1);
@@ -157,7 +167,6 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
     index.head = malloc(slots * sizeof(*index.head));
     index.cursor = malloc(slots * sizeof(*index.cursor));
     index.next = malloc((before_count + 1) * sizeof(*index.next));
-    index.mask = slots - 1;
     if (hashes == NULL || index.head == NULL || index.cursor == NULL || index.next == NULL) {
         free(hashes);
         free(index.head);
@@ -178,7 +187,8 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
         if (matched == before_count || matched == after_count)
             break;
         if (pass != 0) /* pass 0 reuses pass 1's identity index */
-            build_index(&index, before, before_count, hashes, pass == 2);
+            build_index(&index, before, before_count, hashes, before_matched,
+                        before_count - matched, pass == 2);
         for (i = 0; i < after_count; i++) {
             uint64_t hash = hashes[before_count + i];
             uint32_t taken;
