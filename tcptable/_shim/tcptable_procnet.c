@@ -155,12 +155,15 @@ static int parse_endpoint(const char **cursor, int words, uint8_t addr[16], uint
 size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw, int family,
                                tcptable_row *rows, int *rc)
 {
-    const char *cursor = (const char *)raw->data;
-    const char *end = cursor + raw->used;
+    const char *cursor, *end;
     const int words = family == 4 ? 1 : 4;
     const char *path = family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
     size_t n = 0, line = 1;
     *rc = TCPTABLE_OK;
+    if (raw->rows == 0) /* also a family never fetched, whose data is still NULL */
+        return 0;
+    cursor = (const char *)raw->data;
+    end = cursor + raw->used;
     /* skip the header line */
     while (cursor < end && *cursor != '\n')
         cursor++;
