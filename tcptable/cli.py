@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import _cli_format
+from ._changes import Changes
 from ._cli_format import Event, Record
 from ._enums import Direction, State
 from ._errors import TcpTableError
 from ._poller import Poller
+from ._snapshot import Snapshot
 
 __all__ = ["main"]
 
@@ -310,13 +312,9 @@ class _Query:
         return True
 
 
-def _names_of(table: Any) -> dict[int, str]:
-    names: dict[int, str] = getattr(table, "process_names", None) or {}
-    return names
-
-
-def _records(table: Any, directions: Iterable[Any] | None) -> Iterator[Record]:
-    names = _names_of(table)
+def _records(table: Snapshot, directions: Iterable[int] | None) -> Iterator[Record]:
+    """The rows with their process names, and their directions when given."""
+    names = table.process_names or {}
     if directions is None:
         for connection in table:
             yield Record(connection, names.get(connection.pid), None)
@@ -370,17 +368,17 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
             if query.wants(record):
                 totals[_label(key, _RECORD_VALUES[key](record))] += 1
     else:
-        names = _names_of(table)
+        names = table.process_names or {}
         for value, count in table.count_by(_COUNT_BY[key]).items():
             shown = names.get(value) if key == "process" else value
             totals[_label(key, shown)] += count
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _events(changes: Any, query: _Query) -> list[Event]:
+def _events(changes: Changes, query: _Query) -> list[Event]:
     """The changes of one poll as events that pass the filters: closed, changed, opened."""
-    after = _names_of(changes.after)
-    before = _names_of(changes.before)
+    after = changes.after.process_names or {}
+    before = changes.before.process_names or {}
     events = []
     for connection in changes.closed:
         record = Record(connection, before.get(connection.pid), None)
@@ -401,8 +399,11 @@ def _watch(query: _Query, output: str, interval: float) -> int:
     with query.poller(sort=False) as poller:
         # The first poll is the starting point: every row in it counts as opened, so it is
         # not printed; changes are reported from the next poll on.
-        start = poller.poll_changes()
-        shown = sum(1 for r in _records(start.after, None) if query.wants(r))
+        start = poller.poll_changes().after
+        if query.filters_in_python:
+            shown = sum(1 for record in _records(start, None) if query.wants(record))
+        else:
+            shown = len(start)
         print(
             f"watching {_connections(shown)} every {interval:g} s (Ctrl-C to stop)",
             file=sys.stderr,
