@@ -360,8 +360,7 @@ def main(argv: Sequence[str], *, prog: str = "tcptable exporter") -> int:
     shown = f"[{host}]" if ":" in host else host
     log.info("serving http://%s:%d/metrics, polling every %g s", shown, port, options.interval)
     try:
-        while not stop.wait(1.0):
-            pass
+        stop.wait()  # a signal interrupts the wait: SIGTERM's handler sets stop, SIGINT raises
     except KeyboardInterrupt:
         pass
     finally:
