@@ -29,6 +29,7 @@ void tcptable_poller_free(tcptable_poller *poller)
         free(poller->raw[i].data);
     tcptable_filter_free(poller->filter);
     free(poller->names_raw.data);
+    free(poller->sort_scratch.data);
     free(poller);
 }
 

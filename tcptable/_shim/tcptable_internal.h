@@ -32,6 +32,7 @@ typedef struct {
     size_t used;      /* bytes of the current reply */
     size_t rows;      /* rows in the current reply */
     uint32_t sequence; /* Linux: the netlink sequence number of the current dump */
+    uint16_t reply_type; /* Linux: the nlmsg_type of that dump's rows */
 } tcptable_raw;
 
 struct tcptable_poller {
@@ -57,6 +58,11 @@ struct tcptable_poller {
     int netlink_fd;
     int netlink_missing;
     uint32_t netlink_sequence; /* last sequence number used */
+    int netlink_error;       /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
+    int netlink_one_walk;    /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
+    long netlink_owner;        /* the process that opened netlink_fd: a fork child must not
+                                * share its parent's socket (their dumps would interleave) */
+    size_t netlink_recv_space; /* bytes offered to each recv; grows if a datagram was larger */
 
     /* Linux: the system calls the backend makes (a NULL member = the real call). */
     tcptable_linux_calls linux_calls;
@@ -67,7 +73,13 @@ struct tcptable_poller {
 
     /* Windows: the process snapshot buffer of tcptable_process_names(), kept between calls. */
     tcptable_raw names_raw;
+
+    /* The sort's keys, order and gathered rows, kept between polls (tcptable_sort.c). */
+    tcptable_raw sort_scratch;
 };
+
+/* Whether family "all" is one walk of the kernel's TCP hash or two dumps. */
+enum { TCPTABLE_ONE_WALK_TRY = 0, TCPTABLE_ONE_WALK_REFUSED = 1, TCPTABLE_ONE_WALK_OFF = 2 };
 
 /* Record a failure in poller->status and return code.  os_error_kind/os_error may be 0. */
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
@@ -98,12 +110,8 @@ void tcptable_clear_reply(tcptable_poller *poller);
 /* Store an IPv4 address (4 bytes, network order) as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
 void tcptable_set_ipv4(uint8_t out[16], const void *ipv4);
 
-/* Sort rows[0 .. count) in the seed's Order=TRUE (tcptable_sort.c): IPv4 rows first, then by
- * local address, local port, remote address, remote port.  When `parallel` is not NULL it
- * holds count records of `record_size` bytes aligned with the rows (per-row extras such as
- * TCP stats), and they are permuted with their rows. */
-int tcptable_sort_rows(tcptable_poller *poller, tcptable_row *rows, size_t count, void *parallel,
-                       size_t record_size);
+/* tcptable_sort_rows(): Order=TRUE, in tcptable_sort.c. */
+#include "tcptable_sort.h"
 
 /* Per-OS backend: exactly one of tcptable_windows.c, tcptable_linux.c, tcptable_other.c
  * defines these for a given build.  os_fetch fills poller->raw (and may set
