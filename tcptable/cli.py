@@ -319,8 +319,9 @@ def _records(table: Snapshot, directions: Iterable[int] | None) -> Iterator[Reco
         for connection in table:
             yield Record(connection, names.get(connection.pid), None)
         return
+    direction_names = {member.value: member.name for member in Direction}
     for connection, direction in zip(table, directions):
-        yield Record(connection, names.get(connection.pid), Direction(direction).name)
+        yield Record(connection, names.get(connection.pid), direction_names[direction])
 
 
 def _connections(count: int) -> str:
