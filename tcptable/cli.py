@@ -340,7 +340,8 @@ def _show_table(query: _Query, output: str) -> int:
 
 
 def _label(key: str, value: Any) -> str:
-    """A --counts value as shown: state and direction names, "-" for no pid or name."""
+    """A ``count_by`` value as --counts shows it: state and direction names, "-" for no pid or
+    no name."""
     if key in ("state", "direction"):
         return str(value.name)
     if key in ("pid", "process"):
@@ -348,13 +349,14 @@ def _label(key: str, value: Any) -> str:
     return str(value)
 
 
-_RECORD_VALUES: dict[str, Callable[[Record], Any]] = {
-    "state": lambda r: r.connection.state,
-    "port": lambda r: r.connection.local_port,
-    "pid": lambda r: r.connection.pid,
-    "process": lambda r: r.process,
+# A row's --counts value as shown, for counting row by row (the command's own filters).
+_RECORD_LABELS: dict[str, Callable[[Record], str]] = {
+    "state": lambda r: r.connection.state.name,
+    "port": lambda r: str(r.connection.local_port),
+    "pid": lambda r: str(r.connection.pid) if r.connection.pid else "-",
+    "process": lambda r: r.process or "-",
     "remote": lambda r: r.connection.remote_address,
-    "direction": lambda r: Direction[r.direction] if r.direction else None,
+    "direction": lambda r: r.direction or "-",
 }
 
 
@@ -367,7 +369,7 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
         directions = table.directions() if key == "direction" else None
         for record in _records(table, directions):
             if query.wants(record):
-                totals[_label(key, _RECORD_VALUES[key](record))] += 1
+                totals[_RECORD_LABELS[key](record)] += 1
     else:
         names = table.process_names or {}
         for value, count in table.count_by(_COUNT_BY[key]).items():
