@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import fnmatch
 import os
 import sys
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from . import _cli_format
 from ._changes import Changes
@@ -24,6 +24,7 @@ from ._enums import Direction, State
 from ._errors import TcpTableError
 from ._poller import Poller
 from ._snapshot import Snapshot
+from ._watch import watch
 
 __all__ = ["main"]
 
@@ -399,10 +400,12 @@ def _events(changes: Changes, query: _Query) -> list[Event]:
 
 
 def _watch(query: _Query, output: str, interval: float) -> int:
-    with query.poller(sort=False) as poller:
-        # The first poll is the starting point: every row in it counts as opened, so it is
-        # not printed; changes are reported from the next poll on.
-        start = poller.poll_changes().after
+    # tcptable.watch sleeps to deadlines (no drift); closing the generator closes its poller.
+    stream = cast("Generator[Changes, None, None]", watch(interval, **query.keywords))
+    with contextlib.closing(stream):
+        # The first Changes is the starting point (every row in it counts as opened): not
+        # printed; changes are reported from the next poll on.
+        start = next(stream).after
         if query.filters_in_python:
             shown = sum(1 for record in _records(start, None) if query.wants(record))
         else:
@@ -413,19 +416,13 @@ def _watch(query: _Query, output: str, interval: float) -> int:
             flush=True,
         )
         header = True
-        deadline = time.monotonic()
-        while True:
-            deadline += interval
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                deadline = time.monotonic()  # fell behind (a slow poll): no burst of polls
-            events = _events(poller.poll_changes(), query)
+        for changes in stream:
+            events = _events(changes, query)
             if events or (header and output == "csv"):
                 _cli_format.write_events(sys.stdout, events, output, header=header)
                 header = False
                 sys.stdout.flush()
+    return 0
 
 
 def _stdout_gone() -> None:
