@@ -178,6 +178,11 @@ def diff(setting: Setting, stack: contextlib.ExitStack) -> Callable[[], object]:
     return run
 
 
+def stats(setting: Setting, stack: contextlib.ExitStack) -> Callable[[], object]:
+    needs_linux("per-socket TCP stats")
+    return poller(stack, pids=False, stats=True).poll
+
+
 def command(arguments: list[str]) -> Callable[[Setting, contextlib.ExitStack], Any]:
     def setup(setting: Setting, stack: contextlib.ExitStack) -> Callable[[], object]:
         if shutil.which(arguments[0]) is None:
@@ -223,6 +228,12 @@ MEASURES = [
         "`poll()`, pids=False, states={'LISTEN'}",
         lambda s, k: poller(k, pids=False, states={"LISTEN"}).poll,
     ),
+    Measure(
+        "ports",
+        "`poll()`, pids=False, remote_ports={443} (kernel bytecode)",
+        lambda s, k: poller(k, pids=False, remote_ports={443}).poll,
+    ),
+    Measure("stats", "`poll()`, pids=False, stats=True (tcp_info)", stats),
     Measure("diff", "`poll()` + `tcptable.diff(previous, new)`, pids=False", diff),
     Measure("proc", "`poll()`, pids=False, source='proc'", proc_source),
     Measure("objects", "`list(poll())` (a Connection per row), pids=False", objects, slow=True),

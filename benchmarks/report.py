@@ -33,6 +33,7 @@ TARGETS = [
     ("pids=True, 10 polls a second ÷ two-dump floor", "pids", FLOOR, 1.3),
     ("churn 5%, pids=True ÷ two-dump floor", "churn", FLOOR, 2.0),
     ("pid_max_age=0 ÷ two-dump floor", "pids_age0", FLOOR, 2.5),
+    ("states={'LISTEN'} ÷ unfiltered `poll()`", "states", "poll", 0.1),
 ]
 
 

@@ -25,6 +25,7 @@
 enum { TCPTABLE_RAW_IPV4 = 0, TCPTABLE_RAW_IPV6 = 1, TCPTABLE_RAW_COUNT = 2 };
 
 struct tcptable_filter; /* tcptable_filter.h */
+struct tcptable_stats;  /* tcptable_stats.h */
 
 typedef struct {
     unsigned char *data;
@@ -48,6 +49,10 @@ struct tcptable_poller {
      * its states and ports while flattening (and may push them into the OS request); the
      * common decode path applies its owner pids. */
     struct tcptable_filter *filter;
+
+    /* Where the decode in progress writes each row's TCP stats (tcptable_stats.h): the
+     * record of rows[i] is stats[i].  NULL when the caller wants none. */
+    struct tcptable_stats *stats;
 
     /* Windows: the iphlpapi seam by raw index, GetTcpTable2 then GetTcp6Table2 (NULL = the
      * real functions). */
