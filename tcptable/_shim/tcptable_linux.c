@@ -108,6 +108,14 @@ static int fetch_family(tcptable_poller *poller, int family, int source)
 static int fetch_with(tcptable_poller *poller, int source)
 {
     int rc;
+    if (source == TCPTABLE_SOURCE_NETLINK &&
+        poller->families == (TCPTABLE_FAMILY_IPV4 | TCPTABLE_FAMILY_IPV6)) {
+        rc = tcptable_netlink_fetch_both(poller, &poller->raw[TCPTABLE_RAW_IPV4],
+                                         &poller->raw[TCPTABLE_RAW_IPV6]);
+        if (rc == TCPTABLE_OK)
+            poller->source = source;
+        return rc;
+    }
     if (poller->families & TCPTABLE_FAMILY_IPV4) {
         rc = fetch_family(poller, 4, source);
         if (rc != TCPTABLE_OK)
@@ -155,6 +163,7 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
     (void)capacity; /* tcptable_decode() checked it against the fetched row count */
     if (poller->source == TCPTABLE_SOURCE_NETLINK) {
+        /* After one walk for both families raw4 holds every row and raw6 none. */
         n4 = tcptable_netlink_decode(poller, raw4, rows, &rc);
         if (rc == TCPTABLE_OK)
             n6 = tcptable_netlink_decode(poller, raw6, rows + n4, &rc);

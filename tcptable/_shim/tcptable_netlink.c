@@ -3,9 +3,15 @@
  * the datagrams of the reply kept raw in the poller, and their rows decoded into packed rows.
  */
 #if defined(__linux__)
-
 #define _GNU_SOURCE
+#endif
+
+#include "tcptable_internal.h"
+#include "tcptable_netlink.h"
+
+#if defined(__linux__)
 #include "tcptable_linux.h"
+#include "tcptable_filter.h"
 
 #include <errno.h>
 #include <string.h>
@@ -13,12 +19,15 @@
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 /* Free space kept ahead of each recv: the kernel sizes dump datagrams up to 32 KiB. */
 #define NETLINK_RECV_SPACE 65536
+/* Room for the request's bytecode attribute (tcptable_bytecode_linux.c needs < 2.6 KiB). */
+#define NETLINK_ATTRIBUTE_ROOM 4096
 
 static int is_link_local(const uint8_t addr[16])
 {
@@ -27,17 +36,63 @@ static int is_link_local(const uint8_t addr[16])
 
 static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw);
 
-/* Dump one family into raw.  Returns TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no
- * sock_diag for TCP (then the caller may fall back to /proc). */
+/* Room for a request: the header, the larger request struct, and its attributes. */
+#define NETLINK_REQUEST_SPACE (512 + NETLINK_ATTRIBUTE_ROOM)
+
+/* Build the dump request for `family` into message and return its length.  AF_INET or
+ * AF_INET6: SOCK_DIAG_BY_FAMILY with an inet_diag_req_v2, one family per walk of the kernel's
+ * TCP hash.  AF_UNSPEC: TCPDIAG_GETSOCK with the older inet_diag_req, which the kernel runs
+ * with family AF_UNSPEC, so that one walk returns both families; its replies carry
+ * TCPDIAG_GETSOCK as their type.  Both kinds take the same states, extensions and attributes,
+ * set here once for either. */
+static size_t build_request(tcptable_poller *poller, unsigned char *message, int family,
+                            uint32_t sequence)
+{
+    struct nlmsghdr *header = (struct nlmsghdr *)message;
+    uint32_t *states;
+    uint8_t *extensions;
+    size_t length;
+    memset(message, 0, NETLINK_REQUEST_SPACE);
+    if (family == AF_UNSPEC) {
+        struct inet_diag_req *request = NLMSG_DATA(header);
+        header->nlmsg_type = TCPDIAG_GETSOCK; /* the protocol is in the type: TCP */
+        states = &request->idiag_states;
+        extensions = &request->idiag_ext;
+        length = NLMSG_LENGTH(sizeof(*request));
+    } else {
+        struct inet_diag_req_v2 *request = NLMSG_DATA(header);
+        header->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        request->sdiag_family = (uint8_t)family;
+        request->sdiag_protocol = IPPROTO_TCP;
+        states = &request->idiag_states;
+        extensions = &request->idiag_ext;
+        length = NLMSG_LENGTH(sizeof(*request));
+    }
+    /* The filter's states and extensions, and its bytecode attribute (INET_DIAG_REQ_BYTECODE)
+     * at NLMSG_ALIGN(length), for either kind. */
+    length = NLMSG_ALIGN(length) +
+             tcptable_netlink_narrow(poller, states, extensions, message + NLMSG_ALIGN(length),
+                                     NETLINK_ATTRIBUTE_ROOM);
+    header->nlmsg_len = (uint32_t)length;
+    header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    header->nlmsg_seq = sequence;
+    return length;
+}
+
+/* Dump one family (AF_INET, AF_INET6) or both in one walk (AF_UNSPEC) into raw.  Returns
+ * TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no sock_diag for TCP (then the caller may
+ * fall back to /proc). */
 int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int family)
 {
-    struct {
-        struct nlmsghdr header;
-        struct inet_diag_req_v2 request;
+    union {
+        struct nlmsghdr header; /* for alignment */
+        unsigned char bytes[NETLINK_REQUEST_SPACE];
     } message;
     struct sockaddr_nl kernel;
+    size_t length;
     int rc;
 
+    poller->netlink_error = 0;
     if (poller->netlink_fd < 0) {
         poller->netlink_fd = tcptable_sys_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
         if (poller->netlink_fd < 0) {
@@ -49,19 +104,13 @@ int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
             return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket");
         }
     }
-    memset(&message, 0, sizeof(message));
-    message.header.nlmsg_len = sizeof(message);
-    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     /* A fresh number per dump: replies to an earlier, abandoned dump can never be counted. */
     raw->sequence = ++poller->netlink_sequence;
-    message.header.nlmsg_seq = raw->sequence;
-    message.request.sdiag_family = (uint8_t)family;
-    message.request.sdiag_protocol = IPPROTO_TCP;
-    message.request.idiag_states = 0xFFFFFFFFu; /* every state, as `ss -a` */
+    length = build_request(poller, message.bytes, family, raw->sequence);
+    raw->reply_type = message.header.nlmsg_type;
     memset(&kernel, 0, sizeof(kernel));
     kernel.nl_family = AF_NETLINK;
-    if (tcptable_sys_sendto(poller, poller->netlink_fd, &message, sizeof(message), 0, &kernel,
+    if (tcptable_sys_sendto(poller, poller->netlink_fd, message.bytes, length, 0, &kernel,
                             (uint32_t)sizeof(kernel)) < 0)
         rc = tcptable_fail_errno(poller, errno, "sock_diag request");
     else
@@ -70,6 +119,57 @@ int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
         /* Drop whatever of this dump is still queued: the next poll starts on a new socket. */
         tcptable_netlink_close(poller);
     }
+    return rc;
+}
+
+size_t tcptable_netlink_narrow(tcptable_poller *poller, uint32_t *states, uint8_t *extensions,
+                               unsigned char *attribute, size_t room)
+{
+    const tcptable_filter *filter = poller->filter;
+    struct rtattr header;
+    size_t program;
+    unsigned linux_state;
+    *states = 0xFFFFFFFFu; /* every state, as `ss -a` */
+    *extensions = 0;
+    if (filter == NULL)
+        return 0;
+    if (filter->states != 0) {
+        /* Through the state map, so that MIB SYN_RCVD asks for both SYN_RECV and the request
+         * sockets (NEW_SYN_RECV), and MIB CLOSED for TCP_CLOSE. */
+        *states = 0;
+        for (linux_state = 1; linux_state <= 12; linux_state++) {
+            uint8_t mib;
+            if (tcptable_linux_state(poller, linux_state, &mib) == TCPTABLE_OK &&
+                ((filter->states >> mib) & 1))
+                *states |= 1u << linux_state;
+        }
+    }
+    if (room < RTA_LENGTH(0))
+        return 0;
+    program = tcptable_netlink_bytecode(filter, attribute + RTA_LENGTH(0), room - RTA_LENGTH(0));
+    if (program == 0)
+        return 0;
+    header.rta_type = INET_DIAG_REQ_BYTECODE;
+    header.rta_len = (unsigned short)RTA_LENGTH(program);
+    memcpy(attribute, &header, sizeof(header));
+    return RTA_ALIGN(RTA_LENGTH(program));
+}
+
+int tcptable_netlink_fetch_both(tcptable_poller *poller, tcptable_raw *raw4, tcptable_raw *raw6)
+{
+    int rc;
+    if (poller->netlink_one_walk == TCPTABLE_ONE_WALK_TRY) {
+        rc = tcptable_netlink_fetch(poller, raw4, AF_UNSPEC);
+        if (rc == TCPTABLE_OK || poller->netlink_error == 0)
+            return rc; /* both families are in raw4; or a failure that is not a refusal */
+        /* The kernel answered the one-walk request with an error: this kernel does not run it
+         * (or not with these arguments).  Two dumps, now and for every later poll. */
+        poller->netlink_one_walk = TCPTABLE_ONE_WALK_REFUSED;
+        tcptable_clear_reply(poller);
+    }
+    rc = tcptable_netlink_fetch(poller, raw4, AF_INET);
+    if (rc == TCPTABLE_OK)
+        rc = tcptable_netlink_fetch(poller, raw6, AF_INET6);
     return rc;
 }
 
@@ -110,13 +210,14 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw)
             } else if (header->nlmsg_type == NLMSG_ERROR) {
                 const struct nlmsgerr *error = NLMSG_DATA(header);
                 int err = length >= NLMSG_LENGTH(sizeof(*error)) ? -error->error : EBADMSG;
+                poller->netlink_error = err; /* the kernel refused this request */
                 /* ENOENT: the tcp_diag module is missing for this family. */
                 if (err == ENOENT || err == EOPNOTSUPP)
                     return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED,
                                          TCPTABLE_OS_ERROR_ERRNO, (uint32_t)err,
                                          "sock_diag for TCP: %s", strerror(err));
                 return tcptable_fail_errno(poller, err, "sock_diag dump");
-            } else if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+            } else if (header->nlmsg_type == raw->reply_type) {
                 if (length < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
                     return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
                                          "short inet_diag_msg (%zu bytes)", length);
@@ -162,11 +263,16 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
     *rc = TCPTABLE_OK;
     while (offset + sizeof(struct nlmsghdr) <= raw->used && n < raw->rows) {
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
-        if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY && header->nlmsg_seq == raw->sequence) {
-            *rc = decode_diag(poller, NLMSG_DATA(header), &rows[n]);
+        if (header->nlmsg_type == raw->reply_type && header->nlmsg_seq == raw->sequence) {
+            tcptable_row *row = &rows[n];
+            *rc = decode_diag(poller, NLMSG_DATA(header), row);
             if (*rc != TCPTABLE_OK)
                 return n;
-            n++;
+            /* The kernel applied the states and (most) port filters already; this catches
+             * the ports it was not given.  A rejected row's slot is written again. */
+            if (tcptable_filter_keeps(poller->filter, row->state, row->local_port,
+                                      row->remote_port))
+                n++;
         }
         offset += NLMSG_ALIGN(header->nlmsg_len);
     }
@@ -181,7 +287,11 @@ void tcptable_netlink_close(tcptable_poller *poller)
     poller->netlink_fd = -1;
 }
 
-#else
-/* ISO C forbids an empty translation unit. */
-typedef int tcptable_netlink_unused;
 #endif /* __linux__ */
+
+/* Every OS has the knob (the cdef declares it everywhere); only Linux reads it. */
+int tcptable_netlink_set_one_walk(tcptable_poller *poller, int enabled)
+{
+    poller->netlink_one_walk = enabled ? TCPTABLE_ONE_WALK_TRY : TCPTABLE_ONE_WALK_OFF;
+    return TCPTABLE_OK;
+}
