@@ -17,8 +17,9 @@
  *   1. the fds freed by sockets that left the table (the kernel hands out the lowest free
  *      fd, so a replacement socket usually lands there);
  *   2. the process holding the listener on the same local port (accepted connections);
- *   3. processes never scanned, and those whose fd count changed (st_size of /proc/PID/fd,
- *      Linux 6.2+); these scans skip fds that hold a known socket;
+ *   3. processes never scanned, those where new sockets turned up lately, and those whose
+ *      fd count changed (st_size of /proc/PID/fd, Linux 6.2+); these scans skip fds that hold
+ *      a known socket;
  *   4. sockets that closed since the dump are dropped (one sock_diag lookup each), then
  *      every process in pid order, every fd not read this poll: what a full scan reads.
  *   The search stops as soon as every such socket has an owner.
@@ -52,6 +53,8 @@
 
 #define MIB_STATE_LISTEN 2
 #define NOT_FOUND ((size_t)-1)
+/* How long a process where a scan found a new socket stays a first place to look. */
+#define HOT_SECONDS 10.0
 
 /* ---- an open-addressing map from a 64-bit key to an array index --------------------------- */
 
@@ -122,7 +125,7 @@ typedef struct {
     uint64_t inode;
     uint32_t pid;    /* 0 = owner not known */
     int32_t fd;      /* the fd of pid that held it, -1 when not known */
-    double checked;  /* monotonic time of the last readlinkat that showed (pid, fd) held it */
+    double due;      /* monotonic time from which (pid, fd) must be read again */
     uint32_t read;   /* generation of that readlinkat */
     double missing;  /* monotonic time of the last full search that could not find it, or -1 */
     double missing_since; /* ... of the first of those in a row, or -1 */
@@ -145,6 +148,7 @@ typedef struct {
     uint32_t checked;   /* generation of the last liveness check through dirfd */
     uint32_t owns;      /* generation in which it last held a socket of the table */
     int alive;          /* the answer of that liveness check */
+    double hot_until;   /* a scan found a new socket in it lately: look there first */
 } owner_process;
 
 struct tcptable_owners {
@@ -405,6 +409,21 @@ static void slot_put(struct tcptable_owners *owners, size_t index)
     owners->by_slot_keys++;
 }
 
+/* When (pid, fd) of `inode`, read now, must be read again: at the next of its own phase
+ * boundaries, which fall every pid_max_age seconds at an offset drawn from the inode.  So
+ * sockets found together are re-read spread over the following polls (never all in one),
+ * each again after at most pid_max_age, and a slow poll that makes many due at once does not
+ * keep them bunched afterwards. */
+static double next_read(const struct tcptable_owners *owners, uint64_t inode)
+{
+    double age = owners->pid_max_age, phase;
+    if (age <= 0)
+        return owners->now;
+    phase = (double)((inode * 0x9E3779B97F4A7C15ull) >> 40) / (double)(1 << 24);
+    /* now, age and phase are positive: truncation is floor(), without libm */
+    return ((double)(long long)(owners->now / age + phase) + 1 - phase) * age;
+}
+
 /* A scan saw (pid, fd) hold `inode` now. */
 static void entry_found(struct tcptable_owners *owners, owner_process *process, int32_t fd,
                         uint64_t inode)
@@ -417,7 +436,7 @@ static void entry_found(struct tcptable_owners *owners, owner_process *process, 
     entry = &table->entries[index];
     if (entry->pid == process->pid) {
         entry->fd = fd;
-        entry->checked = owners->now;
+        entry->due = next_read(owners, inode);
         entry->read = owners->generation;
         slot_put(owners, index);
         return;
@@ -429,13 +448,9 @@ static void entry_found(struct tcptable_owners *owners, owner_process *process, 
         owners->unresolved -= (size_t)due_for_full_search(owners, entry);
         owners->unowned -= (size_t)needs_search(owners, entry);
     }
-    entry->checked = owners->now;
-    if (entry->read == 0) {
-        /* Sockets first seen together would all come due together: spread their first
-         * re-read over half of pid_max_age (a fraction drawn from the inode). */
-        double share = (double)((inode * 0x9E3779B97F4A7C15ull) >> 40) / (double)(1 << 24);
-        entry->checked -= share * owners->pid_max_age * 0.5;
-    }
+    if (entry->pid == 0)
+        process->hot_until = owners->now + HOT_SECONDS;
+    entry->due = next_read(owners, inode);
     entry->pid = process->pid;
     entry->fd = fd;
     entry->read = owners->generation;
@@ -782,7 +797,8 @@ static int search_processes(tcptable_poller *poller, struct tcptable_owners *own
     qsort(owners->processes, owners->process_count, sizeof(*owners->processes),
           compare_processes);
     rc = processes_reindex(poller, owners);
-    /* Stage 3: processes never scanned (new ones) and those whose fd count changed. */
+    /* Stage 3: processes never scanned (new ones), those where a new socket turned up lately,
+     * and those whose fd count changed. */
     for (i = 0; i < owners->process_count && rc == TCPTABLE_OK; i++) {
         owner_process *process = &owners->processes[i];
         if (process->scanned == owners->generation)
@@ -790,7 +806,8 @@ static int search_processes(tcptable_poller *poller, struct tcptable_owners *own
         if (process->scanned == 0 && (exhaustive_new || owners->unowned > 0))
             rc = scan_process(poller, owners, process, READ_UNKNOWN, exhaustive_new,
                               &owners->unowned);
-        else if (owners->unowned > 0 && fd_count_changed(owners, process))
+        else if (owners->unowned > 0 &&
+                 (process->hot_until > owners->now || fd_count_changed(owners, process)))
             rc = scan_process(poller, owners, process, READ_UNKNOWN, 0, &owners->unowned);
     }
     if (rc == TCPTABLE_OK && owners->unresolved > 0)
@@ -860,7 +877,7 @@ static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners
             entry->inode = inode;
             entry->pid = 0;
             entry->fd = -1;
-            entry->checked = 0;
+            entry->due = 0;
             entry->read = 0;
             entry->missing = -1;
             entry->missing_since = -1;
@@ -923,9 +940,9 @@ int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t cou
             if (process == NULL || !process_alive(owners, process)) {
                 entry->pid = 0;
                 entry->fd = -1;
-            } else if (owners->now - entry->checked >= owners->pid_max_age) {
+            } else if (owners->now >= entry->due) {
                 if (read_fd(process->dirfd, entry->fd) == entry->inode) {
-                    entry->checked = owners->now;
+                    entry->due = next_read(owners, entry->inode);
                     entry->read = owners->generation;
                 } else {
                     entry->pid = 0;
