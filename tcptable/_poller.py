@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 import weakref
@@ -54,6 +55,20 @@ class _RowBuffer:
         return self.user is None or self.user() is None
 
 
+# Every open Poller, so that a fork child can give each a fresh lock: a fork while another
+# thread was inside poll() copies the lock held, and the child's poll() would wait forever.
+_live_pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for poller in list(_live_pollers):
+        poller._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _check_bool(name: str, value: object) -> int:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, not {value!r}")
@@ -88,7 +103,8 @@ class Poller:
     >>> tcptable.Poller(states={"LISTEN"}, local_ports=range(1, 1024)).poll()
 
     A Poller serialises its own polls with a lock; use one Poller per thread for parallel
-    polling.  ``poll()`` after ``close()`` raises ValueError.
+    polling.  ``poll()`` after ``close()`` raises ValueError.  A Poller may be used on both
+    sides of ``os.fork()``: the child's first poll opens its own OS handles.
     """
 
     def __init__(
@@ -144,6 +160,7 @@ class Poller:
         # poll_changes(): the table it saw last (at first: nothing, as of now).
         self._changes_lock = threading.Lock()
         self._previous = Snapshot._from_rows(memoryview(b"").toreadonly(), time.time())
+        _live_pollers.add(self)
 
     def poll(self) -> Snapshot:
         """Ask the OS for the table now; returns an immutable Snapshot."""
@@ -165,7 +182,7 @@ class Poller:
             exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
             target.user = weakref.ref(exported)
             names = names_for_rows(handle, target.rows, counts[1]) if self.names else None
-            return Snapshot(memoryview(exported).toreadonly(), timestamp, names)
+            return Snapshot._from_rows(memoryview(exported).toreadonly(), timestamp, names)
 
     def poll_changes(self) -> Changes:
         """Poll, and return what changed since this poller's previous ``poll_changes()``:

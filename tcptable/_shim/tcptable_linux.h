@@ -22,6 +22,10 @@ ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_
                             int flags);
 int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags);
 ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length);
+uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller);
+
+/* Data the kernel should never send: fail with TCPTABLE_ERR_BAD_DATA and errno EBADMSG. */
+int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...) TCPTABLE_PRINTF(2, 3);
 
 /* Linux TCP state (include/net/tcp_states.h) -> MIB_TCP_STATE; fails on an unknown one. */
 int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state, uint8_t *out);
