@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, overload
 
+from . import _counts
 from ._enums import OffloadState, State
 from ._rows import ROW_SIZE, ROW_STRUCT, Connection, connection_from_fields, row_dtype
 
@@ -30,14 +31,28 @@ class Snapshot:
     - iterating (or indexing) yields ``Connection`` named tuples, one Python object per row:
       handy, but slower than ``array`` in a polling loop.
     - ``timestamp``: ``time.time()`` when the OS was asked.
+    - ``count_by(key)``, ``directions()``, ``direction_array``: counts and directions computed
+      in C over the packed rows, no Python object per row.
     """
 
-    __slots__ = ("__weakref__", "_array", "_view", "timestamp")
+    __slots__ = ("__weakref__", "_array", "_directions", "_view", "timestamp")
 
     def __init__(self, view: memoryview, timestamp: float) -> None:
         self._view = view
         self._array: numpy.ndarray | None = None
+        self._directions: memoryview | None = None
         self.timestamp = timestamp
+
+    @classmethod
+    def _from_rows(cls, view: memoryview, timestamp: float) -> Snapshot:
+        """Private: a snapshot over rows the library packed itself (a read-only memoryview of
+        whole rows, format ``B``), e.g. the row sets of ``tcptable.Changes``."""
+        snapshot = cls.__new__(cls)
+        snapshot._view = view
+        snapshot._array = None
+        snapshot._directions = None
+        snapshot.timestamp = timestamp
+        return snapshot
 
     def __len__(self) -> int:
         return len(self._view) // ROW_SIZE
@@ -83,6 +98,41 @@ class Snapshot:
         if not 0 <= index < count:
             raise IndexError(f"row {index} out of range for a Snapshot of {count} rows")
         return connection_from_fields(ROW_STRUCT.unpack_from(self._view, index * ROW_SIZE))
+
+    def count_by(self, key: str) -> dict[Any, int]:
+        """How many rows share each value of ``key``, as ``{value: count}`` in ascending value
+        order; values no row has are absent.
+
+        ``key`` is ``"state"`` (``State`` keys), ``"family"`` (4, 6), ``"local_port"``,
+        ``"remote_port"``, ``"pid"`` (ints), ``"remote_address"`` (str, formatted as
+        ``Connection`` formats it; IPv4 first) or ``"direction"`` (``Direction`` keys).
+        Counted in C over the packed rows; numpy is not needed.
+
+        >>> table.count_by("state")
+        {<State.LISTEN: 2>: 12, <State.ESTABLISHED: 5>: 40, <State.TIME_WAIT: 11>: 3}
+        """
+        if not isinstance(key, str) or key not in _counts.COUNT_KEYS:
+            raise ValueError(
+                f"count_by key must be one of {', '.join(map(repr, _counts.COUNT_KEYS))}, "
+                f"not {key!r}"
+            )
+        return _counts.count_by(self._view, key, self.directions() if key == "direction" else None)
+
+    def directions(self) -> memoryview:
+        """One byte per row, a ``tcptable.Direction`` value (read-only memoryview, computed
+        once per snapshot in C): LISTEN, INBOUND (the local port is one a listener of the same
+        family accepts on, at this address or a wildcard), OUTBOUND, or UNKNOWN (no remote end).
+        """
+        if self._directions is None:
+            self._directions = _counts.directions(self._view)
+        return self._directions
+
+    @property
+    def direction_array(self) -> numpy.ndarray:
+        """``directions()`` as a read-only numpy uint8 array (no copy)."""
+        import numpy
+
+        return numpy.frombuffer(self.directions(), dtype=numpy.uint8)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The rows as JSON-ready dicts (state and offload_state as their names)."""

@@ -11,6 +11,7 @@
 
 #if defined(__linux__)
 #include "tcptable_linux.h"
+#include "tcptable_filter.h"
 
 #include <errno.h>
 #include <string.h>
@@ -18,12 +19,15 @@
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 /* Free space kept ahead of each recv: the kernel sizes dump datagrams up to 32 KiB. */
 #define NETLINK_RECV_SPACE 65536
+/* Room for the request's bytecode attribute (tcptable_bytecode_linux.c needs < 2.6 KiB). */
+#define NETLINK_ATTRIBUTE_ROOM 4096
 
 static int is_link_local(const uint8_t addr[16])
 {
@@ -32,40 +36,43 @@ static int is_link_local(const uint8_t addr[16])
 
 static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw);
 
-/* Room for a request: the header, the larger request struct, and its attributes. */
-#define NETLINK_REQUEST_SPACE 512
+/* Room for a request: the header, the larger request struct, and its attribute. */
+#define NETLINK_REQUEST_SPACE \
+    (NLMSG_LENGTH(sizeof(struct inet_diag_req)) + NETLINK_ATTRIBUTE_ROOM)
 
 /* Build the dump request for `family` into message and return its length.  AF_INET or
  * AF_INET6: SOCK_DIAG_BY_FAMILY with an inet_diag_req_v2, one family per walk of the kernel's
  * TCP hash.  AF_UNSPEC: TCPDIAG_GETSOCK with the older inet_diag_req, which the kernel runs
  * with family AF_UNSPEC, so that one walk returns both families; its replies carry
- * TCPDIAG_GETSOCK as their type.  Both kinds take the same states, extensions and attributes,
- * set here once for either. */
+ * TCPDIAG_GETSOCK as their type.  Both kinds take the same states, extensions and bytecode
+ * attribute (tcptable_netlink_narrow), set here once for either. */
 static size_t build_request(tcptable_poller *poller, unsigned char *message, int family,
                             uint32_t sequence)
 {
     struct nlmsghdr *header = (struct nlmsghdr *)message;
-    uint32_t states = 0xFFFFFFFFu; /* every state, as `ss -a` */
-    uint8_t extensions = 0;
+    uint32_t states;
+    uint8_t extensions;
     size_t length;
-    (void)poller;
     memset(message, 0, NETLINK_REQUEST_SPACE);
     if (family == AF_UNSPEC) {
         struct inet_diag_req *request = NLMSG_DATA(header);
         header->nlmsg_type = TCPDIAG_GETSOCK; /* the protocol is in the type: TCP */
+        length = NLMSG_LENGTH(sizeof(*request));
+        length += tcptable_netlink_narrow(poller, &states, &extensions, message + length,
+                                          NETLINK_ATTRIBUTE_ROOM);
         request->idiag_states = states;
         request->idiag_ext = extensions;
-        length = NLMSG_LENGTH(sizeof(*request));
     } else {
         struct inet_diag_req_v2 *request = NLMSG_DATA(header);
         header->nlmsg_type = SOCK_DIAG_BY_FAMILY;
         request->sdiag_family = (uint8_t)family;
         request->sdiag_protocol = IPPROTO_TCP;
+        length = NLMSG_LENGTH(sizeof(*request));
+        length += tcptable_netlink_narrow(poller, &states, &extensions, message + length,
+                                          NETLINK_ATTRIBUTE_ROOM);
         request->idiag_states = states;
         request->idiag_ext = extensions;
-        length = NLMSG_LENGTH(sizeof(*request));
     }
-    /* Attributes (INET_DIAG_REQ_BYTECODE) go at NLMSG_ALIGN(length), for either kind. */
     header->nlmsg_len = (uint32_t)length;
     header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     header->nlmsg_seq = sequence;
@@ -131,6 +138,39 @@ int tcptable_netlink_fetch_both(tcptable_poller *poller, tcptable_raw *raw4, tcp
     if (rc == TCPTABLE_OK)
         rc = tcptable_netlink_fetch(poller, raw6, AF_INET6);
     return rc;
+}
+
+size_t tcptable_netlink_narrow(tcptable_poller *poller, uint32_t *states, uint8_t *extensions,
+                               unsigned char *attribute, size_t room)
+{
+    const tcptable_filter *filter = poller->filter;
+    struct rtattr header;
+    size_t program;
+    unsigned linux_state;
+    *states = 0xFFFFFFFFu; /* every state, as `ss -a` */
+    *extensions = 0;
+    if (filter == NULL)
+        return 0;
+    if (filter->states != 0) {
+        /* Through the state map, so that MIB SYN_RCVD asks for both SYN_RECV and the request
+         * sockets (NEW_SYN_RECV), and MIB CLOSED for TCP_CLOSE. */
+        *states = 0;
+        for (linux_state = 1; linux_state <= 12; linux_state++) {
+            uint8_t mib;
+            if (tcptable_linux_state(poller, linux_state, &mib) == TCPTABLE_OK &&
+                ((filter->states >> mib) & 1))
+                *states |= 1u << linux_state;
+        }
+    }
+    if (room < RTA_LENGTH(0))
+        return 0;
+    program = tcptable_netlink_bytecode(filter, attribute + RTA_LENGTH(0), room - RTA_LENGTH(0));
+    if (program == 0)
+        return 0;
+    header.rta_type = INET_DIAG_REQ_BYTECODE;
+    header.rta_len = (unsigned short)RTA_LENGTH(program);
+    memcpy(attribute, &header, sizeof(header));
+    return RTA_ALIGN(RTA_LENGTH(program));
 }
 
 /* Read the dump's datagrams into raw until NLMSG_DONE, counting its rows. */
@@ -224,10 +264,15 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
     while (offset + sizeof(struct nlmsghdr) <= raw->used && n < raw->rows) {
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
         if (header->nlmsg_type == raw->reply_type && header->nlmsg_seq == raw->sequence) {
-            *rc = decode_diag(poller, NLMSG_DATA(header), &rows[n]);
+            tcptable_row *row = &rows[n];
+            *rc = decode_diag(poller, NLMSG_DATA(header), row);
             if (*rc != TCPTABLE_OK)
                 return n;
-            n++;
+            /* The kernel applied the states and (most) port filters already; this catches
+             * the ports it was not given.  A rejected row's slot is written again. */
+            if (tcptable_filter_keeps(poller->filter, row->state, row->local_port,
+                                      row->remote_port))
+                n++;
         }
         offset += NLMSG_ALIGN(header->nlmsg_len);
     }
