@@ -5,6 +5,7 @@ tool or keyword is missing here is "not measured", with the reason; one that rai
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import statistics
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import tcptable
@@ -30,6 +31,10 @@ class Result:
     label: str
     median_ms: float | None = None
     min_ms: float | None = None
+    # Median over samples of (this sample / a two-dump floor sample taken just before it): each
+    # pair sees the same machine load, so the ratio holds up where a shared machine's noise
+    # moves the medians themselves.
+    floor_ratio: float | None = None
     note: str = ""  # why not measured, or how it failed
     failed: bool = False
 
@@ -42,8 +47,7 @@ class Setting:
     iterations: int
     budget: float  # seconds a slow measurement may take before it stops at 3 samples
     replace: Callable[[float], None]  # churn: replace this share of the held pairs
-    floors: dict[str, tuple[float, float]] = field(default_factory=dict)
-    floor_note: str = ""
+    floor: Floor | NotMeasured  # the C floor, or why there is none
 
 
 @dataclass
@@ -64,12 +68,15 @@ def timed(
     run: Callable[[], object],
     iterations: int,
     budget: float,
+    reference: Callable[[], float] | None = None,
     before: Callable[[], object] | None = None,
     period: float | None = None,
-) -> tuple[float, float]:
-    """(median ms, min ms) of `run`, after one untimed warm-up call."""
+) -> tuple[float, float, float | None]:
+    """(median ms, min ms, median ratio to `reference`) of `run`, after one untimed warm-up
+    call.  `reference()` (the floor, in ms) runs just before each timed call."""
     run()
     samples: list[float] = []
+    ratios: list[float] = []
     started = time.perf_counter()
     next_start = started
     for _ in range(iterations):
@@ -80,52 +87,74 @@ def timed(
             if delay > 0:
                 time.sleep(delay)
             next_start = max(time.perf_counter(), next_start) + period
+        floor = reference() if reference is not None else None
         start = time.perf_counter()
         run()
-        samples.append(time.perf_counter() - start)
+        samples.append((time.perf_counter() - start) * 1e3)
+        if floor:
+            ratios.append(samples[-1] / floor)
         if len(samples) >= 3 and time.perf_counter() - started > budget:
             break
-    return statistics.median(samples) * 1e3, min(samples) * 1e3
+    ratio = statistics.median(ratios) if ratios else None
+    return statistics.median(samples), min(samples), ratio
 
 
 # ---- the C floors ----------------------------------------------------------------------------
 
 
-def build_floor() -> str:
-    """Compile netlink_floor.c; returns the binary's path or raises NotMeasured."""
-    if not sys.platform.startswith("linux"):
-        raise NotMeasured("the netlink floor is Linux only")
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise NotMeasured("no C compiler (cc, gcc) on PATH")
-    binary = os.path.join(tempfile.mkdtemp(prefix="tcptable-bench-"), "netlink_floor")
-    built = subprocess.run(
-        [compiler, "-O2", "-o", binary, os.path.join(HERE, "netlink_floor.c")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if built.returncode != 0:
-        raise NotMeasured(f"netlink_floor.c did not compile: {built.stderr.strip()[:200]}")
-    return binary
+class Floor:
+    """netlink_floor.c built as a shared library: one timed bare dump per call, in this
+    process, so that it interleaves with the measurements it is the floor of."""
+
+    def __init__(self) -> None:
+        if not sys.platform.startswith("linux"):
+            raise NotMeasured("the netlink floor is Linux only")
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if compiler is None:
+            raise NotMeasured("no C compiler (cc, gcc) on PATH")
+        library = os.path.join(tempfile.mkdtemp(prefix="tcptable-bench-"), "netlink_floor.so")
+        built = subprocess.run(
+            [
+                compiler,
+                "-O2",
+                "-shared",
+                "-fPIC",
+                "-o",
+                library,
+                os.path.join(HERE, "netlink_floor.c"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if built.returncode != 0:
+            raise NotMeasured(f"netlink_floor.c did not compile: {built.stderr.strip()[:200]}")
+        self.library = ctypes.CDLL(library)
+        self.library.netlink_floor_once.restype = ctypes.c_double
+        self.library.netlink_floor_once.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_long)]
+        self.rows = ctypes.c_long(0)
+
+    def once(self, one_walk: bool) -> float:
+        """Milliseconds of one bare poll; OSError if the kernel refused or failed it."""
+        result = self.library.netlink_floor_once(int(one_walk), ctypes.byref(self.rows))
+        if result < 0:
+            raise OSError(int(-result), os.strerror(int(-result)))
+        return float(result) / 1e3
 
 
-def run_floor(binary: str, iterations: int) -> dict[str, tuple[float, float] | str]:
-    """{"two_dump": (median ms, min ms), "one_walk": (...) or the refusal}."""
-    output = subprocess.run(
-        [binary, str(iterations)], capture_output=True, text=True, check=True, timeout=300
-    ).stdout
-    floors: dict[str, tuple[float, float] | str] = {}
-    for line in output.splitlines():
-        fields = dict(item.split("=", 1) for item in line.split())
-        if "error" in fields:
-            floors[fields["mode"]] = f"the kernel refused it (errno {fields['error']})"
-        else:
-            floors[fields["mode"]] = (
-                float(fields["median_us"]) / 1e3,
-                float(fields["min_us"]) / 1e3,
-            )
-    return floors
+def floor_measure(one_walk: bool) -> Callable[[Setting, contextlib.ExitStack], Any]:
+    def setup(setting: Setting, stack: contextlib.ExitStack) -> Callable[[], object]:
+        if isinstance(setting.floor, NotMeasured):
+            raise setting.floor
+        floor = setting.floor
+        if one_walk:
+            try:
+                floor.once(True)
+            except OSError as error:  # an old kernel may refuse it: a fact, not a failure
+                raise NotMeasured(f"the kernel refused it ({error})") from None
+        return lambda: floor.once(one_walk)
+
+    return setup
 
 
 # ---- tcptable --------------------------------------------------------------------------------
@@ -206,6 +235,8 @@ def objects(setting: Setting, stack: contextlib.ExitStack) -> Callable[[], objec
 
 
 MEASURES = [
+    Measure("two_dump", "C floor: two dumps, one per family (as `ss`)", floor_measure(False)),
+    Measure("one_walk", "C floor: one walk for both families", floor_measure(True)),
     Measure("poll", "`poll()`, pids=False", lambda s, k: poller(k, pids=False).poll),
     Measure(
         "poll_two_dumps",
@@ -279,11 +310,6 @@ MEASURES = [
     ),
 ]
 
-FLOOR_LABELS = {
-    "two_dump": "C floor: two dumps, one per family (as `ss`)",
-    "one_walk": "C floor: one walk for both families",
-}
-
 
 def run_measure(measure: Measure, setting: Setting) -> Result:
     result = Result(measure.key, measure.label)
@@ -295,8 +321,17 @@ def run_measure(measure: Measure, setting: Setting) -> Result:
             if measure.churn is not None:
                 share = measure.churn
                 before = lambda: setting.replace(share)  # noqa: E731
-            result.median_ms, result.min_ms = timed(
-                run, iterations, setting.budget, before=before, period=measure.period
+            reference = None
+            if not isinstance(setting.floor, NotMeasured):
+                floor = setting.floor
+                reference = lambda: floor.once(False)  # noqa: E731
+            result.median_ms, result.min_ms, result.floor_ratio = timed(
+                run,
+                iterations,
+                setting.budget,
+                reference=reference,
+                before=before,
+                period=measure.period,
             )
     except NotMeasured as reason:
         result.note = f"not measured: {reason}"
@@ -304,28 +339,3 @@ def run_measure(measure: Measure, setting: Setting) -> Result:
         result.note = f"failed: {type(error).__name__}: {error}"
         result.failed = True
     return result
-
-
-def floor_results(setting: Setting, binary: str | NotMeasured) -> list[Result]:
-    results = [Result(key, label) for key, label in FLOOR_LABELS.items()]
-    if isinstance(binary, NotMeasured):
-        for result in results:
-            result.note = f"not measured: {binary}"
-        return results
-    try:
-        floors = run_floor(binary, setting.iterations)
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError) as error:
-        for result in results:
-            result.note = f"failed: {type(error).__name__}: {error}"
-            result.failed = True
-        return results
-    for result in results:
-        value = floors.get(result.key)
-        if isinstance(value, tuple):
-            result.median_ms, result.min_ms = value
-        elif result.key == "one_walk":  # an old kernel may refuse it: a fact, not a failure
-            result.note = f"not measured: {value or 'no output'}"
-        else:
-            result.note = "failed: no output from netlink_floor"
-            result.failed = True
-    return results

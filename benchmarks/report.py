@@ -36,6 +36,13 @@ TARGETS = [
 ]
 
 
+PAIRING = [
+    "Each timed call is paired with a bare two-dump floor dump made just before it, and a "
+    "ratio is the median over those pairs, so that the load of a shared machine, which moves "
+    "between measurements, weighs on both sides of each ratio alike.",
+]
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -57,33 +64,41 @@ def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def _ratio(run: SizeRun, top: str, bottom: str) -> str:
+def _paired(run: SizeRun, top: str, bottom: str) -> tuple[float, float] | None:
+    """(top ÷ bottom, the same for their minimums).  Through each one's paired ratio to the
+    floor where there is one, so that load that moved between the two measurements cancels."""
     a, b = run.get(top), run.get(bottom)
     if a is None or b is None or not b.median_ms or not b.min_ms:
-        return ""
+        return None
     assert a.median_ms is not None
     assert a.min_ms is not None
-    return f"{a.median_ms / b.median_ms:.2f} (min {a.min_ms / b.min_ms:.2f})"
+    if bottom == FLOOR and a.floor_ratio:
+        ratio = a.floor_ratio
+    elif a.floor_ratio and b.floor_ratio:
+        ratio = a.floor_ratio / b.floor_ratio
+    else:
+        ratio = a.median_ms / b.median_ms
+    return ratio, a.min_ms / b.min_ms
 
 
 def targets_table(runs: list[SizeRun]) -> list[str]:
     measured = [run for run in runs if run.results]
     lines = [
-        "| target (ratio of medians; of minimums in brackets) | limit | "
+        "| target: median of paired ratios (ratio of minimums) | limit | "
         + " | ".join(f"{run.sockets:,} sockets" for run in measured)
         + " |",
         "|---|---:|" + "---:|" * len(measured),
     ]
     for description, top, bottom, limit in TARGETS:
-        cells = [_ratio(run, top, bottom) or "not measured" for run in measured]
+        cells = []
+        for run in measured:
+            pair = _paired(run, top, bottom)
+            cells.append(f"{pair[0]:.2f} ({pair[1]:.2f})" if pair else "not measured")
         lines.append(f"| {description} | ≤ {limit} | " + " | ".join(cells) + " |")
     cells = []
     for run in measured:
-        full, cached = run.get("fdmix_age0"), run.get("fdmix")
-        if full and cached and cached.median_ms and full.median_ms:
-            cells.append(f"{full.median_ms / cached.median_ms:.1f}x")
-        else:
-            cells.append("not measured")
+        pair = _paired(run, "fdmix_age0", "fdmix")
+        cells.append(f"{pair[0]:.1f}x ({pair[1]:.1f}x)" if pair else "not measured")
     lines.append(
         "| fd mix: pid_max_age=0 (a full re-check) ÷ pids=True (cached) | ≥ 5x | "
         + " | ".join(cells)
@@ -96,19 +111,18 @@ def size_table(run: SizeRun) -> list[str]:
     lines = [
         f"### {run.sockets:,} sockets held ({run.rows:,} TCP rows in the table)",
         "",
-        "| what | median ms | min ms | µs per row | x two-dump floor |",
+        "| what | median ms | min ms | µs per row | x two-dump floor (paired) |",
         "|---|---:|---:|---:|---:|",
     ]
-    floor = run.get(FLOOR)
     for result in run.results:
         if result.median_ms is None:
             lines.append(f"| {result.label} | {result.note} | | | |")
             continue
-        per_row = result.median_ms * 1e3 / run.rows if run.rows else None
-        ratio = f"{result.median_ms / floor.median_ms:.2f}" if floor and floor.median_ms else ""
+        per_row = f"{result.median_ms * 1e3 / run.rows:.2f}" if run.rows else ""
+        ratio = f"{result.floor_ratio:.2f}" if result.floor_ratio else ""
         lines.append(
             f"| {result.label} | {_ms(result.median_ms)} | {_ms(result.min_ms)} | "
-            f"{'' if per_row is None else f'{per_row:.2f}'} | {ratio} |"
+            f"{per_row} | {ratio} |"
         )
     return lines
 
@@ -117,7 +131,7 @@ def markdown(runs: list[SizeRun], header: list[str], plot_name: str | None) -> s
     lines = ["# tcptable benchmarks", "", *header, ""]
     if plot_name:
         lines += [f"![cost per row against table size]({plot_name})", ""]
-    lines += ["## Targets (issue #8)", "", *targets_table(runs), ""]
+    lines += ["## Targets (issue #8)", "", *targets_table(runs), "", *PAIRING, ""]
     lines += ["## Every measurement", ""]
     for run in runs:
         if run.note:
