@@ -18,6 +18,11 @@ from typing import Any, Callable
 
 import tcptable
 
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -35,6 +40,8 @@ class Result:
     # pair sees the same machine load, so the ratio holds up where a shared machine's noise
     # moves the medians themselves.
     floor_ratio: float | None = None
+    cpu_ms: float | None = None  # median CPU time (see cpu_ms())
+    cpu_floor_ratio: float | None = None  # as floor_ratio, of CPU times
     note: str = ""  # why not measured, or how it failed
     failed: bool = False
 
@@ -64,19 +71,47 @@ class Measure:
 # ---- timing ----------------------------------------------------------------------------------
 
 
+def cpu_ms() -> float:
+    """CPU time of this thread plus that of waited-for children (the `ss` runs), in ms: what a
+    measurement spends, without the time a loaded machine keeps it waiting for a CPU."""
+    children = 0.0
+    if resource is not None:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children = usage.ru_utime + usage.ru_stime
+    return (time.thread_time() + children) * 1e3
+
+
+def clocked(run: Callable[[], object]) -> tuple[float, float]:
+    """(wall ms, CPU ms) of one call."""
+    wall, cpu = time.perf_counter(), cpu_ms()
+    run()
+    return (time.perf_counter() - wall) * 1e3, cpu_ms() - cpu
+
+
+@dataclass
+class Timing:
+    median_ms: float
+    min_ms: float
+    cpu_ms: float
+    floor_ratio: float | None
+    cpu_floor_ratio: float | None
+
+
 def timed(
     run: Callable[[], object],
     iterations: int,
     budget: float,
-    reference: Callable[[], float] | None = None,
+    reference: Callable[[], object] | None = None,
     before: Callable[[], object] | None = None,
     period: float | None = None,
-) -> tuple[float, float, float | None]:
-    """(median ms, min ms, median ratio to `reference`) of `run`, after one untimed warm-up
-    call.  `reference()` (the floor, in ms) runs just before each timed call."""
+) -> Timing:
+    """`run`'s wall and CPU times after one untimed warm-up call.  `reference` (the floor)
+    runs just before each timed call, and the ratios are medians over those pairs."""
     run()
-    samples: list[float] = []
+    walls: list[float] = []
+    cpus: list[float] = []
     ratios: list[float] = []
+    cpu_ratios: list[float] = []
     started = time.perf_counter()
     next_start = started
     for _ in range(iterations):
@@ -87,16 +122,23 @@ def timed(
             if delay > 0:
                 time.sleep(delay)
             next_start = max(time.perf_counter(), next_start) + period
-        floor = reference() if reference is not None else None
-        start = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - start) * 1e3)
-        if floor:
-            ratios.append(samples[-1] / floor)
-        if len(samples) >= 3 and time.perf_counter() - started > budget:
+        floor = clocked(reference) if reference is not None else None
+        wall, cpu = clocked(run)
+        walls.append(wall)
+        cpus.append(cpu)
+        if floor is not None and floor[0] > 0:
+            ratios.append(wall / floor[0])
+        if floor is not None and floor[1] > 0:
+            cpu_ratios.append(cpu / floor[1])
+        if len(walls) >= 3 and time.perf_counter() - started > budget:
             break
-    ratio = statistics.median(ratios) if ratios else None
-    return statistics.median(samples), min(samples), ratio
+    return Timing(
+        statistics.median(walls),
+        min(walls),
+        statistics.median(cpus),
+        statistics.median(ratios) if ratios else None,
+        statistics.median(cpu_ratios) if cpu_ratios else None,
+    )
 
 
 # ---- the C floors ----------------------------------------------------------------------------
@@ -325,7 +367,7 @@ def run_measure(measure: Measure, setting: Setting) -> Result:
             if not isinstance(setting.floor, NotMeasured):
                 floor = setting.floor
                 reference = lambda: floor.once(False)  # noqa: E731
-            result.median_ms, result.min_ms, result.floor_ratio = timed(
+            timing = timed(
                 run,
                 iterations,
                 setting.budget,
@@ -333,6 +375,9 @@ def run_measure(measure: Measure, setting: Setting) -> Result:
                 before=before,
                 period=measure.period,
             )
+            result.median_ms, result.min_ms = timing.median_ms, timing.min_ms
+            result.cpu_ms = timing.cpu_ms
+            result.floor_ratio, result.cpu_floor_ratio = timing.floor_ratio, timing.cpu_floor_ratio
     except NotMeasured as reason:
         result.note = f"not measured: {reason}"
     except Exception as error:  # a failed measurement is reported, and fails the run

@@ -79,7 +79,8 @@ def measure_size(
 
 def show(result: measures.Result) -> measures.Result:
     figures = (
-        f"{result.median_ms:9.2f} {result.min_ms:9.2f} {result.floor_ratio or 0:6.2f}x"
+        f"{result.median_ms:9.2f} {result.min_ms:9.2f} {result.cpu_ms or 0:9.2f} "
+        f"{result.cpu_floor_ratio or 0:6.2f}x {result.floor_ratio or 0:6.2f}x"
         if result.median_ms is not None and result.min_ms is not None
         else result.note
     )
