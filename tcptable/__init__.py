@@ -16,6 +16,7 @@ from typing import Any
 from ._changes import Changes, diff
 from ._enums import Direction, OffloadState, State
 from ._errors import NotSupportedError, TcpTableError
+from ._names import process_name
 from ._poller import Poller, snapshot
 from ._rows import ROW_SIZE, Connection
 from ._snapshot import Snapshot
@@ -36,6 +37,7 @@ __all__ = [
     "TcpStatistics",
     "TcpTableError",
     "diff",
+    "process_name",
     "snapshot",
     "statistics",
     "watch",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 import weakref
@@ -11,6 +13,7 @@ from typing import Any
 from ._changes import Changes, diff
 from ._errors import raise_for_status
 from ._filters import Filter, StateLike, make_filter
+from ._names import names_for_rows
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
@@ -52,6 +55,20 @@ class _RowBuffer:
         return self.user is None or self.user() is None
 
 
+# Every open Poller, so that a fork child can give each a fresh lock: a fork while another
+# thread was inside poll() copies the lock held, and the child's poll() would wait forever.
+_live_pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for poller in list(_live_pollers):
+        poller._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _check_bool(name: str, value: object) -> int:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, not {value!r}")
@@ -70,6 +87,10 @@ class Poller:
     Order=TRUE does (local address, local port, remote address, remote port; IPv4 first);
     unsorted rows come in the OS's order, where the families may interleave;
     ``pids=False`` skips the owner lookup (pid 0), which on Linux is most of a poll's cost.
+    ``names=True`` (needs ``pids=True``) gives each snapshot ``process_names``, ``{pid: name}``
+    for its non-zero pids.  ``pid_max_age`` (seconds, default 1.0) bounds how long Linux trusts
+    an owner it found in an earlier poll: a socket handed to another process shows its new
+    owner within that time; 0 re-checks every owner on every poll (exact, slower).
     ``source`` picks the Linux data source: ``"default"`` (sock_diag, falling back to
     /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.
 
@@ -82,7 +103,8 @@ class Poller:
     >>> tcptable.Poller(states={"LISTEN"}, local_ports=range(1, 1024)).poll()
 
     A Poller serialises its own polls with a lock; use one Poller per thread for parallel
-    polling.  ``poll()`` after ``close()`` raises ValueError.
+    polling.  ``poll()`` after ``close()`` raises ValueError.  A Poller may be used on both
+    sides of ``os.fork()``: the child's first poll opens its own OS handles.
     """
 
     def __init__(
@@ -96,6 +118,8 @@ class Poller:
         local_ports: Iterable[int] | None = None,
         remote_ports: Iterable[int] | None = None,
         owner_pids: Iterable[int] | None = None,
+        names: bool = False,
+        pid_max_age: float = 1.0,
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
             raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
@@ -104,6 +128,14 @@ class Poller:
         flags = _check_bool("sort", sort) * lib.TCPTABLE_SORT
         flags |= _check_bool("pids", pids) * lib.TCPTABLE_PIDS
         checked = make_filter(states, local_ports, remote_ports, owner_pids, pids)
+        if _check_bool("names", names) and not pids:
+            raise ValueError("names=True needs pids=True (names are looked up by pid)")
+        self.names = names
+        if isinstance(pid_max_age, bool) or not isinstance(pid_max_age, (int, float)):
+            raise TypeError(f"pid_max_age must be a number of seconds, not {pid_max_age!r}")
+        if not math.isfinite(pid_max_age) or pid_max_age < 0:
+            raise ValueError(f"pid_max_age must be a finite number >= 0, not {pid_max_age!r}")
+        self.pid_max_age = pid_max_age
         self.family = family
         self.sort = sort
         self.pids = pids
@@ -123,10 +155,12 @@ class Poller:
         if handle == ffi.NULL:
             raise MemoryError("cannot allocate a tcptable poller")
         self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
+        raise_for_status(handle, lib.tcptable_poller_set_pid_max_age(handle, pid_max_age))
         _apply_filter(self._handle, checked)
         # poll_changes(): the table it saw last (at first: nothing, as of now).
         self._changes_lock = threading.Lock()
         self._previous = Snapshot._from_rows(memoryview(b"").toreadonly(), time.time())
+        _live_pollers.add(self)
 
     def poll(self) -> Snapshot:
         """Ask the OS for the table now; returns an immutable Snapshot."""
@@ -147,7 +181,8 @@ class Poller:
             # ffi.buffer() keeps target.rows alive; the weak reference marks the buffer in use.
             exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
             target.user = weakref.ref(exported)
-            return Snapshot(memoryview(exported).toreadonly(), timestamp)
+            names = names_for_rows(handle, target.rows, counts[1]) if self.names else None
+            return Snapshot._from_rows(memoryview(exported).toreadonly(), timestamp, names)
 
     def poll_changes(self) -> Changes:
         """Poll, and return what changed since this poller's previous ``poll_changes()``:
@@ -204,7 +239,7 @@ class Poller:
         )
         return (
             f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
-            f"pids={self.pids} source={self.source!r}{filters}>"
+            f"pids={self.pids} source={self.source!r} names={self.names}{filters}>"
         )
 
 
@@ -236,6 +271,7 @@ def snapshot(
     local_ports: Iterable[int] | None = None,
     remote_ports: Iterable[int] | None = None,
     owner_pids: Iterable[int] | None = None,
+    names: bool = False,
 ) -> Snapshot:
     """Poll the TCP table once (the keywords are Poller's).  For repeated polls keep a
     ``Poller``: it reuses its buffers.
@@ -252,5 +288,6 @@ def snapshot(
         local_ports=local_ports,
         remote_ports=remote_ports,
         owner_pids=owner_pids,
+        names=names,
     ) as poller:
         return poller.poll()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
+import operator
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
 from . import _counts
 from ._enums import OffloadState, State
@@ -14,6 +16,12 @@ if TYPE_CHECKING:
     import numpy
 
 __all__ = ["Snapshot"]
+
+
+def _real_number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Snapshot timestamp must be a real number, not {value!r}")
+    return float(value)
 
 
 class Snapshot:
@@ -33,24 +41,58 @@ class Snapshot:
     - ``timestamp``: ``time.time()`` when the OS was asked.
     - ``count_by(key)``, ``directions()``, ``direction_array``: counts and directions computed
       in C over the packed rows, no Python object per row.
+    - ``process_names``: with ``Poller(names=True)``, ``{pid: name}`` for the snapshot's
+      non-zero pids (a process that exited before its name was read is left out); None when
+      names were not asked for.
     """
 
-    __slots__ = ("__weakref__", "_array", "_directions", "_view", "timestamp")
+    __slots__ = ("__weakref__", "_array", "_directions", "_view", "process_names", "timestamp")
+    _view: memoryview
+    _array: numpy.ndarray | None
+    _directions: memoryview | None
+    process_names: dict[int, str] | None
+    timestamp: float
 
     def __init__(self, view: memoryview, timestamp: float) -> None:
-        self._view = view
-        self._array: numpy.ndarray | None = None
-        self._directions: memoryview | None = None
-        self.timestamp = timestamp
+        """Rows from ``view``: a read-only bytes-like object (``bytes``, a read-only
+        ``memoryview``) of packed rows, ``len(view)`` a multiple of ``tcptable.ROW_SIZE``;
+        ``timestamp`` is ``time.time()`` of when they were read.  Polls make these; building one
+        by hand serves tests and rows kept elsewhere."""
+        try:
+            rows = memoryview(view)
+        except TypeError:
+            raise TypeError(
+                f"Snapshot view must be a bytes-like object, not {type(view).__name__}"
+            ) from None
+        if not rows.readonly:
+            raise ValueError("Snapshot view must be read-only (a Snapshot never changes)")
+        if rows.format != "B" or rows.ndim != 1 or not rows.c_contiguous:
+            raise ValueError(
+                f"Snapshot view must be contiguous bytes (format 'B', 1 dimension), not format "
+                f"{rows.format!r} with {rows.ndim} dimensions"
+            )
+        if rows.nbytes % ROW_SIZE:
+            raise ValueError(
+                f"Snapshot view must hold whole rows of {ROW_SIZE} bytes, not {rows.nbytes} bytes"
+            )
+        self._view = rows
+        self._array = None
+        self._directions = None
+        self.process_names = None
+        self.timestamp = _real_number(timestamp)
 
     @classmethod
-    def _from_rows(cls, view: memoryview, timestamp: float) -> Snapshot:
-        """Private: a snapshot over rows the library packed itself (a read-only memoryview of
-        whole rows, format ``B``), e.g. the row sets of ``tcptable.Changes``."""
+    def _from_rows(
+        cls, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+    ) -> Snapshot:
+        """Private: a snapshot over rows the library packed itself (a read-only 'B' memoryview
+        of whole rows), without the constructor's checks: polls, and the row sets of
+        ``tcptable.Changes``."""
         snapshot = cls.__new__(cls)
         snapshot._view = view
         snapshot._array = None
         snapshot._directions = None
+        snapshot.process_names = process_names
         snapshot.timestamp = timestamp
         return snapshot
 
@@ -81,23 +123,25 @@ class Snapshot:
             yield connection_from_fields(fields)
 
     @overload
-    def __getitem__(self, index: int) -> Connection: ...
+    def __getitem__(self, index: SupportsIndex) -> Connection: ...
     @overload
     def __getitem__(self, index: slice) -> list[Connection]: ...
 
-    def __getitem__(self, index: int | slice) -> Connection | list[Connection]:
+    def __getitem__(self, index: SupportsIndex | slice) -> Connection | list[Connection]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         count = len(self)
-        if not isinstance(index, int):
+        try:
+            position = operator.index(index)  # numpy integers too, and bools, as lists take them
+        except TypeError:
             raise TypeError(
                 f"Snapshot indices must be integers or slices, not {type(index).__name__}"
-            )
-        if index < 0:
-            index += count
-        if not 0 <= index < count:
+            ) from None
+        if position < 0:
+            position += count
+        if not 0 <= position < count:
             raise IndexError(f"row {index} out of range for a Snapshot of {count} rows")
-        return connection_from_fields(ROW_STRUCT.unpack_from(self._view, index * ROW_SIZE))
+        return connection_from_fields(ROW_STRUCT.unpack_from(self._view, position * ROW_SIZE))
 
     def count_by(self, key: str) -> dict[Any, int]:
         """How many rows share each value of ``key``, as ``{value: count}`` in ascending value

@@ -8,17 +8,19 @@ sizes, garbage in a port's upper 16 bits, pids and offload states that Wine neve
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
 import socket
 import struct
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-from conftest import FAMILIES, LOOPBACK, UNDER_WINE, Pair, open_pair, own_rows
+from conftest import FAMILIES, LOOPBACK, Pair, open_pair, own_rows
 
 import tcptable
 
@@ -387,12 +389,62 @@ def test_sort_true_matches_order_true(family: int) -> None:
                 sock.close()
 
 
+# ---------------------------------------------------------------- owning pids, real sockets
+# Wine 10 fills dwOwningPid (Wine 8 gave 0), so these run in the Windows lane as on Windows.
+
+
 def test_own_sockets_carry_this_process_pid(pair: Pair) -> None:
-    if UNDER_WINE:
-        pytest.skip(
-            "Wine's GetTcpTable2 reports dwOwningPid 0 for most sockets; "
-            "test_rows_decode_every_field_and_mask_port_garbage checks pids through the seam"
-        )
     found = own_rows(tcptable.snapshot(pids=True), pair)
     assert set(found) == pair.expected()
     assert {c.pid for c in found.values()} == {os.getpid()}
+
+
+def test_pids_false_gives_pid_zero_for_own_sockets(pair: Pair) -> None:
+    found = own_rows(tcptable.snapshot(pids=False), pair)
+    assert set(found) == pair.expected()
+    assert {c.pid for c in found.values()} == {0}
+
+
+# A child CPython that listens on loopback, prints its port, and holds the socket until its
+# stdin closes.
+LISTENING_CHILD = """
+import socket, sys
+family = socket.AF_INET if sys.argv[1] == "4" else socket.AF_INET6
+listener = socket.socket(family)
+listener.bind((sys.argv[2], 0))
+listener.listen(1)
+print(listener.getsockname()[1], flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def listening_child(family: int) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """A child process of this Python holding a listener; yields (process, port)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", LISTENING_CHILD, str(family), LOOPBACK[family]],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.strip().isdigit(), f"the child printed {line!r} (exit {child.poll()})"
+        yield child, int(line)
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=60)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=["ipv4", "ipv6"])
+def test_a_child_process_listener_carries_the_child_pid(family: int) -> None:
+    with listening_child(family) as (child, port):
+        rows = [
+            c
+            for c in tcptable.snapshot(pids=True)
+            if c.family == family and c.local_port == port and c.state == tcptable.State.LISTEN
+        ]
+        assert [(c.local_address, c.pid) for c in rows] == [(LOOPBACK[family], child.pid)]
+        assert child.pid != os.getpid()

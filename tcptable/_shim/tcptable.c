@@ -27,10 +27,9 @@ void tcptable_poller_free(tcptable_poller *poller)
     tcptable_os_release(poller);
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++)
         free(poller->raw[i].data);
-    free(poller->pid_map_keys);
-    free(poller->pid_map_rows);
-    free(poller->sort_scratch.data);
     tcptable_filter_free(poller->filter);
+    free(poller->names_raw.data);
+    free(poller->sort_scratch.data);
     free(poller);
 }
 

@@ -60,14 +60,19 @@ struct tcptable_poller {
     uint32_t netlink_sequence; /* last sequence number used */
     int netlink_error;       /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
     int netlink_one_walk;    /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
+    long netlink_owner;        /* the process that opened netlink_fd: a fork child must not
+                                * share its parent's socket (their dumps would interleave) */
+    size_t netlink_recv_space; /* bytes offered to each recv; grows if a datagram was larger */
 
     /* Linux: the system calls the backend makes (a NULL member = the real call). */
     tcptable_linux_calls linux_calls;
 
-    /* Linux: inode -> row index map for the pid lookup, reused between polls. */
-    uint64_t *pid_map_keys;
-    uint32_t *pid_map_rows;
-    size_t pid_map_capacity;  /* a power of two, or 0 */
+    /* Linux: what the owner lookup learned in earlier polls (tcptable_owners_linux.c); NULL
+     * until the first poll with pids. */
+    struct tcptable_owners *owners;
+
+    /* Windows: the process snapshot buffer of tcptable_process_names(), kept between calls. */
+    tcptable_raw names_raw;
 
     /* The sort's keys, order and gathered rows, kept between polls (tcptable_sort.c). */
     tcptable_raw sort_scratch;

@@ -22,6 +22,10 @@ ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_
                             int flags);
 int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags);
 ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length);
+uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller);
+
+/* Data the kernel should never send: fail with TCPTABLE_ERR_BAD_DATA and errno EBADMSG. */
+int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...) TCPTABLE_PRINTF(2, 3);
 
 /* Linux TCP state (include/net/tcp_states.h) -> MIB_TCP_STATE; fails on an unknown one. */
 int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state, uint8_t *out);
@@ -60,6 +64,8 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
 /* tcptable_owners_linux.c: set pid on every row whose socket inode a process we may inspect
  * holds (the lowest such pid). */
 int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t count);
+/* Free what the owner lookup keeps between polls (poller->owners). */
+void tcptable_owners_release(tcptable_poller *poller);
 
 #endif /* __linux__ */
 #endif /* TCPTABLE_LINUX_H */
