@@ -78,9 +78,12 @@ def measure_size(
 
 
 def show(result: measures.Result) -> measures.Result:
+    def ratio(value: float | None) -> str:
+        return f"{value:6.2f}x" if value else "      -"
+
     figures = (
         f"{result.median_ms:9.2f} {result.min_ms:9.2f} {result.cpu_ms or 0:9.2f} "
-        f"{result.cpu_floor_ratio or 0:6.2f}x {result.floor_ratio or 0:6.2f}x"
+        f"{ratio(result.cpu_floor_ratio)} {ratio(result.floor_ratio)}"
         if result.median_ms is not None and result.min_ms is not None
         else result.note
     )
@@ -121,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     except measures.NotMeasured as reason:
         floor = reason
     print(report.machine(), flush=True)
+    print(
+        f"   {'what':<62} {'median ms':>9} {'min ms':>9} {'CPU ms':>9} {'CPU/floor':>7} "
+        f"{'wall/floor':>7}",
+        flush=True,
+    )
     started = time.monotonic()
     runs = [measure_size(size, iterations, budget, floor, fdmix) for size in sizes]
     elapsed = time.monotonic() - started
