@@ -215,6 +215,7 @@ def poller(stack: contextlib.ExitStack, **options: Any) -> tcptable.Poller:
 def one_walk_off(stack: contextlib.ExitStack) -> tcptable.Poller:
     from tcptable import _native
 
+    needs_linux("the one-walk switch")
     if not hasattr(_native.lib, "tcptable_netlink_set_one_walk"):
         raise NotMeasured("this tcptable has no one-walk switch")
     made = poller(stack, pids=False)
