@@ -3,11 +3,11 @@
  * IPv4 rows first, then local address, local port, remote address, remote port.
  *
  * A key is built once per row, the bytes of the comparison most significant first, and sorted
- * by an LSD radix sort (one counting pass per key byte, stable), then the rows (and their
- * parallel records) are moved in place along the cycles of that permutation.  Key bytes that are the same in every row
- * (the IPv4-mapped prefix, a loopback address shared by all rows) cost no pass.  IPv4 rows
- * get a 12-byte key (the last 4 bytes of each address: the first 12 are the same ::ffff:
- * prefix in every IPv4 row), other rows the full 37 bytes.
+ * by an LSD radix sort (one counting pass per key byte, stable); then the rows (and their
+ * parallel records) move in place along the cycles of that permutation.  Key bytes that are
+ * the same in every row (the IPv4-mapped prefix, a loopback address shared by all rows) cost
+ * no pass.  IPv4 rows get a 12-byte key (the last 4 bytes of each address: the first 12 are
+ * the same ::ffff: prefix in every IPv4 row), other rows the full 37 bytes.
  */
 #include "tcptable_internal.h"
 
