@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
+from . import _counts
 from ._enums import OffloadState, State
 from ._rows import ROW_SIZE, ROW_STRUCT, Connection, connection_from_fields, row_dtype
 
@@ -38,14 +39,23 @@ class Snapshot:
     - iterating (or indexing) yields ``Connection`` named tuples, one Python object per row:
       handy, but slower than ``array`` in a polling loop.
     - ``timestamp``: ``time.time()`` when the OS was asked.
+    - ``count_by(key)``, ``directions()``, ``direction_array``: counts and directions computed
+      in C over the packed rows, no Python object per row.
+    - ``process_names``: with ``Poller(names=True)``, ``{pid: name}`` for the snapshot's
+      non-zero pids (a process that exited before its name was read is left out); None when
+      names were not asked for.
     """
 
-    __slots__ = ("__weakref__", "_array", "_view", "timestamp")
+    __slots__ = ("__weakref__", "_array", "_directions", "_view", "process_names", "timestamp")
     _view: memoryview
     _array: numpy.ndarray | None
+    _directions: memoryview | None
     timestamp: float
+    process_names: dict[int, str] | None
 
-    def __init__(self, view: memoryview, timestamp: float) -> None:
+    def __init__(
+        self, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+    ) -> None:
         """Rows from ``view``: a read-only bytes-like object (``bytes``, a read-only
         ``memoryview``) of packed rows, ``len(view)`` a multiple of ``tcptable.ROW_SIZE``;
         ``timestamp`` is ``time.time()`` of when they were read.  Polls make these; building one
@@ -67,17 +77,29 @@ class Snapshot:
             raise ValueError(
                 f"Snapshot view must hold whole rows of {ROW_SIZE} bytes, not {rows.nbytes} bytes"
             )
+        if process_names is not None and not isinstance(process_names, dict):
+            raise TypeError(
+                f"Snapshot process_names must be a dict or None, not {type(process_names).__name__}"
+            )
         self._view = rows
         self._array = None
+        self._directions = None
         self.timestamp = _real_number(timestamp)
+        self.process_names = process_names
 
     @classmethod
-    def _trusted(cls, view: memoryview, timestamp: float) -> Snapshot:
-        """A Snapshot of a read-only 'B' memoryview of whole rows, without the checks (polls)."""
+    def _from_rows(
+        cls, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+    ) -> Snapshot:
+        """Private: a snapshot over rows the library packed itself (a read-only memoryview of
+        whole rows, format ``B``), e.g. a poll's or the row sets of ``tcptable.Changes``;
+        skips the constructor's checks."""
         snapshot = cls.__new__(cls)
         snapshot._view = view
         snapshot._array = None
+        snapshot._directions = None
         snapshot.timestamp = timestamp
+        snapshot.process_names = process_names
         return snapshot
 
     def __len__(self) -> int:
@@ -126,6 +148,41 @@ class Snapshot:
         if not 0 <= position < count:
             raise IndexError(f"row {index} out of range for a Snapshot of {count} rows")
         return connection_from_fields(ROW_STRUCT.unpack_from(self._view, position * ROW_SIZE))
+
+    def count_by(self, key: str) -> dict[Any, int]:
+        """How many rows share each value of ``key``, as ``{value: count}`` in ascending value
+        order; values no row has are absent.
+
+        ``key`` is ``"state"`` (``State`` keys), ``"family"`` (4, 6), ``"local_port"``,
+        ``"remote_port"``, ``"pid"`` (ints), ``"remote_address"`` (str, formatted as
+        ``Connection`` formats it; IPv4 first) or ``"direction"`` (``Direction`` keys).
+        Counted in C over the packed rows; numpy is not needed.
+
+        >>> table.count_by("state")
+        {<State.LISTEN: 2>: 12, <State.ESTABLISHED: 5>: 40, <State.TIME_WAIT: 11>: 3}
+        """
+        if not isinstance(key, str) or key not in _counts.COUNT_KEYS:
+            raise ValueError(
+                f"count_by key must be one of {', '.join(map(repr, _counts.COUNT_KEYS))}, "
+                f"not {key!r}"
+            )
+        return _counts.count_by(self._view, key, self.directions() if key == "direction" else None)
+
+    def directions(self) -> memoryview:
+        """One byte per row, a ``tcptable.Direction`` value (read-only memoryview, computed
+        once per snapshot in C): LISTEN, INBOUND (the local port is one a listener of the same
+        family accepts on, at this address or a wildcard), OUTBOUND, or UNKNOWN (no remote end).
+        """
+        if self._directions is None:
+            self._directions = _counts.directions(self._view)
+        return self._directions
+
+    @property
+    def direction_array(self) -> numpy.ndarray:
+        """``directions()`` as a read-only numpy uint8 array (no copy)."""
+        import numpy
+
+        return numpy.frombuffer(self.directions(), dtype=numpy.uint8)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The rows as JSON-ready dicts (state and offload_state as their names)."""

@@ -118,12 +118,14 @@ int tcptable_poller_set_linux_calls(tcptable_poller *poller,
 /* Two steps, so that the caller can own (and reuse) the row memory without knowing the row
  * count in advance.  Both run with the GIL released.
  * Step 1: ask the OS for the table.  Keeps the raw reply inside the poller and stores in
- * *row_count exactly how many rows tcptable_decode() will write. */
+ * *row_count the most rows tcptable_decode() can write (exactly that many without a filter;
+ * a filter, tcptable_filter.h, may keep fewer). */
 int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
                    size_t *row_count);
 
-/* Step 2: flatten the fetched reply into rows[0 .. capacity) (capacity >= row_count), then
- * fill pids and sort as the fetch's flags asked.  *written receives the row count. */
+/* Step 2: flatten the fetched reply into rows[0 .. capacity) (capacity >= row_count), keeping
+ * the rows the poller's filter keeps, then fill pids and sort as the fetch's flags asked.
+ * *written receives the number of rows written. */
 int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                     size_t *written);
 

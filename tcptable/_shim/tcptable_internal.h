@@ -24,6 +24,8 @@
  * re-fetched because the other one grew. */
 enum { TCPTABLE_RAW_IPV4 = 0, TCPTABLE_RAW_IPV6 = 1, TCPTABLE_RAW_COUNT = 2 };
 
+struct tcptable_filter; /* tcptable_filter.h */
+
 typedef struct {
     unsigned char *data;
     size_t capacity;  /* bytes allocated */
@@ -41,6 +43,11 @@ struct tcptable_poller {
     int fetched;   /* a fetch succeeded and has not been decoded yet */
     int sorted_by_source; /* set by the backend when the OS itself returned TCPTABLE_SORT order */
 
+    /* The rows to keep (tcptable_poller_set_filter); NULL keeps every row.  Backends apply
+     * its states and ports while flattening (and may push them into the OS request); the
+     * common decode path applies its owner pids. */
+    struct tcptable_filter *filter;
+
     /* Windows: the iphlpapi seam by raw index, GetTcpTable2 then GetTcp6Table2 (NULL = the
      * real functions). */
     tcptable_get_table_fn get_table[TCPTABLE_RAW_COUNT];
@@ -57,15 +64,24 @@ struct tcptable_poller {
     /* Linux: the system calls the backend makes (a NULL member = the real call). */
     tcptable_linux_calls linux_calls;
 
-    /* Linux: inode -> row index map for the pid lookup, reused between polls. */
-    uint64_t *pid_map_keys;
-    uint32_t *pid_map_rows;
-    size_t pid_map_capacity;  /* a power of two, or 0 */
+    /* Linux: what the owner lookup learned in earlier polls (tcptable_owners_linux.c); NULL
+     * until the first poll with pids. */
+    struct tcptable_owners *owners;
+
+    /* Windows: the process snapshot buffer of tcptable_process_names(), kept between calls. */
+    tcptable_raw names_raw;
 };
 
 /* Record a failure in poller->status and return code.  os_error_kind/os_error may be 0. */
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
                   const char *format, ...) TCPTABLE_PRINTF(5, 6);
+
+/* The same for a call that has no poller (the row operations): the status is the caller's. */
+int tcptable_fail_status(tcptable_status *status, int code, int os_error_kind,
+                         uint32_t os_error, const char *format, ...) TCPTABLE_PRINTF(5, 6);
+
+/* Windows: fail with a Win32 code and its FormatMessage text: "<what> failed: <text>". */
+int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what);
 
 /* Fail with errno's value and text: "<what>: <strerror>". */
 int tcptable_fail_errno(tcptable_poller *poller, int err, const char *what);
@@ -94,7 +110,8 @@ int tcptable_sort_rows(tcptable_poller *poller, tcptable_row *rows, size_t count
 
 /* Per-OS backend: exactly one of tcptable_windows.c, tcptable_linux.c, tcptable_other.c
  * defines these for a given build.  os_fetch fills poller->raw (and may set
- * sorted_by_source); os_decode writes every row, pid included when TCPTABLE_PIDS is set. */
+ * sorted_by_source) and counts at most the rows the decode will write; os_decode writes the
+ * rows that pass poller->filter's states and ports, pid included when TCPTABLE_PIDS is set. */
 int tcptable_os_fetch(tcptable_poller *poller);
 int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                        size_t *written);

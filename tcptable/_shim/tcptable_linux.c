@@ -227,6 +227,7 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
 void tcptable_os_release(tcptable_poller *poller)
 {
     tcptable_netlink_close(poller);
+    tcptable_owners_release(poller);
 }
 
 #else

@@ -40,6 +40,19 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, int *rc);
 void tcptable_netlink_close(tcptable_poller *poller);
 
+/* tcptable_netlink.c: what narrows a dump request in the kernel, for either request type
+ * (inet_diag_req_v2, or the older inet_diag_req): the Linux state bitmask from the filter's
+ * states, the extensions wanted (idiag_ext), and an INET_DIAG_REQ_BYTECODE attribute written
+ * at `attribute` (at most `room` bytes).  Returns the attribute's length (0: none). */
+size_t tcptable_netlink_narrow(tcptable_poller *poller, uint32_t *states, uint8_t *extensions,
+                               unsigned char *attribute, size_t room);
+
+/* tcptable_bytecode_linux.c: the filter's ports as sock_diag bytecode in program[0 .. room);
+ * returns its length, 0 when no port filter is worth pushing down. */
+struct tcptable_filter;
+size_t tcptable_netlink_bytecode(const struct tcptable_filter *filter, unsigned char *program,
+                                 size_t room);
+
 /* tcptable_procnet.c: read /proc/net/tcp (family 4) or tcp6 (6) into raw, counting lines. */
 int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int family);
 size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw, int family,
@@ -48,6 +61,8 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
 /* tcptable_owners_linux.c: set pid on every row whose socket inode a process we may inspect
  * holds (the lowest such pid). */
 int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t count);
+/* Free what the owner lookup keeps between polls (poller->owners). */
+void tcptable_owners_release(tcptable_poller *poller);
 
 #endif /* __linux__ */
 #endif /* TCPTABLE_LINUX_H */

@@ -6,6 +6,7 @@
 
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
+#include "tcptable_filter.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -27,6 +29,8 @@
 /* Internal result of one dump attempt: the kernel lost part of the dump (the status already
  * says why); restart it on a fresh socket. */
 #define NETLINK_RESTART (-1)
+/* Room for the request's bytecode attribute (tcptable_bytecode_linux.c needs < 2.6 KiB). */
+#define NETLINK_ATTRIBUTE_ROOM 4096
 
 static int is_link_local(const uint8_t addr[16])
 {
@@ -73,14 +77,18 @@ static int open_socket(tcptable_poller *poller)
 
 static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t deadline);
 
+struct diag_request {
+    struct nlmsghdr header;
+    struct inet_diag_req_v2 request;
+    unsigned char attribute[NETLINK_ATTRIBUTE_ROOM]; /* sent only as far as it is used */
+};
+
 /* One attempt at a dump of one family into raw. */
 static int dump_once(tcptable_poller *poller, tcptable_raw *raw, int family, uint64_t deadline)
 {
-    struct {
-        struct nlmsghdr header;
-        struct inet_diag_req_v2 request;
-    } message;
+    struct diag_request message;
     struct sockaddr_nl kernel;
+    size_t length;
     int rc;
 
     raw->used = 0;
@@ -90,19 +98,22 @@ static int dump_once(tcptable_poller *poller, tcptable_raw *raw, int family, uin
         if (rc != TCPTABLE_OK)
             return rc;
     }
-    memset(&message, 0, sizeof(message));
-    message.header.nlmsg_len = sizeof(message);
+    memset(&message, 0, offsetof(struct diag_request, attribute));
+    message.request.sdiag_family = (uint8_t)family;
+    message.request.sdiag_protocol = IPPROTO_TCP;
+    length = offsetof(struct diag_request, attribute) +
+             tcptable_netlink_narrow(poller, &message.request.idiag_states,
+                                     &message.request.idiag_ext, message.attribute,
+                                     sizeof(message.attribute));
+    message.header.nlmsg_len = (uint32_t)length;
     message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
     message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     /* A fresh number per dump: replies to an earlier, abandoned dump can never be counted. */
     raw->sequence = ++poller->netlink_sequence;
     message.header.nlmsg_seq = raw->sequence;
-    message.request.sdiag_family = (uint8_t)family;
-    message.request.sdiag_protocol = IPPROTO_TCP;
-    message.request.idiag_states = 0xFFFFFFFFu; /* every state, as `ss -a` */
     memset(&kernel, 0, sizeof(kernel));
     kernel.nl_family = AF_NETLINK;
-    if (tcptable_sys_sendto(poller, poller->netlink_fd, &message, sizeof(message), 0, &kernel,
+    if (tcptable_sys_sendto(poller, poller->netlink_fd, &message, length, 0, &kernel,
                             (uint32_t)sizeof(kernel)) < 0) {
         int err = errno;
         if (err == ENOBUFS)
@@ -145,6 +156,39 @@ int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
                  " (the dump was restarted %d times)", TCPTABLE_DUMP_TRIES);
     }
     return TCPTABLE_ERR_OS;
+}
+
+size_t tcptable_netlink_narrow(tcptable_poller *poller, uint32_t *states, uint8_t *extensions,
+                               unsigned char *attribute, size_t room)
+{
+    const tcptable_filter *filter = poller->filter;
+    struct rtattr header;
+    size_t program;
+    unsigned linux_state;
+    *states = 0xFFFFFFFFu; /* every state, as `ss -a` */
+    *extensions = 0;
+    if (filter == NULL)
+        return 0;
+    if (filter->states != 0) {
+        /* Through the state map, so that MIB SYN_RCVD asks for both SYN_RECV and the request
+         * sockets (NEW_SYN_RECV), and MIB CLOSED for TCP_CLOSE. */
+        *states = 0;
+        for (linux_state = 1; linux_state <= 12; linux_state++) {
+            uint8_t mib;
+            if (tcptable_linux_state(poller, linux_state, &mib) == TCPTABLE_OK &&
+                ((filter->states >> mib) & 1))
+                *states |= 1u << linux_state;
+        }
+    }
+    if (room < RTA_LENGTH(0))
+        return 0;
+    program = tcptable_netlink_bytecode(filter, attribute + RTA_LENGTH(0), room - RTA_LENGTH(0));
+    if (program == 0)
+        return 0;
+    header.rta_type = INET_DIAG_REQ_BYTECODE;
+    header.rta_len = (unsigned short)RTA_LENGTH(program);
+    memcpy(attribute, &header, sizeof(header));
+    return RTA_ALIGN(RTA_LENGTH(program));
 }
 
 /* Read the dump's datagrams into raw until NLMSG_DONE, counting its rows.  raw ends up holding
@@ -289,10 +333,15 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
     while (offset + sizeof(struct nlmsghdr) <= raw->used && n < raw->rows) {
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
         if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY && header->nlmsg_seq == raw->sequence) {
-            *rc = decode_diag(poller, NLMSG_DATA(header), &rows[n]);
+            tcptable_row *row = &rows[n];
+            *rc = decode_diag(poller, NLMSG_DATA(header), row);
             if (*rc != TCPTABLE_OK)
                 return n;
-            n++;
+            /* The kernel applied the states and (most) port filters already; this catches
+             * the ports it was not given.  A rejected row's slot is written again. */
+            if (tcptable_filter_keeps(poller->filter, row->state, row->local_port,
+                                      row->remote_port))
+                n++;
         }
         offset += NLMSG_ALIGN(header->nlmsg_len);
     }

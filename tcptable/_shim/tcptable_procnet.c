@@ -6,6 +6,7 @@
 
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
+#include "tcptable_filter.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -158,7 +159,7 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
     const char *end = cursor + raw->used;
     const int words = family == 4 ? 1 : 4;
     const char *path = family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
-    size_t n = 0;
+    size_t n = 0, line = 1;
     *rc = TCPTABLE_OK;
     /* skip the header line */
     while (cursor < end && *cursor != '\n')
@@ -171,6 +172,7 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
         cursor++; /* the '\n' */
         if (cursor >= end)
             break;
+        line++;
         memset(row, 0, sizeof(*row));
         row->family = (uint8_t)family;
         skip_spaces(&cursor);
@@ -184,6 +186,16 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
         skip_spaces(&cursor);
         if (parse_hex(&cursor, 2, &state) != 0)
             goto malformed;
+        *rc = tcptable_linux_state(poller, state, &row->state);
+        if (*rc != TCPTABLE_OK)
+            return n;
+        if (!tcptable_filter_keeps(poller->filter, row->state, row->local_port,
+                                   row->remote_port)) {
+            /* the rest of the line is never parsed; this slot is written again */
+            while (cursor < end && *cursor != '\n')
+                cursor++;
+            continue;
+        }
         for (field = 0; field < 3; field++) { /* tx:rx queues, timer, retransmits */
             skip_spaces(&cursor);
             skip_field(&cursor);
@@ -207,16 +219,13 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
             goto malformed;
         row->uid = (uint32_t)uid;
         row->inode = inode;
-        *rc = tcptable_linux_state(poller, state, &row->state);
-        if (*rc != TCPTABLE_OK)
-            return n;
         n++;
         while (cursor < end && *cursor != '\n')
             cursor++;
     }
     return n;
 malformed:
-    *rc = tcptable_fail_bad_data(poller, "%s: malformed line %zu", path, n + 2);
+    *rc = tcptable_fail_bad_data(poller, "%s: malformed line %zu", path, line);
     return n;
 }
 

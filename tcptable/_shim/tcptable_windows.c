@@ -14,6 +14,7 @@
 #endif
 
 #include "tcptable_internal.h"
+#include "tcptable_filter.h"
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -157,39 +158,52 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     size_t i, n = 0;
     /* pids=False means pid 0 on every OS, not "free on Windows only". */
     const DWORD pid_mask = (poller->flags & TCPTABLE_PIDS) ? 0xFFFFFFFFu : 0;
+    const tcptable_filter *filter = poller->filter;
     const tcptable_raw *raw4 = &poller->raw[TCPTABLE_RAW_IPV4];
     const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
     (void)capacity; /* tcptable_decode() checked it against the fetched row count */
 
-    for (i = 0; i < raw4->rows; i++, n++) {
+    for (i = 0; i < raw4->rows; i++) {
         MIB_TCPROW2 source;
         tcptable_row *row = &rows[n];
+        uint16_t local_port, remote_port;
         memcpy(&source, raw4->data + sizeof(DWORD) + i * sizeof(MIB_TCPROW2), sizeof(source));
+        local_port = port_from_dword(source.dwLocalPort);
+        remote_port = port_from_dword(source.dwRemotePort);
+        if (!tcptable_filter_keeps(filter, (unsigned)source.dwState, local_port, remote_port))
+            continue;
         memset(row, 0, sizeof(*row));
         tcptable_set_ipv4(row->local_addr, &source.dwLocalAddr);
         tcptable_set_ipv4(row->remote_addr, &source.dwRemoteAddr);
-        row->local_port = port_from_dword(source.dwLocalPort);
-        row->remote_port = port_from_dword(source.dwRemotePort);
+        row->local_port = local_port;
+        row->remote_port = remote_port;
         row->pid = (uint32_t)(source.dwOwningPid & pid_mask);
         row->family = 4;
         row->state = (uint8_t)source.dwState;
         row->offload_state = (uint8_t)source.dwOffloadState;
+        n++;
     }
-    for (i = 0; i < raw6->rows; i++, n++) {
+    for (i = 0; i < raw6->rows; i++) {
         MIB_TCP6ROW2 source;
         tcptable_row *row = &rows[n];
+        uint16_t local_port, remote_port;
         memcpy(&source, raw6->data + sizeof(DWORD) + i * sizeof(MIB_TCP6ROW2), sizeof(source));
+        local_port = port_from_dword(source.dwLocalPort);
+        remote_port = port_from_dword(source.dwRemotePort);
+        if (!tcptable_filter_keeps(filter, (unsigned)source.State, local_port, remote_port))
+            continue;
         memset(row, 0, sizeof(*row));
         memcpy(row->local_addr, &source.LocalAddr, 16);
         memcpy(row->remote_addr, &source.RemoteAddr, 16);
         row->local_scope_id = (uint32_t)source.dwLocalScopeId;
         row->remote_scope_id = (uint32_t)source.dwRemoteScopeId;
-        row->local_port = port_from_dword(source.dwLocalPort);
-        row->remote_port = port_from_dword(source.dwRemotePort);
+        row->local_port = local_port;
+        row->remote_port = remote_port;
         row->pid = (uint32_t)(source.dwOwningPid & pid_mask);
         row->family = 6;
         row->state = (uint8_t)source.State;
         row->offload_state = (uint8_t)source.dwOffloadState;
+        n++;
     }
     *written = n;
     return TCPTABLE_OK;
@@ -198,6 +212,11 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
 void tcptable_os_release(tcptable_poller *poller)
 {
     (void)poller;
+}
+
+int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what)
+{
+    return fail_win32(poller, code, error, what);
 }
 
 #else
