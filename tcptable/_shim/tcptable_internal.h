@@ -57,8 +57,8 @@ struct tcptable_poller {
     int netlink_fd;
     int netlink_missing;
     uint32_t netlink_sequence; /* last sequence number used */
-    long netlink_owner;        /* the process that opened netlink_fd: a fork child must not
-                                * share its parent's socket (their dumps would interleave) */
+    long process;              /* the process of the last fetch (0 = none yet): a fork child
+                                * must not share its parent's socket and directory descriptors */
     size_t netlink_recv_space; /* bytes offered to each recv; grows if a datagram was larger */
 
     /* Linux: the system calls the backend makes (a NULL member = the real call). */
