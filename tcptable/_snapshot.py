@@ -69,7 +69,9 @@ class Snapshot:
     process_names: dict[int, str] | None
     timestamp: float
 
-    def __init__(self, view: memoryview, timestamp: float) -> None:
+    def __init__(
+        self, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+    ) -> None:
         """Rows from ``view``: a read-only bytes-like object (``bytes``, a read-only
         ``memoryview``) of packed rows, ``len(view)`` a multiple of ``tcptable.ROW_SIZE``;
         ``timestamp`` is ``time.time()`` of when they were read.  Polls make these; building one
@@ -91,14 +93,18 @@ class Snapshot:
             raise ValueError(
                 f"Snapshot view must hold whole rows of {ROW_SIZE} bytes, not {rows.nbytes} bytes"
             )
+        if process_names is not None and not isinstance(process_names, dict):
+            raise TypeError(
+                f"Snapshot process_names must be a dict or None, not {type(process_names).__name__}"
+            )
         self._view = rows
         self._array = None
         self._directions = None
         self._origin = None
         self._stats = None
         self._stats_array = None
-        self.process_names = None
         self.timestamp = _real_number(timestamp)
+        self.process_names = process_names
 
     @classmethod
     def _from_rows(

@@ -121,7 +121,6 @@ static int open_socket(tcptable_poller *poller)
         return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket: SO_RCVTIMEO");
     }
     poller->netlink_fd = fd;
-    poller->netlink_owner = (long)getpid();
     return TCPTABLE_OK;
 }
 
@@ -202,12 +201,6 @@ int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
 {
     uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
     int tries, rc = TCPTABLE_OK;
-    if (poller->netlink_fd >= 0 && poller->netlink_owner != (long)getpid()) {
-        /* We are a fork child: the socket is shared with the parent, and two dumps on one
-         * socket fail (EBUSY) or steal each other's replies.  Close our copy only; the
-         * parent's stays open. */
-        tcptable_netlink_close(poller);
-    }
     if (poller->netlink_recv_space == 0)
         poller->netlink_recv_space = NETLINK_RECV_SPACE;
     for (tries = 1; tries <= TCPTABLE_DUMP_TRIES; tries++) {
