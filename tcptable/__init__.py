@@ -13,23 +13,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._enums import OffloadState, State
+from ._changes import Changes, diff
+from ._enums import Direction, OffloadState, State
 from ._errors import NotSupportedError, TcpTableError
+from ._names import process_name
 from ._poller import Poller, snapshot
 from ._rows import ROW_SIZE, Connection
 from ._snapshot import Snapshot
+from ._statistics import TcpStatistics, statistics
+from ._watch import watch
 
 __all__ = [
     "ROW_DTYPE",
     "ROW_SIZE",
+    "Changes",
     "Connection",
+    "Direction",
     "NotSupportedError",
     "OffloadState",
     "Poller",
     "Snapshot",
     "State",
+    "TcpStatistics",
     "TcpTableError",
+    "diff",
+    "process_name",
     "snapshot",
+    "statistics",
+    "watch",
 ]
 
 

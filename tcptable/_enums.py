@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["OffloadState", "State"]
+__all__ = ["Direction", "OffloadState", "State"]
 
 
 class State(enum.IntEnum):
@@ -36,3 +36,19 @@ class OffloadState(enum.IntEnum):
     OFFLOADING = 1
     OFFLOADED = 2
     UPLOADING = 3
+
+
+class Direction(enum.IntEnum):
+    """Who opened a connection, as ``Snapshot.directions()`` classifies each row.
+
+    LISTEN: a listening socket.  INBOUND: its local port is one that a listener of the same
+    family accepts on, at its local address or a wildcard (an IPv6 ``::`` listener also counts
+    for IPv4 rows: dual-stack sockets accept IPv4 unless IPV6_V6ONLY is set, which the table
+    does not show).  OUTBOUND: any other row with a remote end.  UNKNOWN: neither listening nor
+    connected (a bound or closed socket, remote port 0).
+    """
+
+    UNKNOWN = 0
+    LISTEN = 1
+    INBOUND = 2
+    OUTBOUND = 3

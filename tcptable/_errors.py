@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._native import ffi, lib
 
-__all__ = ["NotSupportedError", "TcpTableError", "raise_for_status"]
+__all__ = ["NotSupportedError", "TcpTableError", "raise_for_status", "raise_for_status_of"]
 
 
 class TcpTableError(OSError):
@@ -24,9 +26,14 @@ class NotSupportedError(TcpTableError):
 
 def raise_for_status(handle: object, code: int) -> None:
     """Raise the exception for a non-zero shim result ``code`` of ``handle``'s last call."""
+    if code != lib.TCPTABLE_OK:
+        raise_for_status_of(lib.tcptable_poller_status(handle), code)
+
+
+def raise_for_status_of(status: Any, code: int) -> None:
+    """The same for a call that reported into a caller's ``tcptable_status`` (no poller)."""
     if code == lib.TCPTABLE_OK:
         return
-    status = lib.tcptable_poller_status(handle)
     message = ffi.string(status.message).decode("utf-8", "replace")
     if code == lib.TCPTABLE_ERR_NO_MEMORY:
         raise MemoryError(message)

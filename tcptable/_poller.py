@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Any
 
+from ._changes import Changes, diff
 from ._errors import raise_for_status
+from ._filters import Filter, StateLike, make_filter
+from ._names import names_for_rows
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
@@ -49,6 +55,20 @@ class _RowBuffer:
         return self.user is None or self.user() is None
 
 
+# Every open Poller, so that a fork child can give each a fresh lock: a fork while another
+# thread was inside poll() copies the lock held, and the child's poll() would wait forever.
+_live_pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for poller in list(_live_pollers):
+        poller._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _check_bool(name: str, value: object) -> int:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, not {value!r}")
@@ -65,16 +85,41 @@ class Poller:
 
     ``family`` is ``"all"``, ``"ipv4"`` or ``"ipv6"``; ``sort=True`` orders rows as Windows'
     Order=TRUE does (local address, local port, remote address, remote port; IPv4 first);
+    unsorted rows come in the OS's order, where the families may interleave;
     ``pids=False`` skips the owner lookup (pid 0), which on Linux is most of a poll's cost.
+    ``names=True`` (needs ``pids=True``) gives each snapshot ``process_names``, ``{pid: name}``
+    for its non-zero pids.  ``pid_max_age`` (seconds, default 1.0) bounds how long Linux trusts
+    an owner it found in an earlier poll: a socket handed to another process shows its new
+    owner within that time; 0 re-checks every owner on every poll (exact, slower).
     ``source`` picks the Linux data source: ``"default"`` (sock_diag, falling back to
     /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.
 
+    Filters keep only the rows that pass all of those given (``None``: no filter):
+    ``states`` (``State`` members, their names in any case, or their numbers),
+    ``local_ports`` and ``remote_ports`` (ints 0..65535), ``owner_pids`` (ints; needs
+    ``pids=True``).  They run in C while the OS reply is flattened, and in the kernel where it
+    can (Linux sock_diag: states and ports), so a filtered poll costs less than a full one:
+
+    >>> tcptable.Poller(states={"LISTEN"}, local_ports=range(1, 1024)).poll()
+
     A Poller serialises its own polls with a lock; use one Poller per thread for parallel
-    polling.  ``poll()`` after ``close()`` raises ValueError.
+    polling.  ``poll()`` after ``close()`` raises ValueError.  A Poller may be used on both
+    sides of ``os.fork()``: the child's first poll opens its own OS handles.
     """
 
     def __init__(
-        self, family: str = "all", sort: bool = False, pids: bool = True, *, source: str = "default"
+        self,
+        family: str = "all",
+        sort: bool = False,
+        pids: bool = True,
+        *,
+        source: str = "default",
+        states: Iterable[StateLike] | None = None,
+        local_ports: Iterable[int] | None = None,
+        remote_ports: Iterable[int] | None = None,
+        owner_pids: Iterable[int] | None = None,
+        names: bool = False,
+        pid_max_age: float = 1.0,
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
             raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
@@ -82,10 +127,24 @@ class Poller:
             raise ValueError(f"source must be 'default', 'netlink' or 'proc', not {source!r}")
         flags = _check_bool("sort", sort) * lib.TCPTABLE_SORT
         flags |= _check_bool("pids", pids) * lib.TCPTABLE_PIDS
+        checked = make_filter(states, local_ports, remote_ports, owner_pids, pids)
+        if _check_bool("names", names) and not pids:
+            raise ValueError("names=True needs pids=True (names are looked up by pid)")
+        self.names = names
+        if isinstance(pid_max_age, bool) or not isinstance(pid_max_age, (int, float)):
+            raise TypeError(f"pid_max_age must be a number of seconds, not {pid_max_age!r}")
+        if not math.isfinite(pid_max_age) or pid_max_age < 0:
+            raise ValueError(f"pid_max_age must be a finite number >= 0, not {pid_max_age!r}")
+        self.pid_max_age = pid_max_age
         self.family = family
         self.sort = sort
         self.pids = pids
         self.source = source
+        #: The filters as given, checked: frozensets, or None (no filter).
+        self.states = checked.states
+        self.local_ports = checked.local_ports
+        self.remote_ports = checked.remote_ports
+        self.owner_pids = checked.owner_pids
         self._families = _FAMILIES[family]
         self._source = _SOURCES[source]
         self._flags = flags
@@ -96,6 +155,12 @@ class Poller:
         if handle == ffi.NULL:
             raise MemoryError("cannot allocate a tcptable poller")
         self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
+        raise_for_status(handle, lib.tcptable_poller_set_pid_max_age(handle, pid_max_age))
+        _apply_filter(self._handle, checked)
+        # poll_changes(): the table it saw last (at first: nothing, as of now).
+        self._changes_lock = threading.Lock()
+        self._previous = Snapshot._from_rows(memoryview(b"").toreadonly(), time.time())
+        _live_pollers.add(self)
 
     def poll(self) -> Snapshot:
         """Ask the OS for the table now; returns an immutable Snapshot."""
@@ -116,7 +181,21 @@ class Poller:
             # ffi.buffer() keeps target.rows alive; the weak reference marks the buffer in use.
             exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
             target.user = weakref.ref(exported)
-            return Snapshot(memoryview(exported).toreadonly(), timestamp)
+            names = names_for_rows(handle, target.rows, counts[1]) if self.names else None
+            return Snapshot._from_rows(memoryview(exported).toreadonly(), timestamp, names)
+
+    def poll_changes(self) -> Changes:
+        """Poll, and return what changed since this poller's previous ``poll_changes()``:
+        ``tcptable.diff(previous, new)``.  The first call reports every row as opened (its
+        ``before`` is an empty snapshot stamped with the poller's creation time).
+
+        >>> changes = poller.poll_changes()
+        >>> changes.after.count_by("state"), len(changes.opened), len(changes.closed)
+        """
+        with self._changes_lock:
+            after = self.poll()
+            before, self._previous = self._previous, after
+        return diff(before, after)
 
     def _take_rows(self, count: int) -> _RowBuffer:
         """The smallest pooled row buffer of at least ``count`` rows that no snapshot uses."""
@@ -153,17 +232,62 @@ class Poller:
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else "open"
+        filters = "".join(
+            f" {name}={sorted(getattr(self, name))!r}"
+            for name in ("states", "local_ports", "remote_ports", "owner_pids")
+            if getattr(self, name) is not None
+        )
         return (
             f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
-            f"pids={self.pids} source={self.source!r}>"
+            f"pids={self.pids} source={self.source!r} names={self.names}{filters}>"
         )
 
 
-def snapshot(family: str = "all", sort: bool = False, pids: bool = True) -> Snapshot:
-    """Poll the TCP table once.  For repeated polls keep a ``Poller``: it reuses its buffers.
+def _optional_array(kind: str, values: frozenset[int] | None) -> tuple[Any, int]:
+    if values is None:
+        return ffi.NULL, 0
+    return ffi.new(f"{kind}[]", sorted(values)), len(values)
 
-    >>> for connection in tcptable.snapshot(family="ipv4", sort=True):
+
+def _apply_filter(handle: Any, checked: Filter) -> None:
+    local, local_count = _optional_array("uint16_t", checked.local_ports)
+    remote, remote_count = _optional_array("uint16_t", checked.remote_ports)
+    pids, pid_count = _optional_array("uint32_t", checked.owner_pids)
+    raise_for_status(
+        handle,
+        lib.tcptable_poller_set_filter(
+            handle, checked.state_mask, local, local_count, remote, remote_count, pids, pid_count
+        ),
+    )
+
+
+def snapshot(
+    family: str = "all",
+    sort: bool = False,
+    pids: bool = True,
+    *,
+    source: str = "default",
+    states: Iterable[StateLike] | None = None,
+    local_ports: Iterable[int] | None = None,
+    remote_ports: Iterable[int] | None = None,
+    owner_pids: Iterable[int] | None = None,
+    names: bool = False,
+) -> Snapshot:
+    """Poll the TCP table once (the keywords are Poller's).  For repeated polls keep a
+    ``Poller``: it reuses its buffers.
+
+    >>> for connection in tcptable.snapshot(family="ipv4", sort=True, states={"LISTEN"}):
     ...     print(connection.local_port, connection.state.name)
     """
-    with Poller(family=family, sort=sort, pids=pids) as poller:
+    with Poller(
+        family=family,
+        sort=sort,
+        pids=pids,
+        source=source,
+        states=states,
+        local_ports=local_ports,
+        remote_ports=remote_ports,
+        owner_pids=owner_pids,
+        names=names,
+    ) as poller:
         return poller.poll()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
+import operator
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
+from . import _counts
 from ._enums import OffloadState, State
 from ._rows import ROW_SIZE, ROW_STRUCT, Connection, connection_from_fields, row_dtype
 
@@ -13,6 +16,12 @@ if TYPE_CHECKING:
     import numpy
 
 __all__ = ["Snapshot"]
+
+
+def _real_number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Snapshot timestamp must be a real number, not {value!r}")
+    return float(value)
 
 
 class Snapshot:
@@ -30,14 +39,62 @@ class Snapshot:
     - iterating (or indexing) yields ``Connection`` named tuples, one Python object per row:
       handy, but slower than ``array`` in a polling loop.
     - ``timestamp``: ``time.time()`` when the OS was asked.
+    - ``count_by(key)``, ``directions()``, ``direction_array``: counts and directions computed
+      in C over the packed rows, no Python object per row.
+    - ``process_names``: with ``Poller(names=True)``, ``{pid: name}`` for the snapshot's
+      non-zero pids (a process that exited before its name was read is left out); None when
+      names were not asked for.
     """
 
-    __slots__ = ("__weakref__", "_array", "_view", "timestamp")
+    __slots__ = ("__weakref__", "_array", "_directions", "_view", "process_names", "timestamp")
+    _view: memoryview
+    _array: numpy.ndarray | None
+    _directions: memoryview | None
+    process_names: dict[int, str] | None
+    timestamp: float
 
     def __init__(self, view: memoryview, timestamp: float) -> None:
-        self._view = view
-        self._array: numpy.ndarray | None = None
-        self.timestamp = timestamp
+        """Rows from ``view``: a read-only bytes-like object (``bytes``, a read-only
+        ``memoryview``) of packed rows, ``len(view)`` a multiple of ``tcptable.ROW_SIZE``;
+        ``timestamp`` is ``time.time()`` of when they were read.  Polls make these; building one
+        by hand serves tests and rows kept elsewhere."""
+        try:
+            rows = memoryview(view)
+        except TypeError:
+            raise TypeError(
+                f"Snapshot view must be a bytes-like object, not {type(view).__name__}"
+            ) from None
+        if not rows.readonly:
+            raise ValueError("Snapshot view must be read-only (a Snapshot never changes)")
+        if rows.format != "B" or rows.ndim != 1 or not rows.c_contiguous:
+            raise ValueError(
+                f"Snapshot view must be contiguous bytes (format 'B', 1 dimension), not format "
+                f"{rows.format!r} with {rows.ndim} dimensions"
+            )
+        if rows.nbytes % ROW_SIZE:
+            raise ValueError(
+                f"Snapshot view must hold whole rows of {ROW_SIZE} bytes, not {rows.nbytes} bytes"
+            )
+        self._view = rows
+        self._array = None
+        self._directions = None
+        self.process_names = None
+        self.timestamp = _real_number(timestamp)
+
+    @classmethod
+    def _from_rows(
+        cls, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+    ) -> Snapshot:
+        """Private: a snapshot over rows the library packed itself (a read-only 'B' memoryview
+        of whole rows), without the constructor's checks: polls, and the row sets of
+        ``tcptable.Changes``."""
+        snapshot = cls.__new__(cls)
+        snapshot._view = view
+        snapshot._array = None
+        snapshot._directions = None
+        snapshot.process_names = process_names
+        snapshot.timestamp = timestamp
+        return snapshot
 
     def __len__(self) -> int:
         return len(self._view) // ROW_SIZE
@@ -66,23 +123,60 @@ class Snapshot:
             yield connection_from_fields(fields)
 
     @overload
-    def __getitem__(self, index: int) -> Connection: ...
+    def __getitem__(self, index: SupportsIndex) -> Connection: ...
     @overload
     def __getitem__(self, index: slice) -> list[Connection]: ...
 
-    def __getitem__(self, index: int | slice) -> Connection | list[Connection]:
+    def __getitem__(self, index: SupportsIndex | slice) -> Connection | list[Connection]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         count = len(self)
-        if not isinstance(index, int):
+        try:
+            position = operator.index(index)  # numpy integers too, and bools, as lists take them
+        except TypeError:
             raise TypeError(
                 f"Snapshot indices must be integers or slices, not {type(index).__name__}"
-            )
-        if index < 0:
-            index += count
-        if not 0 <= index < count:
+            ) from None
+        if position < 0:
+            position += count
+        if not 0 <= position < count:
             raise IndexError(f"row {index} out of range for a Snapshot of {count} rows")
-        return connection_from_fields(ROW_STRUCT.unpack_from(self._view, index * ROW_SIZE))
+        return connection_from_fields(ROW_STRUCT.unpack_from(self._view, position * ROW_SIZE))
+
+    def count_by(self, key: str) -> dict[Any, int]:
+        """How many rows share each value of ``key``, as ``{value: count}`` in ascending value
+        order; values no row has are absent.
+
+        ``key`` is ``"state"`` (``State`` keys), ``"family"`` (4, 6), ``"local_port"``,
+        ``"remote_port"``, ``"pid"`` (ints), ``"remote_address"`` (str, formatted as
+        ``Connection`` formats it; IPv4 first) or ``"direction"`` (``Direction`` keys).
+        Counted in C over the packed rows; numpy is not needed.
+
+        >>> table.count_by("state")
+        {<State.LISTEN: 2>: 12, <State.ESTABLISHED: 5>: 40, <State.TIME_WAIT: 11>: 3}
+        """
+        if not isinstance(key, str) or key not in _counts.COUNT_KEYS:
+            raise ValueError(
+                f"count_by key must be one of {', '.join(map(repr, _counts.COUNT_KEYS))}, "
+                f"not {key!r}"
+            )
+        return _counts.count_by(self._view, key, self.directions() if key == "direction" else None)
+
+    def directions(self) -> memoryview:
+        """One byte per row, a ``tcptable.Direction`` value (read-only memoryview, computed
+        once per snapshot in C): LISTEN, INBOUND (the local port is one a listener of the same
+        family accepts on, at this address or a wildcard), OUTBOUND, or UNKNOWN (no remote end).
+        """
+        if self._directions is None:
+            self._directions = _counts.directions(self._view)
+        return self._directions
+
+    @property
+    def direction_array(self) -> numpy.ndarray:
+        """``directions()`` as a read-only numpy uint8 array (no copy)."""
+        import numpy
+
+        return numpy.frombuffer(self.directions(), dtype=numpy.uint8)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The rows as JSON-ready dicts (state and offload_state as their names)."""

@@ -3,6 +3,7 @@
  * raw buffer growth and the sort.  The OS calls live in tcptable_<os>.c.
  */
 #include "tcptable_internal.h"
+#include "tcptable_filter.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -26,8 +27,9 @@ void tcptable_poller_free(tcptable_poller *poller)
     tcptable_os_release(poller);
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++)
         free(poller->raw[i].data);
-    free(poller->pid_map_keys);
-    free(poller->pid_map_rows);
+    tcptable_filter_free(poller->filter);
+    free(poller->names_raw.data);
+    free(poller->sort_scratch.data);
     free(poller);
 }
 
@@ -54,15 +56,32 @@ int tcptable_poller_set_linux_calls(tcptable_poller *poller,
     return TCPTABLE_OK;
 }
 
+static int fail_status_va(tcptable_status *status, int code, int os_error_kind,
+                          uint32_t os_error, const char *format, va_list args)
+{
+    status->code = code;
+    status->os_error_kind = os_error_kind;
+    status->os_error = os_error;
+    vsnprintf(status->message, sizeof(status->message), format, args);
+    return code;
+}
+
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
                   const char *format, ...)
 {
     va_list args;
-    poller->status.code = code;
-    poller->status.os_error_kind = os_error_kind;
-    poller->status.os_error = os_error;
     va_start(args, format);
-    vsnprintf(poller->status.message, sizeof(poller->status.message), format, args);
+    code = fail_status_va(&poller->status, code, os_error_kind, os_error, format, args);
+    va_end(args);
+    return code;
+}
+
+int tcptable_fail_status(tcptable_status *status, int code, int os_error_kind,
+                         uint32_t os_error, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    code = fail_status_va(status, code, os_error_kind, os_error, format, args);
     va_end(args);
     return code;
 }
@@ -136,6 +155,9 @@ int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid source %d", source);
     if ((flags & ~(TCPTABLE_SORT | TCPTABLE_PIDS)) != 0)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid flags %d", flags);
+    if (poller->filter != NULL && poller->filter->pids != NULL && !(flags & TCPTABLE_PIDS))
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                             "an owner pid filter needs TCPTABLE_PIDS");
     poller->families = families;
     poller->source = source;
     poller->flags = flags;
@@ -169,9 +191,13 @@ int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity
     rc = tcptable_os_decode(poller, rows, capacity, &count);
     if (rc != TCPTABLE_OK)
         return rc;
-    if (count != expected)
+    /* Filters make the fetch's count an upper bound. */
+    if (count > expected)
         return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
                              "decoded %zu rows, the fetch counted %zu", count, expected);
+    /* Owners are known only now, on every OS: one place drops the rejected ones, before the
+     * sort so that it sorts only what is kept. */
+    count = tcptable_filter_owners(poller->filter, rows, count, NULL, 0);
     if ((poller->flags & TCPTABLE_SORT) && !poller->sorted_by_source) {
         rc = tcptable_sort_rows(poller, rows, count, NULL, 0);
         if (rc != TCPTABLE_OK)

@@ -41,6 +41,16 @@
 /* Retry bound of the Windows sizing loop (see tcptable_windows.c). */
 #define TCPTABLE_MAX_TRIES 8
 
+/* Linux bounds (tcptable_netlink.c, tcptable_procnet.c).  A system call interrupted by a signal
+ * (EINTR) is retried up to TCPTABLE_EINTR_TRIES times in a row; a sock_diag dump the kernel
+ * could not complete (ENOBUFS, a busy or interrupted dump, a datagram larger than the receive
+ * space) is restarted on a fresh socket up to TCPTABLE_DUMP_TRIES times in all; a dump, or a
+ * read of /proc/net/tcp*, that has not ended after TCPTABLE_LINUX_TIMEOUT_MS fails with
+ * ETIMEDOUT, and a recv that waits that long for the kernel fails with EAGAIN. */
+#define TCPTABLE_EINTR_TRIES 100
+#define TCPTABLE_DUMP_TRIES 4
+#define TCPTABLE_LINUX_TIMEOUT_MS 10000
+
 /* One connection, packed, identical on every OS: 64 bytes, no implicit padding.
  * Addresses are 16 bytes in network order; IPv4 is stored IPv4-mapped (::ffff:a.b.c.d), so
  * bytes 12..15 of an IPv4 address are the address itself. */
@@ -79,9 +89,10 @@ typedef struct {
 typedef unsigned long (*tcptable_get_table_fn)(void *table, unsigned long *size, int order);
 
 /* The seam for the Linux backend's system calls, for fault injection: same contracts as
- * socket(2), sendto(2), recv(2), open(2) and read(2) (-1 and errno on failure).  Tests replace
- * them per poller to drive every failure path; a NULL member (or a NULL table) means the real
- * call.  Stored but unused on other OSes. */
+ * socket(2), sendto(2), recv(2), open(2) and read(2) (-1 and errno on failure), and
+ * monotonic_ms: CLOCK_MONOTONIC in milliseconds, the clock of the Linux deadlines.  Tests
+ * replace them per poller to drive every failure path; a NULL member (or a NULL table) means
+ * the real call.  Stored but unused on other OSes. */
 typedef struct {
     int (*socket)(int domain, int type, int protocol);
     ptrdiff_t (*sendto)(int fd, const void *buffer, size_t length, int flags,
@@ -89,6 +100,7 @@ typedef struct {
     ptrdiff_t (*recv)(int fd, void *buffer, size_t length, int flags);
     int (*open)(const char *path, int flags);
     ptrdiff_t (*read)(int fd, void *buffer, size_t length);
+    uint64_t (*monotonic_ms)(void);
 } tcptable_linux_calls;
 
 /* A poller owns the raw OS buffers between polls; it holds no state shared with another
@@ -106,12 +118,14 @@ int tcptable_poller_set_linux_calls(tcptable_poller *poller,
 /* Two steps, so that the caller can own (and reuse) the row memory without knowing the row
  * count in advance.  Both run with the GIL released.
  * Step 1: ask the OS for the table.  Keeps the raw reply inside the poller and stores in
- * *row_count exactly how many rows tcptable_decode() will write. */
+ * *row_count the most rows tcptable_decode() can write (exactly that many without a filter;
+ * a filter, tcptable_filter.h, may keep fewer). */
 int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
                    size_t *row_count);
 
-/* Step 2: flatten the fetched reply into rows[0 .. capacity) (capacity >= row_count), then
- * fill pids and sort as the fetch's flags asked.  *written receives the row count. */
+/* Step 2: flatten the fetched reply into rows[0 .. capacity) (capacity >= row_count), keeping
+ * the rows the poller's filter keeps, then fill pids and sort as the fetch's flags asked.
+ * *written receives the number of rows written. */
 int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                     size_t *written);
 

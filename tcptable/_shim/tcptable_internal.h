@@ -24,12 +24,15 @@
  * re-fetched because the other one grew. */
 enum { TCPTABLE_RAW_IPV4 = 0, TCPTABLE_RAW_IPV6 = 1, TCPTABLE_RAW_COUNT = 2 };
 
+struct tcptable_filter; /* tcptable_filter.h */
+
 typedef struct {
     unsigned char *data;
     size_t capacity;  /* bytes allocated */
     size_t used;      /* bytes of the current reply */
     size_t rows;      /* rows in the current reply */
     uint32_t sequence; /* Linux: the netlink sequence number of the current dump */
+    uint16_t reply_type; /* Linux: the nlmsg_type of that dump's rows */
 } tcptable_raw;
 
 struct tcptable_poller {
@@ -41,6 +44,11 @@ struct tcptable_poller {
     int fetched;   /* a fetch succeeded and has not been decoded yet */
     int sorted_by_source; /* set by the backend when the OS itself returned TCPTABLE_SORT order */
 
+    /* The rows to keep (tcptable_poller_set_filter); NULL keeps every row.  Backends apply
+     * its states and ports while flattening (and may push them into the OS request); the
+     * common decode path applies its owner pids. */
+    struct tcptable_filter *filter;
+
     /* Windows: the iphlpapi seam by raw index, GetTcpTable2 then GetTcp6Table2 (NULL = the
      * real functions). */
     tcptable_get_table_fn get_table[TCPTABLE_RAW_COUNT];
@@ -50,19 +58,39 @@ struct tcptable_poller {
     int netlink_fd;
     int netlink_missing;
     uint32_t netlink_sequence; /* last sequence number used */
+    int netlink_error;       /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
+    int netlink_one_walk;    /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
+    long netlink_owner;        /* the process that opened netlink_fd: a fork child must not
+                                * share its parent's socket (their dumps would interleave) */
+    size_t netlink_recv_space; /* bytes offered to each recv; grows if a datagram was larger */
 
     /* Linux: the system calls the backend makes (a NULL member = the real call). */
     tcptable_linux_calls linux_calls;
 
-    /* Linux: inode -> row index map for the pid lookup, reused between polls. */
-    uint64_t *pid_map_keys;
-    uint32_t *pid_map_rows;
-    size_t pid_map_capacity;  /* a power of two, or 0 */
+    /* Linux: what the owner lookup learned in earlier polls (tcptable_owners_linux.c); NULL
+     * until the first poll with pids. */
+    struct tcptable_owners *owners;
+
+    /* Windows: the process snapshot buffer of tcptable_process_names(), kept between calls. */
+    tcptable_raw names_raw;
+
+    /* The sort's keys, order and gathered rows, kept between polls (tcptable_sort.c). */
+    tcptable_raw sort_scratch;
 };
+
+/* Whether family "all" is one walk of the kernel's TCP hash or two dumps. */
+enum { TCPTABLE_ONE_WALK_TRY = 0, TCPTABLE_ONE_WALK_REFUSED = 1, TCPTABLE_ONE_WALK_OFF = 2 };
 
 /* Record a failure in poller->status and return code.  os_error_kind/os_error may be 0. */
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
                   const char *format, ...) TCPTABLE_PRINTF(5, 6);
+
+/* The same for a call that has no poller (the row operations): the status is the caller's. */
+int tcptable_fail_status(tcptable_status *status, int code, int os_error_kind,
+                         uint32_t os_error, const char *format, ...) TCPTABLE_PRINTF(5, 6);
+
+/* Windows: fail with a Win32 code and its FormatMessage text: "<what> failed: <text>". */
+int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what);
 
 /* Fail with errno's value and text: "<what>: <strerror>". */
 int tcptable_fail_errno(tcptable_poller *poller, int err, const char *what);
@@ -82,16 +110,13 @@ void tcptable_clear_reply(tcptable_poller *poller);
 /* Store an IPv4 address (4 bytes, network order) as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
 void tcptable_set_ipv4(uint8_t out[16], const void *ipv4);
 
-/* Sort rows[0 .. count) in the seed's Order=TRUE (tcptable_sort.c): IPv4 rows first, then by
- * local address, local port, remote address, remote port.  When `parallel` is not NULL it
- * holds count records of `record_size` bytes aligned with the rows (per-row extras such as
- * TCP stats), and they are permuted with their rows. */
-int tcptable_sort_rows(tcptable_poller *poller, tcptable_row *rows, size_t count, void *parallel,
-                       size_t record_size);
+/* tcptable_sort_rows(): Order=TRUE, in tcptable_sort.c. */
+#include "tcptable_sort.h"
 
 /* Per-OS backend: exactly one of tcptable_windows.c, tcptable_linux.c, tcptable_other.c
  * defines these for a given build.  os_fetch fills poller->raw (and may set
- * sorted_by_source); os_decode writes every row, pid included when TCPTABLE_PIDS is set. */
+ * sorted_by_source) and counts at most the rows the decode will write; os_decode writes the
+ * rows that pass poller->filter's states and ports, pid included when TCPTABLE_PIDS is set. */
 int tcptable_os_fetch(tcptable_poller *poller);
 int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                        size_t *written);

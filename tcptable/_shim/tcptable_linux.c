@@ -10,48 +10,104 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
 /* ---- the system-call seam ----------------------------------------------------------------- */
 
+/* Each call goes to the poller's fake if it has one, else to the real call, and is retried
+ * while a signal interrupts it (EINTR), up to TCPTABLE_EINTR_TRIES times in a row: a bound,
+ * so that even a fake (or a signal storm) that interrupts every call cannot hang a poll. */
+#define RETRY_EINTR(result, call)                                                             \
+    do {                                                                                      \
+        int tries_ = 0;                                                                       \
+        do                                                                                    \
+            result = (call);                                                                  \
+        while (result < 0 && errno == EINTR && ++tries_ < TCPTABLE_EINTR_TRIES);              \
+    } while (0)
+
 int tcptable_sys_socket(tcptable_poller *poller, int domain, int type, int protocol)
 {
+    int fd;
     if (poller->linux_calls.socket != NULL)
-        return poller->linux_calls.socket(domain, type, protocol);
-    return socket(domain, type, protocol);
+        RETRY_EINTR(fd, poller->linux_calls.socket(domain, type, protocol));
+    else
+        RETRY_EINTR(fd, socket(domain, type, protocol));
+    return fd;
 }
 
 ptrdiff_t tcptable_sys_sendto(tcptable_poller *poller, int fd, const void *buffer, size_t length,
                               int flags, const void *address, uint32_t address_length)
 {
+    ptrdiff_t sent;
     if (poller->linux_calls.sendto != NULL)
-        return poller->linux_calls.sendto(fd, buffer, length, flags, address, address_length);
-    return sendto(fd, buffer, length, flags, (const struct sockaddr *)address,
-                  (socklen_t)address_length);
+        RETRY_EINTR(sent, poller->linux_calls.sendto(fd, buffer, length, flags, address,
+                                                     address_length));
+    else
+        RETRY_EINTR(sent, sendto(fd, buffer, length, flags, (const struct sockaddr *)address,
+                                 (socklen_t)address_length));
+    return sent;
 }
 
 ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_t length,
                             int flags)
 {
+    ptrdiff_t received;
     if (poller->linux_calls.recv != NULL)
-        return poller->linux_calls.recv(fd, buffer, length, flags);
-    return recv(fd, buffer, length, flags);
+        RETRY_EINTR(received, poller->linux_calls.recv(fd, buffer, length, flags));
+    else
+        RETRY_EINTR(received, recv(fd, buffer, length, flags));
+    return received;
 }
 
 int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags)
 {
+    int fd;
     if (poller->linux_calls.open != NULL)
-        return poller->linux_calls.open(path, flags);
-    return open(path, flags);
+        RETRY_EINTR(fd, poller->linux_calls.open(path, flags));
+    else
+        RETRY_EINTR(fd, open(path, flags));
+    return fd;
 }
 
 ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length)
 {
+    ptrdiff_t got;
     if (poller->linux_calls.read != NULL)
-        return poller->linux_calls.read(fd, buffer, length);
-    return read(fd, buffer, length);
+        RETRY_EINTR(got, poller->linux_calls.read(fd, buffer, length));
+    else
+        RETRY_EINTR(got, read(fd, buffer, length));
+    return got;
+}
+
+uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller)
+{
+    struct timespec now;
+    if (poller->linux_calls.monotonic_ms != NULL)
+        return poller->linux_calls.monotonic_ms();
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...)
+{
+    va_list args;
+    int length;
+    poller->status.code = TCPTABLE_ERR_BAD_DATA;
+    poller->status.os_error_kind = TCPTABLE_OS_ERROR_ERRNO;
+    poller->status.os_error = EBADMSG;
+    va_start(args, format);
+    length = vsnprintf(poller->status.message, sizeof(poller->status.message), format, args);
+    va_end(args);
+    /* The OS's text for the errno, as every errno message carries it. */
+    if (length >= 0 && (size_t)length < sizeof(poller->status.message))
+        snprintf(poller->status.message + length, sizeof(poller->status.message) - (size_t)length,
+                 ": %s", strerror(EBADMSG));
+    return TCPTABLE_ERR_BAD_DATA;
 }
 
 /* ---- shared helpers ------------------------------------------------------------------------ */
@@ -76,8 +132,7 @@ static const uint8_t linux_to_mib_state[13] = {
 int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state, uint8_t *out)
 {
     if (linux_state == 0 || linux_state > 12)
-        return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
-                             "unknown Linux TCP state %u", linux_state);
+        return tcptable_fail_bad_data(poller, "unknown Linux TCP state %u", linux_state);
     *out = linux_to_mib_state[linux_state];
     return TCPTABLE_OK;
 }
@@ -108,6 +163,14 @@ static int fetch_family(tcptable_poller *poller, int family, int source)
 static int fetch_with(tcptable_poller *poller, int source)
 {
     int rc;
+    if (source == TCPTABLE_SOURCE_NETLINK &&
+        poller->families == (TCPTABLE_FAMILY_IPV4 | TCPTABLE_FAMILY_IPV6)) {
+        rc = tcptable_netlink_fetch_both(poller, &poller->raw[TCPTABLE_RAW_IPV4],
+                                         &poller->raw[TCPTABLE_RAW_IPV6]);
+        if (rc == TCPTABLE_OK)
+            poller->source = source;
+        return rc;
+    }
     if (poller->families & TCPTABLE_FAMILY_IPV4) {
         rc = fetch_family(poller, 4, source);
         if (rc != TCPTABLE_OK)
@@ -155,6 +218,7 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
     (void)capacity; /* tcptable_decode() checked it against the fetched row count */
     if (poller->source == TCPTABLE_SOURCE_NETLINK) {
+        /* After one walk for both families raw4 holds every row and raw6 none. */
         n4 = tcptable_netlink_decode(poller, raw4, rows, &rc);
         if (rc == TCPTABLE_OK)
             n6 = tcptable_netlink_decode(poller, raw6, rows + n4, &rc);
@@ -172,6 +236,7 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
 void tcptable_os_release(tcptable_poller *poller)
 {
     tcptable_netlink_close(poller);
+    tcptable_owners_release(poller);
 }
 
 #else

@@ -22,6 +22,10 @@ ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_
                             int flags);
 int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags);
 ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length);
+uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller);
+
+/* Data the kernel should never send: fail with TCPTABLE_ERR_BAD_DATA and errno EBADMSG. */
+int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...) TCPTABLE_PRINTF(2, 3);
 
 /* Linux TCP state (include/net/tcp_states.h) -> MIB_TCP_STATE; fails on an unknown one. */
 int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state, uint8_t *out);
@@ -30,11 +34,27 @@ int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state, uint8_t 
 int tcptable_parse_decimal(const char **cursor, uint64_t *value);
 
 /* tcptable_netlink.c: dump one family (AF_INET / AF_INET6) into raw, counting its rows;
- * TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no sock_diag for TCP. */
+ * TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no sock_diag for TCP.  fetch_both dumps
+ * both families, in one walk into raw4 when the kernel runs that request (its rows then
+ * interleave the families, and raw6 stays empty), else one dump into each. */
 int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int family);
+int tcptable_netlink_fetch_both(tcptable_poller *poller, tcptable_raw *raw4, tcptable_raw *raw6);
 size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, int *rc);
 void tcptable_netlink_close(tcptable_poller *poller);
+
+/* tcptable_netlink.c: what narrows a dump request in the kernel, for either request type
+ * (inet_diag_req_v2, or the older inet_diag_req): the Linux state bitmask from the filter's
+ * states, the extensions wanted (idiag_ext), and an INET_DIAG_REQ_BYTECODE attribute written
+ * at `attribute` (at most `room` bytes).  Returns the attribute's length (0: none). */
+size_t tcptable_netlink_narrow(tcptable_poller *poller, uint32_t *states, uint8_t *extensions,
+                               unsigned char *attribute, size_t room);
+
+/* tcptable_bytecode_linux.c: the filter's ports as sock_diag bytecode in program[0 .. room);
+ * returns its length, 0 when no port filter is worth pushing down. */
+struct tcptable_filter;
+size_t tcptable_netlink_bytecode(const struct tcptable_filter *filter, unsigned char *program,
+                                 size_t room);
 
 /* tcptable_procnet.c: read /proc/net/tcp (family 4) or tcp6 (6) into raw, counting lines. */
 int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int family);
@@ -44,6 +64,8 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
 /* tcptable_owners_linux.c: set pid on every row whose socket inode a process we may inspect
  * holds (the lowest such pid). */
 int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t count);
+/* Free what the owner lookup keeps between polls (poller->owners). */
+void tcptable_owners_release(tcptable_poller *poller);
 
 #endif /* __linux__ */
 #endif /* TCPTABLE_LINUX_H */

@@ -3,156 +3,365 @@
  * the datagrams of the reply kept raw in the poller, and their rows decoded into packed rows.
  */
 #if defined(__linux__)
-
 #define _GNU_SOURCE
+#endif
+
+#include "tcptable_internal.h"
+#include "tcptable_netlink.h"
+
+#if defined(__linux__)
 #include "tcptable_linux.h"
+#include "tcptable_filter.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/time.h>
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-/* Free space kept ahead of each recv: the kernel sizes dump datagrams up to 32 KiB. */
+/* Space offered to each recv at first: the kernel sizes dump datagrams up to 32 KiB.  If one
+ * ever arrives larger (MSG_TRUNC tells its real size), the dump restarts with that much. */
 #define NETLINK_RECV_SPACE 65536
+/* Room for the request's bytecode attribute (tcptable_bytecode_linux.c needs < 2.6 KiB). */
+#define NETLINK_ATTRIBUTE_ROOM 4096
+#define NETLINK_RECV_SPACE_LIMIT ((size_t)16 << 20)
+
+/* Internal result of one dump attempt: the kernel lost part of the dump (the status already
+ * says why); restart it on a fresh socket. */
+#define NETLINK_RESTART (-1)
 
 static int is_link_local(const uint8_t addr[16])
 {
     return addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80;
 }
 
-static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw);
+static int restart(tcptable_poller *poller, int err, const char *what)
+{
+    tcptable_fail(poller, TCPTABLE_ERR_OS, TCPTABLE_OS_ERROR_ERRNO, (uint32_t)err, "%s: %s", what,
+                  strerror(err));
+    return NETLINK_RESTART;
+}
+
+/* Room for a request: the header, the larger request struct, and its attributes. */
+#define NETLINK_REQUEST_SPACE (512 + NETLINK_ATTRIBUTE_ROOM)
+
+/* Build the dump request for `family` into message and return its length.  AF_INET or
+ * AF_INET6: SOCK_DIAG_BY_FAMILY with an inet_diag_req_v2, one family per walk of the kernel's
+ * TCP hash.  AF_UNSPEC: TCPDIAG_GETSOCK with the older inet_diag_req, which the kernel runs
+ * with family AF_UNSPEC, so that one walk returns both families; its replies carry
+ * TCPDIAG_GETSOCK as their type.  Both kinds take the same states, extensions and attributes,
+ * set here once for either. */
+static size_t build_request(tcptable_poller *poller, unsigned char *message, int family,
+                            uint32_t sequence)
+{
+    struct nlmsghdr *header = (struct nlmsghdr *)message;
+    uint32_t *states;
+    uint8_t *extensions;
+    size_t length;
+    memset(message, 0, NETLINK_REQUEST_SPACE);
+    if (family == AF_UNSPEC) {
+        struct inet_diag_req *request = NLMSG_DATA(header);
+        header->nlmsg_type = TCPDIAG_GETSOCK; /* the protocol is in the type: TCP */
+        states = &request->idiag_states;
+        extensions = &request->idiag_ext;
+        length = NLMSG_LENGTH(sizeof(*request));
+    } else {
+        struct inet_diag_req_v2 *request = NLMSG_DATA(header);
+        header->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        request->sdiag_family = (uint8_t)family;
+        request->sdiag_protocol = IPPROTO_TCP;
+        states = &request->idiag_states;
+        extensions = &request->idiag_ext;
+        length = NLMSG_LENGTH(sizeof(*request));
+    }
+    /* The filter's states and extensions, and its bytecode attribute (INET_DIAG_REQ_BYTECODE)
+     * at NLMSG_ALIGN(length), for either kind. */
+    length = NLMSG_ALIGN(length) +
+             tcptable_netlink_narrow(poller, states, extensions, message + NLMSG_ALIGN(length),
+                                     NETLINK_ATTRIBUTE_ROOM);
+    header->nlmsg_len = (uint32_t)length;
+    header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    header->nlmsg_seq = sequence;
+    return length;
+}
+
+/* Errors of a dump that say the kernel could not finish it this time, not that it never can. */
+static int is_transient(int err)
+{
+    return err == ENOBUFS || err == EBUSY || err == EINTR || err == EAGAIN;
+}
+
+static int open_socket(tcptable_poller *poller)
+{
+    struct timeval timeout;
+    int fd = tcptable_sys_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0) {
+        int err = errno;
+        if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT || err == EACCES || err == EPERM)
+            return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED, TCPTABLE_OS_ERROR_ERRNO,
+                                 (uint32_t)err, "NETLINK_SOCK_DIAG socket: %s", strerror(err));
+        return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket");
+    }
+    /* A kernel that stops answering mid-dump must not hang the poll: recv then fails with
+     * EAGAIN. */
+    timeout.tv_sec = TCPTABLE_LINUX_TIMEOUT_MS / 1000;
+    timeout.tv_usec = (TCPTABLE_LINUX_TIMEOUT_MS % 1000) * 1000;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) != 0) {
+        int err = errno;
+        close(fd);
+        return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket: SO_RCVTIMEO");
+    }
+    poller->netlink_fd = fd;
+    poller->netlink_owner = (long)getpid();
+    return TCPTABLE_OK;
+}
+
+static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t deadline);
+
+/* One attempt at a dump of one family into raw. */
+static int dump_once(tcptable_poller *poller, tcptable_raw *raw, int family, uint64_t deadline)
+{
+    union {
+        struct nlmsghdr header; /* for alignment */
+        unsigned char bytes[NETLINK_REQUEST_SPACE];
+    } message;
+    struct sockaddr_nl kernel;
+    size_t length;
+    int rc;
+
+    poller->netlink_error = 0;
+    raw->used = 0;
+    raw->rows = 0;
+    if (poller->netlink_fd < 0) {
+        rc = open_socket(poller);
+        if (rc != TCPTABLE_OK)
+            return rc;
+    }
+    /* A fresh number per dump: replies to an earlier, abandoned dump can never be counted. */
+    raw->sequence = ++poller->netlink_sequence;
+    length = build_request(poller, message.bytes, family, raw->sequence);
+    raw->reply_type = message.header.nlmsg_type;
+    memset(&kernel, 0, sizeof(kernel));
+    kernel.nl_family = AF_NETLINK;
+    if (tcptable_sys_sendto(poller, poller->netlink_fd, message.bytes, length, 0, &kernel,
+                            (uint32_t)sizeof(kernel)) < 0) {
+        int err = errno;
+        if (err == ENOBUFS)
+            return restart(poller, err, "sock_diag request");
+        return tcptable_fail_errno(poller, err, "sock_diag request");
+    }
+    return netlink_receive(poller, raw, deadline);
+}
+
+size_t tcptable_netlink_narrow(tcptable_poller *poller, uint32_t *states, uint8_t *extensions,
+                               unsigned char *attribute, size_t room)
+{
+    const tcptable_filter *filter = poller->filter;
+    struct rtattr header;
+    size_t program;
+    unsigned linux_state;
+    *states = 0xFFFFFFFFu; /* every state, as `ss -a` */
+    *extensions = 0;
+    if (filter == NULL)
+        return 0;
+    if (filter->states != 0) {
+        /* Through the state map, so that MIB SYN_RCVD asks for both SYN_RECV and the request
+         * sockets (NEW_SYN_RECV), and MIB CLOSED for TCP_CLOSE. */
+        *states = 0;
+        for (linux_state = 1; linux_state <= 12; linux_state++) {
+            uint8_t mib;
+            if (tcptable_linux_state(poller, linux_state, &mib) == TCPTABLE_OK &&
+                ((filter->states >> mib) & 1))
+                *states |= 1u << linux_state;
+        }
+    }
+    if (room < RTA_LENGTH(0))
+        return 0;
+    program = tcptable_netlink_bytecode(filter, attribute + RTA_LENGTH(0), room - RTA_LENGTH(0));
+    if (program == 0)
+        return 0;
+    header.rta_type = INET_DIAG_REQ_BYTECODE;
+    header.rta_len = (unsigned short)RTA_LENGTH(program);
+    memcpy(attribute, &header, sizeof(header));
+    return RTA_ALIGN(RTA_LENGTH(program));
+}
 
 /* Dump one family into raw.  Returns TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no
  * sock_diag for TCP (then the caller may fall back to /proc). */
 int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int family)
 {
-    struct {
-        struct nlmsghdr header;
-        struct inet_diag_req_v2 request;
-    } message;
-    struct sockaddr_nl kernel;
-    int rc;
-
-    if (poller->netlink_fd < 0) {
-        poller->netlink_fd = tcptable_sys_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-        if (poller->netlink_fd < 0) {
-            int err = errno;
-            if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT || err == EACCES || err == EPERM)
-                return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED,
-                                     TCPTABLE_OS_ERROR_ERRNO, (uint32_t)err,
-                                     "NETLINK_SOCK_DIAG socket: %s", strerror(err));
-            return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket");
-        }
-    }
-    memset(&message, 0, sizeof(message));
-    message.header.nlmsg_len = sizeof(message);
-    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    /* A fresh number per dump: replies to an earlier, abandoned dump can never be counted. */
-    raw->sequence = ++poller->netlink_sequence;
-    message.header.nlmsg_seq = raw->sequence;
-    message.request.sdiag_family = (uint8_t)family;
-    message.request.sdiag_protocol = IPPROTO_TCP;
-    message.request.idiag_states = 0xFFFFFFFFu; /* every state, as `ss -a` */
-    memset(&kernel, 0, sizeof(kernel));
-    kernel.nl_family = AF_NETLINK;
-    if (tcptable_sys_sendto(poller, poller->netlink_fd, &message, sizeof(message), 0, &kernel,
-                            (uint32_t)sizeof(kernel)) < 0)
-        rc = tcptable_fail_errno(poller, errno, "sock_diag request");
-    else
-        rc = netlink_receive(poller, raw);
-    if (rc != TCPTABLE_OK) {
-        /* Drop whatever of this dump is still queued: the next poll starts on a new socket. */
+    uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
+    int tries, rc = TCPTABLE_OK;
+    if (poller->netlink_fd >= 0 && poller->netlink_owner != (long)getpid()) {
+        /* We are a fork child: the socket is shared with the parent, and two dumps on one
+         * socket fail (EBUSY) or steal each other's replies.  Close our copy only; the
+         * parent's stays open. */
         tcptable_netlink_close(poller);
     }
+    if (poller->netlink_recv_space == 0)
+        poller->netlink_recv_space = NETLINK_RECV_SPACE;
+    for (tries = 1; tries <= TCPTABLE_DUMP_TRIES; tries++) {
+        rc = dump_once(poller, raw, family, deadline);
+        if (rc == TCPTABLE_OK)
+            return rc;
+        /* Drop whatever of this dump is still queued: the next attempt (or poll) starts on a
+         * new socket. */
+        tcptable_netlink_close(poller);
+        if (rc != NETLINK_RESTART)
+            return rc;
+    }
+    raw->used = 0;
+    raw->rows = 0;
+    /* Every attempt lost part of the dump: report the last cause, and how often it struck. */
+    {
+        size_t length = strlen(poller->status.message);
+        snprintf(poller->status.message + length, sizeof(poller->status.message) - length,
+                 " (the dump was restarted %d times)", TCPTABLE_DUMP_TRIES);
+    }
+    return TCPTABLE_ERR_OS;
+}
+
+int tcptable_netlink_fetch_both(tcptable_poller *poller, tcptable_raw *raw4, tcptable_raw *raw6)
+{
+    int rc;
+    if (poller->netlink_one_walk == TCPTABLE_ONE_WALK_TRY) {
+        rc = tcptable_netlink_fetch(poller, raw4, AF_UNSPEC);
+        if (rc == TCPTABLE_OK || poller->netlink_error == 0 || is_transient(poller->netlink_error))
+            return rc; /* both families are in raw4; or a failure that is not a refusal */
+        /* The kernel answered the one-walk request with an error: this kernel does not run it
+         * (or not with these arguments).  Two dumps, now and for every later poll. */
+        poller->netlink_one_walk = TCPTABLE_ONE_WALK_REFUSED;
+        tcptable_clear_reply(poller);
+    }
+    rc = tcptable_netlink_fetch(poller, raw4, AF_INET);
+    if (rc == TCPTABLE_OK)
+        rc = tcptable_netlink_fetch(poller, raw6, AF_INET6);
     return rc;
 }
 
-/* Read the dump's datagrams into raw until NLMSG_DONE, counting its rows. */
-static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw)
+/* Read the dump's datagrams into raw until NLMSG_DONE, counting its rows.  raw ends up holding
+ * only whole, aligned netlink messages back to back, so that the decode walks exactly the
+ * messages this walk checked. */
+static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t deadline)
 {
-    int rc;
     for (;;) {
         ptrdiff_t received;
-        size_t offset;
-        rc = tcptable_raw_reserve(poller, raw, raw->used + NETLINK_RECV_SPACE, "sock_diag dump");
+        size_t offset, end, space, start = raw->used;
+        int current = 0; /* messages of this dump in the datagram */
+        int rc = tcptable_raw_reserve(poller, raw, raw->used + poller->netlink_recv_space,
+                                      "sock_diag dump");
         if (rc != TCPTABLE_OK)
             return rc;
-        received = tcptable_sys_recv(poller, poller->netlink_fd, raw->data + raw->used,
-                                     raw->capacity - raw->used, MSG_TRUNC);
+        /* A multiple of 4, so that the next datagram starts aligned too. */
+        space = (raw->capacity - raw->used) & ~(size_t)(NLMSG_ALIGNTO - 1);
+        received = tcptable_sys_recv(poller, poller->netlink_fd, raw->data + raw->used, space,
+                                     MSG_TRUNC);
         if (received < 0) {
-            if (errno == EINTR)
-                continue;
-            return tcptable_fail_errno(poller, errno, "sock_diag recv");
+            int err = errno;
+            if (err == ENOBUFS) /* the kernel dropped part of the dump */
+                return restart(poller, err, "sock_diag recv");
+            if (err == EAGAIN || err == EWOULDBLOCK)
+                return tcptable_fail(poller, TCPTABLE_ERR_OS, TCPTABLE_OS_ERROR_ERRNO,
+                                     (uint32_t)err, "sock_diag recv: no reply within %d s: %s",
+                                     TCPTABLE_LINUX_TIMEOUT_MS / 1000, strerror(err));
+            return tcptable_fail_errno(poller, err, "sock_diag recv");
         }
-        if ((size_t)received > raw->capacity - raw->used)
-            return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
-                                 "sock_diag datagram of %td bytes truncated", received);
-        /* The kernel pads every message to NLMSG_ALIGNTO; an unaligned datagram would leave
-         * the next one's headers misaligned. */
-        if ((size_t)received % NLMSG_ALIGNTO != 0)
-            return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
-                                 "sock_diag datagram of %td bytes is not %d-byte aligned",
-                                 received, NLMSG_ALIGNTO);
-        /* Walk this datagram: count rows, stop at NLMSG_DONE, surface NLMSG_ERROR. */
-        offset = raw->used;
-        while (offset + sizeof(struct nlmsghdr) <= raw->used + (size_t)received) {
+        if (received == 0)
+            return tcptable_fail_bad_data(poller, "sock_diag recv: empty datagram");
+        if ((size_t)received > space) {
+            /* MSG_TRUNC: the datagram was larger than the space and its tail is lost. */
+            if ((size_t)received > NETLINK_RECV_SPACE_LIMIT)
+                return tcptable_fail_bad_data(poller,
+                                              "sock_diag recv: datagram of %td bytes", received);
+            poller->netlink_recv_space = NLMSG_ALIGN((size_t)received);
+            return restart(poller, EMSGSIZE, "sock_diag recv: datagram truncated");
+        }
+        /* Walk this datagram: count rows, stop at NLMSG_DONE, surface errors. */
+        end = raw->used + (size_t)received;
+        for (offset = raw->used; offset + sizeof(struct nlmsghdr) <= end;) {
             struct nlmsghdr *header = (struct nlmsghdr *)(raw->data + offset);
             size_t length = header->nlmsg_len;
-            if (length < sizeof(struct nlmsghdr) ||
-                offset + length > raw->used + (size_t)received)
-                return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
-                                     "malformed sock_diag message (length %zu)", length);
+            if (length < sizeof(struct nlmsghdr) || length > end - offset)
+                return tcptable_fail_bad_data(
+                    poller,
+                    "sock_diag recv: malformed netlink message (length %zu at byte %zu of a "
+                    "%td-byte datagram)",
+                    length, offset - raw->used, received);
             if (header->nlmsg_seq != raw->sequence) {
-                /* a stale reply from an interrupted earlier dump: skip it */
+                /* a stale reply from an abandoned earlier dump: skip it */
             } else if (header->nlmsg_type == NLMSG_DONE) {
+                /* Its payload is the dump's own result: an error ends it unfinished. */
+                int err = 0;
+                if (length >= NLMSG_LENGTH(sizeof(int)))
+                    memcpy(&err, NLMSG_DATA(header), sizeof(int));
+                if (err < 0) {
+                    err = -err;
+                    if (is_transient(err))
+                        return restart(poller, err, "sock_diag dump");
+                    return tcptable_fail_errno(poller, err, "sock_diag dump");
+                }
                 raw->used = offset;
                 return TCPTABLE_OK;
             } else if (header->nlmsg_type == NLMSG_ERROR) {
                 const struct nlmsgerr *error = NLMSG_DATA(header);
-                int err = length >= NLMSG_LENGTH(sizeof(*error)) ? -error->error : EBADMSG;
+                int err;
+                if (length < NLMSG_LENGTH(sizeof(*error)))
+                    return tcptable_fail_bad_data(poller, "sock_diag dump: short NLMSG_ERROR");
+                if (error->error >= 0) /* an acknowledgement, which a dump never asks for */
+                    return tcptable_fail_bad_data(poller,
+                                                  "sock_diag dump: NLMSG_ERROR with error %d",
+                                                  error->error);
+                err = -error->error;
+                poller->netlink_error = err; /* the kernel refused this request */
                 /* ENOENT: the tcp_diag module is missing for this family. */
                 if (err == ENOENT || err == EOPNOTSUPP)
                     return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED,
                                          TCPTABLE_OS_ERROR_ERRNO, (uint32_t)err,
                                          "sock_diag for TCP: %s", strerror(err));
+                if (is_transient(err))
+                    return restart(poller, err, "sock_diag dump");
                 return tcptable_fail_errno(poller, err, "sock_diag dump");
-            } else if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+            } else if (header->nlmsg_type == NLMSG_OVERRUN) {
+                return restart(poller, ENOBUFS, "sock_diag dump: NLMSG_OVERRUN");
+            } else if (header->nlmsg_type == raw->reply_type) {
                 if (length < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-                    return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
-                                         "short inet_diag_msg (%zu bytes)", length);
+                    return tcptable_fail_bad_data(poller,
+                                                  "sock_diag recv: short inet_diag_msg (%zu bytes)",
+                                                  length);
                 raw->rows++;
             }
+            current |= header->nlmsg_seq == raw->sequence;
             offset += NLMSG_ALIGN(length);
         }
-        /* Bytes too few for a header would shift the decoder's walk off the messages. */
-        if (offset != raw->used + (size_t)received)
-            return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
-                                 "sock_diag datagram ends in %zu bytes that are no message",
-                                 raw->used + (size_t)received - offset);
-        raw->used += (size_t)received;
+        /* Keep whole messages only (at most NLMSG_ALIGNTO - 1 bytes of the last one's padding
+         * lie past the datagram, inside the space); a datagram of stale replies only is not
+         * kept at all. */
+        raw->used = current ? offset : start;
+        if (tcptable_sys_monotonic_ms(poller) > deadline)
+            return tcptable_fail(poller, TCPTABLE_ERR_OS, TCPTABLE_OS_ERROR_ERRNO, ETIMEDOUT,
+                                 "sock_diag dump: no NLMSG_DONE within %d s: %s",
+                                 TCPTABLE_LINUX_TIMEOUT_MS / 1000, strerror(ETIMEDOUT));
     }
 }
 
-static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag, int family,
+static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
                        tcptable_row *row)
 {
     memset(row, 0, sizeof(*row));
-    /* A row of another (or an unknown) family in this family's dump is corrupt data, never a
-     * row to label as the wrong family. */
-    if (diag->idiag_family != family)
-        return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
-                             "inet_diag_msg of address family %u in the %s dump",
-                             diag->idiag_family, family == AF_INET ? "IPv4" : "IPv6");
-    if (family == AF_INET) {
+    if (diag->idiag_family == AF_INET) {
         row->family = 4;
         tcptable_set_ipv4(row->local_addr, &diag->id.idiag_src[0]);
         tcptable_set_ipv4(row->remote_addr, &diag->id.idiag_dst[0]);
+    } else if (diag->idiag_family != AF_INET6) {
+        return tcptable_fail_bad_data(poller, "inet_diag_msg of unknown family %u",
+                                      diag->idiag_family);
     } else {
         row->family = 6;
         memcpy(row->local_addr, diag->id.idiag_src, 16);
@@ -176,15 +385,19 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, int *rc)
 {
     size_t offset = 0, n = 0;
-    int family = raw == &poller->raw[TCPTABLE_RAW_IPV4] ? AF_INET : AF_INET6;
     *rc = TCPTABLE_OK;
     while (offset + sizeof(struct nlmsghdr) <= raw->used && n < raw->rows) {
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
-        if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY && header->nlmsg_seq == raw->sequence) {
-            *rc = decode_diag(poller, NLMSG_DATA(header), family, &rows[n]);
+        if (header->nlmsg_type == raw->reply_type && header->nlmsg_seq == raw->sequence) {
+            tcptable_row *row = &rows[n];
+            *rc = decode_diag(poller, NLMSG_DATA(header), row);
             if (*rc != TCPTABLE_OK)
                 return n;
-            n++;
+            /* The kernel applied the states and (most) port filters already; this catches
+             * the ports it was not given.  A rejected row's slot is written again. */
+            if (tcptable_filter_keeps(poller->filter, row->state, row->local_port,
+                                      row->remote_port))
+                n++;
         }
         offset += NLMSG_ALIGN(header->nlmsg_len);
     }
@@ -199,7 +412,11 @@ void tcptable_netlink_close(tcptable_poller *poller)
     poller->netlink_fd = -1;
 }
 
-#else
-/* ISO C forbids an empty translation unit. */
-typedef int tcptable_netlink_unused;
 #endif /* __linux__ */
+
+/* Every OS has the knob (the cdef declares it everywhere); only Linux reads it. */
+int tcptable_netlink_set_one_walk(tcptable_poller *poller, int enabled)
+{
+    poller->netlink_one_walk = enabled ? TCPTABLE_ONE_WALK_TRY : TCPTABLE_ONE_WALK_OFF;
+    return TCPTABLE_OK;
+}

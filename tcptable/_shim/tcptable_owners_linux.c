@@ -1,75 +1,322 @@
 /*
- * tcptable_owners_linux.c - owning pids by socket inode: /proc/PID/fd links read as "socket:[INODE]".
+ * tcptable_owners_linux.c - owning pids by socket inode, from /proc/PID/fd links that read
+ * "socket:[INODE]", with what earlier polls learned kept per poller.
+ *
+ * The kernel never says which process holds a socket: every tool readlinks /proc/PID/fd/N,
+ * ~3 us a link (see ../../docs or the project notes: pids.md).  So the poller remembers
+ * inode -> (pid, fd) and spends /proc work only where the table changed:
+ *
+ * - An owner process is held through a dirfd on /proc/PID/fd.  That dirfd pins the process:
+ *   once it exits, every call on it fails, and it never reaches a new process that reuses the
+ *   pid.  Each poll checks every owner through it (one fstat), so a reported pid is never a
+ *   recycled one, and a dead owner's sockets are looked up again in the same poll.
+ * - Each remembered (pid, fd) is re-read with readlinkat at least every pid_max_age seconds
+ *   (0: every poll), so a socket handed to another process (fork then close, SCM_RIGHTS)
+ *   moves to its new owner within that time.
+ * - A socket the cache does not know (or whose owner failed a check) is looked up in the same
+ *   poll, cheapest places first: the fds freed by sockets that left the table (the kernel
+ *   hands out the lowest free fd, so a replacement socket usually lands there), the process
+ *   holding the listener on the same local port, processes never scanned and processes whose
+ *   fd count changed (st_size of /proc/PID/fd, Linux 6.2+), then every process in pid order.
+ *   The search stops as soon as every unknown socket has an owner.  Scans skip fds that hold
+ *   a known socket and read only the others.
+ * - Several holders (fork): the lowest pid, as a full scan in pid order finds first.  Sockets
+ *   of processes we may not inspect stay 0 (as with ss); a socket no scan found is searched
+ *   for again only after pid_max_age, so such sockets do not cost a full scan every poll.
  */
 #if defined(__linux__)
 
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
+#include "tcptable_owners.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 
-static size_t hash_inode(uint64_t inode, size_t mask)
+#define MIB_STATE_LISTEN 2
+#define NOT_FOUND ((size_t)-1)
+
+/* ---- an open-addressing map from a 64-bit key to an array index --------------------------- */
+
+typedef struct {
+    uint64_t *keys;
+    uint32_t *values; /* index + 1; 0 = empty slot */
+    size_t capacity;  /* a power of two, or 0 */
+} index_map;
+
+static size_t hash_key(uint64_t key, size_t mask)
 {
-    return (size_t)((inode * 0x9E3779B97F4A7C15ull) >> 17) & mask;
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & mask;
 }
 
-/* The map holds row index + 1 (0 = empty slot) for every row with an inode; *keyed receives
- * how many rows that is. */
-static int build_inode_map(tcptable_poller *poller, const tcptable_row *rows, size_t count,
-                           size_t *keyed)
+/* Empty the map and make room for `count` keys at most half full. */
+static int map_reset(tcptable_poller *poller, index_map *map, size_t count)
 {
-    size_t capacity = 64, i, mask;
+    size_t capacity = 64;
     while (capacity < count * 2)
         capacity *= 2;
-    if (capacity > poller->pid_map_capacity) {
-        uint64_t *keys = realloc(poller->pid_map_keys, capacity * sizeof(*keys));
+    if (capacity > map->capacity) {
+        uint64_t *keys = realloc(map->keys, capacity * sizeof(*keys));
         uint32_t *values;
         if (keys == NULL)
             return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
-        poller->pid_map_keys = keys;
-        values = realloc(poller->pid_map_rows, capacity * sizeof(*values));
+        map->keys = keys;
+        values = realloc(map->values, capacity * sizeof(*values));
         if (values == NULL)
             return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
-        poller->pid_map_rows = values;
-        poller->pid_map_capacity = capacity;
+        map->values = values;
+        map->capacity = capacity;
     }
-    capacity = poller->pid_map_capacity;
-    mask = capacity - 1;
-    memset(poller->pid_map_rows, 0, capacity * sizeof(*poller->pid_map_rows));
-    *keyed = 0;
-    for (i = 0; i < count; i++) {
-        size_t slot;
-        if (rows[i].inode == 0) /* TIME_WAIT and request sockets own no inode */
-            continue;
-        slot = hash_inode(rows[i].inode, mask);
-        while (poller->pid_map_rows[slot] != 0)
-            slot = (slot + 1) & mask;
-        poller->pid_map_keys[slot] = rows[i].inode;
-        poller->pid_map_rows[slot] = (uint32_t)(i + 1);
-        (*keyed)++;
-    }
+    memset(map->values, 0, map->capacity * sizeof(*map->values));
     return TCPTABLE_OK;
 }
 
-/* Set pid on every row whose inode is `inode` and has no pid yet. */
-static void assign_pid(tcptable_poller *poller, tcptable_row *rows, uint64_t inode, uint32_t pid)
+static size_t map_find(const index_map *map, uint64_t key)
 {
-    size_t mask = poller->pid_map_capacity - 1;
-    size_t slot = hash_inode(inode, mask);
-    while (poller->pid_map_rows[slot] != 0) {
-        if (poller->pid_map_keys[slot] == inode) {
-            tcptable_row *row = &rows[poller->pid_map_rows[slot] - 1];
-            if (row->pid == 0) /* several owners (fork): the lowest pid, which /proc lists first */
-                row->pid = pid;
-        }
+    size_t mask, slot;
+    if (map->capacity == 0)
+        return NOT_FOUND;
+    mask = map->capacity - 1;
+    for (slot = hash_key(key, mask); map->values[slot] != 0; slot = (slot + 1) & mask)
+        if (map->keys[slot] == key)
+            return map->values[slot] - 1;
+    return NOT_FOUND;
+}
+
+/* The caller keeps the map at most half full (map_reset's count). */
+static void map_put(index_map *map, uint64_t key, size_t index)
+{
+    size_t mask = map->capacity - 1, slot = hash_key(key, mask);
+    while (map->values[slot] != 0 && map->keys[slot] != key)
         slot = (slot + 1) & mask;
+    map->keys[slot] = key;
+    map->values[slot] = (uint32_t)(index + 1);
+}
+
+static void map_free(index_map *map)
+{
+    free(map->keys);
+    free(map->values);
+}
+
+/* ---- the state a poller keeps ------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t inode;
+    uint32_t pid;    /* 0 = owner not known */
+    int32_t fd;      /* the fd of pid that held it, -1 when not known */
+    double checked;  /* monotonic time of the last readlinkat that showed (pid, fd) held it */
+    uint32_t read;   /* generation of that readlinkat */
+    double missing;  /* monotonic time of the last search that could not find it, or -1 */
+} owner_entry;
+
+/* One poll's sockets (rows with an inode), found by inode. */
+typedef struct {
+    owner_entry *entries;
+    size_t count, capacity;
+    index_map by_inode;
+} entry_table;
+
+typedef struct {
+    uint32_t pid;
+    int dirfd;          /* on /proc/PID/fd, kept while the process owns a socket; -1 = none */
+    long long fd_count; /* st_size of /proc/PID/fd at its last scan; -1 = unknown */
+    uint32_t listed;    /* generation of the last /proc listing that showed it */
+    uint32_t scanned;   /* generation of its last scan; 0 = never scanned */
+    uint32_t checked;   /* generation of the last liveness check through dirfd */
+    uint32_t owns;      /* generation in which it last held a socket of the table */
+    int alive;          /* the answer of that liveness check */
+} owner_process;
+
+struct tcptable_owners {
+    double pid_max_age;
+    uint32_t generation;   /* of the current poll; never 0 */
+    double now;            /* monotonic time of the current poll */
+    entry_table tables[2]; /* this poll's and the previous poll's */
+    int current;           /* index of this poll's table */
+    size_t unresolved;     /* entries of this poll that still need an owner */
+    owner_process *processes;
+    size_t process_count, process_capacity;
+    index_map by_pid;      /* pid -> index in processes */
+    index_map by_slot;     /* (pid << 32 | fd) -> entry index, for resolved entries */
+    int by_slot_ready;     /* by_slot holds every resolved entry */
+    size_t by_slot_keys;   /* keys put since its reset (stale ones included) */
+    int proc_fd;           /* a dirfd on /proc; -1 until needed */
+    uint32_t *listener_pid; /* local port -> pid of its listener, during a search */
+    unsigned char dirents[32768];
+};
+
+static double monotonic_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+static int owners_get(tcptable_poller *poller, struct tcptable_owners **out)
+{
+    struct tcptable_owners *owners = poller->owners;
+    if (owners == NULL) {
+        owners = calloc(1, sizeof(*owners));
+        if (owners == NULL)
+            return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0,
+                                 "owner cache: out of memory");
+        owners->pid_max_age = 1.0;
+        owners->proc_fd = -1;
+        poller->owners = owners;
     }
+    *out = owners;
+    return TCPTABLE_OK;
+}
+
+int tcptable_poller_set_pid_max_age(tcptable_poller *poller, double seconds)
+{
+    struct tcptable_owners *owners = NULL;
+    int rc;
+    if (!(seconds >= 0.0) || !isfinite(seconds))
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                             "pid_max_age must be a finite number >= 0, not %g", seconds);
+    rc = owners_get(poller, &owners);
+    if (rc == TCPTABLE_OK)
+        owners->pid_max_age = seconds;
+    return rc;
+}
+
+static void close_dirfd(owner_process *process)
+{
+    if (process->dirfd >= 0)
+        close(process->dirfd);
+    process->dirfd = -1;
+}
+
+void tcptable_owners_release(tcptable_poller *poller)
+{
+    struct tcptable_owners *owners = poller->owners;
+    size_t i;
+    if (owners == NULL)
+        return;
+    for (i = 0; i < owners->process_count; i++)
+        close_dirfd(&owners->processes[i]);
+    if (owners->proc_fd >= 0)
+        close(owners->proc_fd);
+    for (i = 0; i < 2; i++) {
+        free(owners->tables[i].entries);
+        map_free(&owners->tables[i].by_inode);
+    }
+    free(owners->processes);
+    map_free(&owners->by_pid);
+    map_free(&owners->by_slot);
+    free(owners->listener_pid);
+    free(owners);
+    poller->owners = NULL;
+}
+
+/* ---- processes ---------------------------------------------------------------------------- */
+
+static owner_process *process_find(struct tcptable_owners *owners, uint32_t pid)
+{
+    size_t index = map_find(&owners->by_pid, pid);
+    return index == NOT_FOUND ? NULL : &owners->processes[index];
+}
+
+/* Rebuild the pid map after processes were added or removed. */
+static int processes_reindex(tcptable_poller *poller, struct tcptable_owners *owners)
+{
+    size_t i;
+    int rc = map_reset(poller, &owners->by_pid, owners->process_count);
+    if (rc != TCPTABLE_OK)
+        return rc;
+    for (i = 0; i < owners->process_count; i++)
+        map_put(&owners->by_pid, owners->processes[i].pid, i);
+    return TCPTABLE_OK;
+}
+
+static int process_add(tcptable_poller *poller, struct tcptable_owners *owners, uint32_t pid,
+                       owner_process **out)
+{
+    owner_process *process;
+    if (owners->process_count == owners->process_capacity) {
+        size_t capacity = owners->process_capacity ? owners->process_capacity * 2 : 256;
+        process = realloc(owners->processes, capacity * sizeof(*process));
+        if (process == NULL)
+            return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0,
+                                 "owner cache: out of memory");
+        owners->processes = process;
+        owners->process_capacity = capacity;
+    }
+    process = &owners->processes[owners->process_count++];
+    memset(process, 0, sizeof(*process));
+    process->pid = pid;
+    process->dirfd = -1;
+    process->fd_count = -1;
+    if (owners->by_pid.capacity < owners->process_count * 2) {
+        int rc = processes_reindex(poller, owners);
+        if (rc != TCPTABLE_OK)
+            return rc;
+    } else {
+        map_put(&owners->by_pid, pid, owners->process_count - 1);
+    }
+    *out = process;
+    return TCPTABLE_OK;
+}
+
+/* The process has gone (or its pid now names another one): forget what it told us. */
+static void process_forget(owner_process *process)
+{
+    close_dirfd(process);
+    process->scanned = 0;
+    process->fd_count = -1;
+}
+
+/* Does the process the dirfd pins still run?  Once per poll.  On Linux 6.2+ fstat reports its
+ * fd count (0 for a zombie, which holds no fds); after exit it fails.  Older kernels report 0
+ * for everyone, so then one getdents tells a process with fds from a dead or zombie one. */
+static int process_alive(struct tcptable_owners *owners, owner_process *process)
+{
+    struct stat status;
+    if (process->dirfd < 0)
+        return 0; /* nothing pins it: whatever we knew of it must be looked up again */
+    if (process->checked == owners->generation)
+        return process->alive;
+    process->checked = owners->generation;
+    process->alive = 0;
+    if (fstat(process->dirfd, &status) != 0) {
+        process_forget(process);
+        return 0;
+    }
+    if (status.st_size == 0) {
+        const unsigned char *cursor = owners->dirents;
+        long length = -1;
+        if (lseek(process->dirfd, 0, SEEK_SET) == 0)
+            length = syscall(SYS_getdents64, process->dirfd, owners->dirents, 256);
+        while (length > 0 && cursor[19] == '.') { /* skip "." and ".." */
+            unsigned short record = *(const unsigned short *)(cursor + 16);
+            cursor += record;
+            length -= record;
+        }
+        if (length <= 0) {
+            process_forget(process);
+            return 0;
+        }
+    }
+    process->alive = 1;
+    return 1;
+}
+
+/* ---- entries ------------------------------------------------------------------------------ */
+
+static entry_table *current_table(struct tcptable_owners *owners)
+{
+    return &owners->tables[owners->current];
 }
 
 /* "socket:[12345]" -> 12345; 0 for anything else. */
@@ -87,60 +334,517 @@ static uint64_t socket_inode(const char *link, ssize_t length)
     return inode;
 }
 
+/* The socket inode fd `fd` of the process behind dirfd holds now; 0 if none or gone. */
+static uint64_t read_fd(int dirfd, int32_t fd)
+{
+    char name[16], link[64];
+    ssize_t length;
+    snprintf(name, sizeof(name), "%d", (int)fd);
+    length = readlinkat(dirfd, name, link, sizeof(link));
+    if (length <= 0 || (size_t)length >= sizeof(link))
+        return 0;
+    return socket_inode(link, length);
+}
+
+static int needs_search(const struct tcptable_owners *owners, const owner_entry *entry)
+{
+    /* A socket no complete search could find (a process we may not inspect holds it) is
+     * searched for again once pid_max_age has passed, not on every poll. */
+    return entry->pid == 0 &&
+           !(entry->missing >= 0 && owners->now - entry->missing < owners->pid_max_age);
+}
+
+static void entry_unresolve(struct tcptable_owners *owners, owner_entry *entry)
+{
+    entry->pid = 0;
+    entry->fd = -1;
+    entry->missing = -1;
+    owners->unresolved++;
+    owners->by_slot_ready = 0;
+}
+
+/* Remember entry `index` under its (pid, fd), or mark the slot map for a rebuild when it is
+ * too full (stale keys of entries that changed owner stay until then). */
+static void slot_put(struct tcptable_owners *owners, size_t index)
+{
+    const owner_entry *entry = &current_table(owners)->entries[index];
+    if (!owners->by_slot_ready)
+        return;
+    if ((owners->by_slot_keys + 1) * 2 > owners->by_slot.capacity) {
+        owners->by_slot_ready = 0;
+        return;
+    }
+    map_put(&owners->by_slot, (uint64_t)entry->pid << 32 | (uint32_t)entry->fd, index);
+    owners->by_slot_keys++;
+}
+
+/* A scan saw (pid, fd) hold `inode` now. */
+static void entry_found(struct tcptable_owners *owners, owner_process *process, int32_t fd,
+                        uint64_t inode)
+{
+    entry_table *table = current_table(owners);
+    size_t index = map_find(&table->by_inode, inode);
+    owner_entry *entry;
+    if (index == NOT_FOUND)
+        return; /* not a TCP socket of this poll (UDP, unix, or a family not asked for) */
+    entry = &table->entries[index];
+    if (entry->pid == process->pid) {
+        entry->fd = fd;
+        entry->checked = owners->now;
+        entry->read = owners->generation;
+        slot_put(owners, index);
+        return;
+    }
+    /* Several holders: the lowest pid, as today's full scan in pid order reports. */
+    if (entry->pid != 0 && entry->pid < process->pid)
+        return;
+    if (entry->pid == 0 && needs_search(owners, entry))
+        owners->unresolved--;
+    entry->checked = owners->now;
+    if (entry->read == 0) {
+        /* Sockets first seen together would all come due together: spread their first
+         * re-read over half of pid_max_age (a fraction drawn from the inode). */
+        double share = (double)((inode * 0x9E3779B97F4A7C15ull) >> 40) / (double)(1 << 24);
+        entry->checked -= share * owners->pid_max_age * 0.5;
+    }
+    entry->pid = process->pid;
+    entry->fd = fd;
+    entry->read = owners->generation;
+    entry->missing = -1;
+    process->owns = owners->generation;
+    slot_put(owners, index);
+}
+
+static int build_by_slot(tcptable_poller *poller, struct tcptable_owners *owners)
+{
+    entry_table *table = current_table(owners);
+    size_t i;
+    int rc;
+    if (owners->by_slot_ready)
+        return TCPTABLE_OK;
+    rc = map_reset(poller, &owners->by_slot, table->count * 2);
+    if (rc != TCPTABLE_OK)
+        return rc;
+    owners->by_slot_keys = 0;
+    for (i = 0; i < table->count; i++) {
+        const owner_entry *entry = &table->entries[i];
+        if (entry->pid != 0 && entry->fd >= 0) {
+            map_put(&owners->by_slot, (uint64_t)entry->pid << 32 | (uint32_t)entry->fd, i);
+            owners->by_slot_keys++;
+        }
+    }
+    owners->by_slot_ready = 1;
+    return TCPTABLE_OK;
+}
+
+/* ---- scanning one process's fds ----------------------------------------------------------- */
+
+/* Read the fds of `process` that hold no socket known to be there (verified this poll when
+ * `verified_only`), until no entry needs a search (unless `exhaustive`). */
+static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
+                        owner_process *process, int verified_only, int exhaustive)
+{
+    struct stat status;
+    int rc;
+    process->scanned = owners->generation;
+    if (process->dirfd >= 0 && !process_alive(owners, process))
+        process_forget(process); /* and scan whichever process has the pid now */
+    if (process->dirfd < 0) {
+        char path[32];
+        snprintf(path, sizeof(path), "/proc/%u/fd", (unsigned)process->pid);
+        /* Other users' processes refuse this without privileges (their sockets stay 0, as
+         * with ss), and a process may exit at any moment: neither is an error. */
+        process->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (process->dirfd < 0)
+            return TCPTABLE_OK;
+        process->checked = owners->generation;
+        process->alive = 1;
+    } else if (lseek(process->dirfd, 0, SEEK_SET) != 0) {
+        return TCPTABLE_OK;
+    }
+    if (fstat(process->dirfd, &status) == 0)
+        process->fd_count = (long long)status.st_size;
+    rc = build_by_slot(poller, owners);
+    if (rc != TCPTABLE_OK)
+        return rc;
+    for (;;) {
+        long length = syscall(SYS_getdents64, process->dirfd, owners->dirents,
+                              sizeof(owners->dirents));
+        long offset = 0;
+        if (length <= 0)
+            return TCPTABLE_OK; /* the end, or the process exited */
+        while (offset < length) {
+            const unsigned char *record = owners->dirents + offset;
+            unsigned short record_length = *(const unsigned short *)(record + 16);
+            const char *name = (const char *)record + 19;
+            uint64_t fd;
+            offset += record_length;
+            if (tcptable_parse_decimal(&name, &fd) != 0 || *name != '\0' || fd > INT32_MAX)
+                continue;
+            if (owners->by_slot_ready) {
+                size_t known = map_find(&owners->by_slot, (uint64_t)process->pid << 32 | fd);
+                if (known != NOT_FOUND) {
+                    const owner_entry *entry = &current_table(owners)->entries[known];
+                    if (entry->pid == process->pid && entry->fd == (int32_t)fd &&
+                        (!verified_only || entry->read == owners->generation))
+                        continue;
+                }
+            }
+            {
+                uint64_t inode = read_fd(process->dirfd, (int32_t)fd);
+                if (inode != 0)
+                    entry_found(owners, process, (int32_t)fd, inode);
+            }
+            if (owners->unresolved == 0 && !exhaustive)
+                return TCPTABLE_OK;
+            if (!owners->by_slot_ready) {
+                rc = build_by_slot(poller, owners);
+                if (rc != TCPTABLE_OK)
+                    return rc;
+            }
+        }
+    }
+}
+
+/* ---- the search for sockets without an owner ---------------------------------------------- */
+
+/* Stage 1: the fds that held sockets which left the table since the last poll. */
+static void search_freed_fds(struct tcptable_owners *owners)
+{
+    const entry_table *previous = &owners->tables[!owners->current];
+    const entry_table *table = current_table(owners);
+    size_t i;
+    for (i = 0; i < previous->count && owners->unresolved > 0; i++) {
+        const owner_entry *gone = &previous->entries[i];
+        owner_process *process;
+        uint64_t inode;
+        if (gone->pid == 0 || gone->fd < 0 || map_find(&table->by_inode, gone->inode) != NOT_FOUND)
+            continue;
+        process = process_find(owners, gone->pid);
+        if (process == NULL || !process_alive(owners, process))
+            continue;
+        inode = read_fd(process->dirfd, gone->fd);
+        if (inode != 0)
+            entry_found(owners, process, gone->fd, inode);
+    }
+}
+
+/* Stage 2: the processes holding the listener of an unresolved socket's local port (an
+ * accepted connection lands in the listener's process). */
+static int search_listeners(tcptable_poller *poller, struct tcptable_owners *owners,
+                            const tcptable_row *rows, size_t count)
+{
+    const entry_table *table = current_table(owners);
+    size_t i;
+    int rc = TCPTABLE_OK;
+    if (owners->listener_pid == NULL) {
+        owners->listener_pid = calloc(65536, sizeof(*owners->listener_pid));
+        if (owners->listener_pid == NULL)
+            return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0,
+                                 "owner cache: out of memory");
+    }
+    for (i = 0; i < count; i++) {
+        size_t index;
+        if (rows[i].state != MIB_STATE_LISTEN || rows[i].inode == 0)
+            continue;
+        index = map_find(&table->by_inode, rows[i].inode);
+        if (index != NOT_FOUND && table->entries[index].pid != 0)
+            owners->listener_pid[rows[i].local_port] = table->entries[index].pid;
+    }
+    for (i = 0; i < count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++) {
+        size_t index;
+        uint32_t pid = owners->listener_pid[rows[i].local_port];
+        owner_process *process;
+        if (pid == 0 || rows[i].inode == 0)
+            continue;
+        index = map_find(&table->by_inode, rows[i].inode);
+        if (index == NOT_FOUND || !needs_search(owners, &table->entries[index]))
+            continue;
+        process = process_find(owners, pid);
+        if (process != NULL && process->scanned != owners->generation &&
+            process_alive(owners, process))
+            rc = scan_process(poller, owners, process, 0, 0);
+    }
+    for (i = 0; i < count; i++)
+        owners->listener_pid[rows[i].local_port] = 0;
+    return rc;
+}
+
+/* Refresh the process list from /proc (ascending pid order, as /proc lists them), dropping
+ * the processes that have gone. */
+static int list_processes(tcptable_poller *poller, struct tcptable_owners *owners)
+{
+    size_t i, kept = 0;
+    int rc;
+    if (owners->proc_fd < 0) {
+        owners->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (owners->proc_fd < 0)
+            return tcptable_fail_errno(poller, errno, "/proc");
+    } else if (lseek(owners->proc_fd, 0, SEEK_SET) != 0) {
+        return tcptable_fail_errno(poller, errno, "/proc");
+    }
+    for (;;) {
+        long length = syscall(SYS_getdents64, owners->proc_fd, owners->dirents,
+                              sizeof(owners->dirents));
+        long offset = 0;
+        if (length < 0)
+            return tcptable_fail_errno(poller, errno, "/proc");
+        if (length == 0)
+            break;
+        while (offset < length) {
+            const unsigned char *record = owners->dirents + offset;
+            const char *name = (const char *)record + 19;
+            uint64_t pid;
+            owner_process *process;
+            offset += *(const unsigned short *)(record + 16);
+            if (tcptable_parse_decimal(&name, &pid) != 0 || *name != '\0' || pid == 0 ||
+                pid > UINT32_MAX)
+                continue;
+            process = process_find(owners, (uint32_t)pid);
+            if (process == NULL) {
+                rc = process_add(poller, owners, (uint32_t)pid, &process);
+                if (rc != TCPTABLE_OK)
+                    return rc;
+            }
+            process->listed = owners->generation;
+        }
+    }
+    for (i = 0; i < owners->process_count; i++) {
+        owner_process *process = &owners->processes[i];
+        if (process->listed != owners->generation) {
+            close_dirfd(process);
+            continue;
+        }
+        owners->processes[kept++] = *process;
+    }
+    owners->process_count = kept;
+    return processes_reindex(poller, owners);
+}
+
+static int compare_processes(const void *a, const void *b)
+{
+    uint32_t x = ((const owner_process *)a)->pid, y = ((const owner_process *)b)->pid;
+    return (x > y) - (x < y);
+}
+
+/* Has the process's fd count changed since its last scan?  (Linux 6.2+; 0 = not reported.) */
+static int fd_count_changed(const struct tcptable_owners *owners, const owner_process *process)
+{
+    struct stat status;
+    char path[32];
+    int rc;
+    if (process->dirfd >= 0) {
+        rc = fstat(process->dirfd, &status);
+    } else {
+        snprintf(path, sizeof(path), "%u/fd", (unsigned)process->pid);
+        rc = fstatat(owners->proc_fd, path, &status, 0);
+    }
+    return rc == 0 && status.st_size != 0 && (long long)status.st_size != process->fd_count;
+}
+
+/* Stages 3 and 4, then the last resort: every owner re-read, every process scanned again. */
+static int search_processes(tcptable_poller *poller, struct tcptable_owners *owners,
+                            int exhaustive_new)
+{
+    size_t i;
+    int rc = list_processes(poller, owners);
+    if (rc != TCPTABLE_OK)
+        return rc;
+    qsort(owners->processes, owners->process_count, sizeof(*owners->processes),
+          compare_processes);
+    rc = processes_reindex(poller, owners);
+    /* Stage 3: processes never scanned (new ones) and those whose fd count changed. */
+    for (i = 0; i < owners->process_count && rc == TCPTABLE_OK; i++) {
+        owner_process *process = &owners->processes[i];
+        if (process->scanned == owners->generation)
+            continue;
+        if (process->scanned == 0 && (exhaustive_new || owners->unresolved > 0))
+            rc = scan_process(poller, owners, process, 0, exhaustive_new);
+        else if (owners->unresolved > 0 && fd_count_changed(owners, process))
+            rc = scan_process(poller, owners, process, 0, 0);
+    }
+    /* Stage 4: everyone else, in pid order, until nothing is missing. */
+    for (i = 0; i < owners->process_count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++)
+        if (owners->processes[i].scanned != owners->generation)
+            rc = scan_process(poller, owners, &owners->processes[i], 0, 0);
+    return rc;
+}
+
+/* The last resort, when a socket is still missing: it may sit in an fd that the cache
+ * trusted for another socket (closed and reused between checks).  Re-read every remembered
+ * (pid, fd) not read this poll, then scan everyone again reading every fd not verified now. */
+static int search_everything(tcptable_poller *poller, struct tcptable_owners *owners)
+{
+    entry_table *table = current_table(owners);
+    size_t i;
+    int rc = TCPTABLE_OK;
+    for (i = 0; i < table->count; i++) {
+        owner_entry *entry = &table->entries[i];
+        owner_process *process;
+        if (entry->pid == 0 || entry->read == owners->generation)
+            continue;
+        process = process_find(owners, entry->pid);
+        if (process != NULL && process->dirfd >= 0 &&
+            read_fd(process->dirfd, entry->fd) == entry->inode) {
+            entry->checked = owners->now;
+            entry->read = owners->generation;
+        } else
+            entry_unresolve(owners, entry);
+    }
+    for (i = 0; i < owners->process_count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++)
+        rc = scan_process(poller, owners, &owners->processes[i], 1, 0);
+    return rc;
+}
+
+/* ---- one poll ----------------------------------------------------------------------------- */
+
+/* This poll's entries, carrying over what the previous poll knew of each inode. */
+static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners,
+                         const tcptable_row *rows, size_t count)
+{
+    const entry_table *previous;
+    entry_table *table;
+    size_t i;
+    int rc;
+    owners->current = !owners->current;
+    previous = &owners->tables[!owners->current];
+    table = current_table(owners);
+    if (table->capacity < count) {
+        owner_entry *entries = realloc(table->entries, count * sizeof(*entries));
+        if (entries == NULL)
+            return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0,
+                                 "owner cache: out of memory");
+        table->entries = entries;
+        table->capacity = count;
+    }
+    rc = map_reset(poller, &table->by_inode, count);
+    if (rc != TCPTABLE_OK)
+        return rc;
+    table->count = 0;
+    for (i = 0; i < count; i++) {
+        uint64_t inode = rows[i].inode;
+        size_t known;
+        owner_entry *entry;
+        if (inode == 0 || map_find(&table->by_inode, inode) != NOT_FOUND)
+            continue; /* TIME_WAIT and request sockets own no inode */
+        entry = &table->entries[table->count];
+        known = map_find(&previous->by_inode, inode);
+        if (known != NOT_FOUND) {
+            *entry = previous->entries[known];
+        } else {
+            entry->inode = inode;
+            entry->pid = 0;
+            entry->fd = -1;
+            entry->checked = 0;
+            entry->read = 0;
+            entry->missing = -1;
+        }
+        map_put(&table->by_inode, inode, table->count++);
+    }
+    return TCPTABLE_OK;
+}
+
+/* Keep the owners' dirfds (up to a share of the fd limit: the caller's own files come first)
+ * and close the others. */
+static void trim_dirfds(struct tcptable_owners *owners)
+{
+    struct rlimit limit;
+    size_t i, kept = 0, budget = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+        budget = (size_t)(limit.rlim_cur / 4);
+    for (i = 0; i < owners->process_count; i++) {
+        owner_process *process = &owners->processes[i];
+        if (process->dirfd < 0)
+            continue;
+        if (process->owns == owners->generation && kept < budget)
+            kept++;
+        else
+            close_dirfd(process); /* its sockets are looked up again next poll */
+    }
+}
+
 int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t count)
 {
-    DIR *proc;
-    struct dirent *process;
-    int rc;
-    size_t keyed = 0;
-    if (count == 0)
-        return TCPTABLE_OK;
-    rc = build_inode_map(poller, rows, count, &keyed);
-    if (rc != TCPTABLE_OK || keyed == 0) /* only TIME_WAIT rows: no socket to look for */
+    struct tcptable_owners *owners = NULL;
+    entry_table *table;
+    size_t i;
+    int rc = owners_get(poller, &owners);
+    if (rc != TCPTABLE_OK)
         return rc;
-    proc = opendir("/proc");
-    if (proc == NULL)
-        return tcptable_fail_errno(poller, errno, "/proc");
-    while ((process = readdir(proc)) != NULL) {
-        char path[64];
-        int fd_dir_fd;
-        DIR *fds;
-        struct dirent *fd;
-        uint64_t pid;
-        const char *name = process->d_name;
-        if (tcptable_parse_decimal(&name, &pid) != 0 || *name != '\0' || pid == 0 || pid > UINT32_MAX)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%u/fd", (unsigned)pid);
-        /* Other users' processes refuse this without privileges; their pids stay 0, as
-         * with ss and netstat. A process may also exit at any moment. */
-        fd_dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd_dir_fd < 0)
-            continue;
-        fds = fdopendir(fd_dir_fd);
-        if (fds == NULL) {
-            close(fd_dir_fd);
-            continue;
+    if (++owners->generation == 0)
+        owners->generation = 1;
+    owners->now = monotonic_seconds();
+    owners->by_slot_ready = 0;
+    rc = carry_entries(poller, owners, rows, count);
+    if (rc != TCPTABLE_OK)
+        return rc;
+    table = current_table(owners);
+
+    /* Check every remembered owner: alive (each poll), still holding it (when due). */
+    owners->unresolved = 0;
+    for (i = 0; i < table->count; i++) {
+        owner_entry *entry = &table->entries[i];
+        if (entry->pid != 0) {
+            owner_process *process = process_find(owners, entry->pid);
+            if (process == NULL || !process_alive(owners, process)) {
+                entry->pid = 0;
+                entry->fd = -1;
+            } else if (owners->now - entry->checked >= owners->pid_max_age) {
+                if (read_fd(process->dirfd, entry->fd) == entry->inode) {
+                    entry->checked = owners->now;
+                    entry->read = owners->generation;
+                } else {
+                    entry->pid = 0;
+                    entry->fd = -1;
+                    entry->missing = -1;
+                }
+            }
+            if (entry->pid != 0)
+                process->owns = owners->generation;
         }
-        while ((fd = readdir(fds)) != NULL) {
-            char link[64];
-            ssize_t length;
-            uint64_t inode;
-            if (fd->d_name[0] == '.')
-                continue;
-            length = readlinkat(fd_dir_fd, fd->d_name, link, sizeof(link));
-            if (length <= 0 || (size_t)length >= sizeof(link))
-                continue;
-            inode = socket_inode(link, length);
-            if (inode != 0)
-                assign_pid(poller, rows, inode, (uint32_t)pid);
-        }
-        closedir(fds);
+        if (needs_search(owners, entry))
+            owners->unresolved++;
     }
-    closedir(proc);
+
+    if (owners->unresolved > 0)
+        search_freed_fds(owners);
+    if (owners->unresolved > 0)
+        rc = search_listeners(poller, owners, rows, count);
+    /* pid_max_age=0 is exact: a new process may hold a socket with a lower pid than its
+     * owner (pids wrap), so every new process is scanned whole. */
+    if (rc == TCPTABLE_OK && (owners->unresolved > 0 || owners->pid_max_age <= 0))
+        rc = search_processes(poller, owners, owners->pid_max_age <= 0);
+    if (rc == TCPTABLE_OK && owners->unresolved > 0)
+        rc = search_everything(poller, owners);
+    if (rc != TCPTABLE_OK)
+        return rc;
+    for (i = 0; i < table->count; i++)
+        if (needs_search(owners, &table->entries[i]))
+            table->entries[i].missing = owners->now;
+
+    for (i = 0; i < count; i++) {
+        size_t index;
+        if (rows[i].inode == 0)
+            continue;
+        index = map_find(&table->by_inode, rows[i].inode);
+        rows[i].pid = index == NOT_FOUND ? 0 : table->entries[index].pid;
+    }
+    trim_dirfds(owners);
     return TCPTABLE_OK;
 }
 
 #else
-/* ISO C forbids an empty translation unit. */
-typedef int tcptable_owners_linux_unused;
+
+#include "tcptable_internal.h"
+#include "tcptable_owners.h"
+
+/* Other OSes report owners with the table itself: the setting is accepted and unused. */
+int tcptable_poller_set_pid_max_age(tcptable_poller *poller, double seconds)
+{
+    if (!(seconds >= 0.0) || seconds > 1e300)
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                             "pid_max_age must be a finite number >= 0, not %g", seconds);
+    return TCPTABLE_OK;
+}
+
 #endif /* __linux__ */

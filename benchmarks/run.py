@@ -1,0 +1,160 @@
+"""tcptable's benchmark suite: poll cost at several table sizes, side by side in one run, against
+the bare C netlink floors and the peers (`ss`, psutil).
+
+    python benchmarks/run.py [--quick] [--sizes 1000,5000,20000,50000] [--out docs]
+                             [--readme README.md]
+    python -m benchmarks ...                    (the same, from the repository root)
+
+For each size N, child processes hold N loopback sockets (N/2 established pairs, a share of them
+IPv6) and this process times every measurement (median and min), then the churn scenario (5% of
+the pairs replaced between polls) and the fd-mix scenario (processes holding many non-socket
+fds beside the sockets).  Writes benchmarks.md and benchmarks.png to --out, and with --readme
+the summary between the README's benchmark markers.  Exits 1 if a measurement failed, never on
+a slow figure; a tool, keyword or OS feature missing here is reported as not measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+# Run as a script (python benchmarks/run.py) or through __main__: the sibling modules are
+# imported by name from this directory, and tcptable from wherever it is installed.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import holders
+import measures
+import report
+
+import tcptable
+
+README_BEGIN = "<!-- benchmarks: begin (python benchmarks/run.py --readme README.md) -->"
+README_END = "<!-- benchmarks: end -->"
+CAVEAT = (
+    "The machine is shared: other work ran beside the suite, so single figures are noisy; "
+    "the minimums show what the code costs on a quiet machine, the medians what a poller "
+    "met in practice.  Timings under Wine say nothing about Windows."
+)
+
+
+def measure_size(
+    sockets: int,
+    iterations: int,
+    budget: float,
+    floor: str | measures.NotMeasured,
+    fdmix: tuple[int, int],
+) -> report.SizeRun:
+    run = report.SizeRun(sockets)
+    try:
+        held = holders.PairHolders(sockets).__enter__()
+    except (OSError, RuntimeError) as error:
+        run.note = f"could not hold them ({error})"
+        return run
+    try:
+        run.rows = len(tcptable.snapshot(pids=False))
+        setting = measures.Setting(sockets, iterations, budget, held.replace)
+        print(f"{sockets:>6} sockets held, {run.rows} rows in the table", flush=True)
+        run.results += [show(result) for result in measures.floor_results(setting, floor)]
+        tables = [m for m in measures.MEASURES if m.scenario == "table"]
+        for measure in tables:
+            run.results.append(show(measures.run_measure(measure, setting)))
+        mixed = [m for m in measures.MEASURES if m.scenario == "fdmix"]
+        try:
+            with holders.FdMix(*fdmix):
+                for measure in mixed:
+                    run.results.append(show(measures.run_measure(measure, setting)))
+        except NotImplementedError as reason:
+            run.results += [
+                measures.Result(m.key, m.label, note=f"not measured: {reason}") for m in mixed
+            ]
+        except RuntimeError as error:
+            run.results += [
+                measures.Result(m.key, m.label, note=f"failed: {error}", failed=True) for m in mixed
+            ]
+    finally:
+        held.__exit__()
+    return run
+
+
+def show(result: measures.Result) -> measures.Result:
+    figures = (
+        f"{result.median_ms:9.2f} {result.min_ms:9.2f}"
+        if result.median_ms is not None and result.min_ms is not None
+        else result.note
+    )
+    print(f"   {result.label.replace('`', ''):<62} {figures}", flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small tables, few iterations")
+    parser.add_argument("--sizes", help="comma-separated socket counts (default 1k,5k,20k,50k)")
+    parser.add_argument("--iterations", type=int, help="timed calls per fast measurement")
+    parser.add_argument("--out", default="docs", help="directory for benchmarks.md / .png")
+    parser.add_argument("--readme", help="a README whose benchmark section to rewrite")
+    parser.add_argument("--only", help="comma-separated measurement keys (default: all)")
+    args = parser.parse_args(argv)
+
+    sizes = [400] if args.quick else [1000, 5000, 20000, 50000]
+    if args.sizes:
+        sizes = [int(size) for size in args.sizes.split(",")]
+    iterations = args.iterations or (3 if args.quick else 20)
+    budget = 1.0 if args.quick else 5.0
+    fdmix = (10, 20) if args.quick else (200, 200)
+    hard = holders.raise_fd_limit()[1]
+    limits = (
+        f"File limit: {hard} fds per process (soft limit raised to it); sockets held by "
+        f"{holders.pairs_per_holder()} pairs per child process.  fd mix: {fdmix[0]} processes "
+        f"x {fdmix[1]} non-socket fds."
+    )
+    if args.only:
+        keys = set(args.only.split(","))
+        unknown = keys - {m.key for m in measures.MEASURES}
+        if unknown:
+            parser.error(f"--only: unknown keys {sorted(unknown)}")
+        measures.MEASURES[:] = [m for m in measures.MEASURES if m.key in keys]
+    try:
+        floor: str | measures.NotMeasured = measures.build_floor()
+    except measures.NotMeasured as reason:
+        floor = reason
+    print(report.machine(), flush=True)
+    started = time.monotonic()
+    runs = [measure_size(size, iterations, budget, floor, fdmix) for size in sizes]
+    elapsed = time.monotonic() - started
+
+    os.makedirs(args.out, exist_ok=True)
+    png = os.path.join(args.out, "benchmarks.png")
+    plot_problem = report.plot(runs, png)
+    command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
+    held = ", ".join(f"{run.sockets:,}" for run in runs if not run.note) or "none"
+    header = report.header(
+        command,
+        f"{limits}  Sizes held: {held}.  Suite runtime {elapsed:.0f} s.",
+        CAVEAT,
+    )
+    if plot_problem:
+        header += ["", f"No plot: {plot_problem}."]
+    text = report.markdown(runs, header, None if plot_problem else "benchmarks.png")
+    markdown_path = os.path.join(args.out, "benchmarks.md")
+    with open(markdown_path, "w", encoding="utf-8") as out:
+        out.write(text + "\n")
+    print(f"wrote {markdown_path}" + ("" if plot_problem else f" and {png}"))
+    if args.readme:
+        summary = [*header, "", *report.targets_table(runs)]
+        relative = os.path.relpath(args.out, os.path.dirname(os.path.abspath(args.readme)))
+        if not plot_problem:
+            summary += ["", f"![cost per row against table size]({relative}/benchmarks.png)"]
+        summary += ["", f"Every figure: [{relative}/benchmarks.md]({relative}/benchmarks.md)."]
+        report.replace_section(args.readme, README_BEGIN, README_END, "\n".join(summary))
+
+    failed = [r for run in runs for r in run.results if r.failed]
+    for result in failed:
+        print(f"FAILED: {result.label}: {result.note}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+/*
+ * tcptable_count.h - counts and directions over packed rows (no OS call, no poller).
+ *
+ * Both functions read rows a Snapshot already holds and run with the GIL released; errors go
+ * into the caller's tcptable_status.
+ */
+#ifndef TCPTABLE_COUNT_H
+#define TCPTABLE_COUNT_H
+
+#include "tcptable.h"
+
+/* cdef begin */
+
+/* What tcptable_count_by() groups rows by. */
+#define TCPTABLE_KEY_STATE 1
+#define TCPTABLE_KEY_FAMILY 2
+#define TCPTABLE_KEY_LOCAL_PORT 3
+#define TCPTABLE_KEY_REMOTE_PORT 4
+#define TCPTABLE_KEY_REMOTE_ADDRESS 5
+#define TCPTABLE_KEY_PID 6
+#define TCPTABLE_KEY_DIRECTION 7
+
+/* One byte per row from tcptable_directions(). */
+#define TCPTABLE_DIRECTION_UNKNOWN 0  /* not listening and no remote end (a bound socket) */
+#define TCPTABLE_DIRECTION_LISTEN 1
+#define TCPTABLE_DIRECTION_INBOUND 2  /* its local port is listened on at its address */
+#define TCPTABLE_DIRECTION_OUTBOUND 3
+
+/* One group: its key and how many rows have it.  value is the key itself (state, family,
+ * port, pid, direction), except for TCPTABLE_KEY_REMOTE_ADDRESS, where it is the index of the
+ * first row with that (family, remote address). */
+typedef struct {
+    uint64_t value;
+    uint64_t count;
+} tcptable_count;
+
+/* Classify rows[0 .. row_count) into directions[0 .. row_count). */
+int tcptable_directions(tcptable_status *status, const tcptable_row *rows, size_t row_count,
+                        uint8_t *directions);
+
+/* Group rows by `key` into counts[0 .. *written), in ascending order of the key (remote
+ * addresses: IPv4 rows first, then numerically).  `directions` (from tcptable_directions) is
+ * needed for TCPTABLE_KEY_DIRECTION only.  capacity must hold every group: row_count is
+ * always enough. */
+int tcptable_count_by(tcptable_status *status, const tcptable_row *rows, size_t row_count,
+                      int key, const uint8_t *directions, tcptable_count *counts,
+                      size_t capacity, size_t *written);
+
+/* cdef end */
+
+#endif /* TCPTABLE_COUNT_H */

@@ -1,0 +1,277 @@
+"""Filters (states, local_ports, remote_ports, owner_pids): a filtered snapshot equals the
+unfiltered one masked, as a multiset of rows, on every source; bad keywords are refused.
+
+The property tests compare only the test's own sockets (listeners, established pairs, a
+TIME_WAIT and a CLOSE_WAIT / FIN_WAIT2 pair in each family): other processes change the rest
+of the table between two polls.  The rows a filter keeps must all pass it, whoever owns them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+from conftest import LOOPBACK, Pair, ipv6_available, open_listener, open_pair, own_rows
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tcptable
+
+SOURCES = ["default"] if sys.platform == "win32" else ["netlink", "proc"]
+# Bounded so that the file runs in seconds (a poll with pids walks /proc on Linux; under Wine
+# one poll costs ~65 ms).
+PROPERTY_SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+class Zoo:
+    """Sockets in several states, in every family this host has, held for the module."""
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+        self.ports: set[int] = set()
+        families = [4, 6] if ipv6_available() else [4]
+        for family in families:
+            for _ in range(2):
+                self._keep(open_pair(family))
+            listener = open_listener(family)
+            self.sockets.append(listener)
+            self.ports.add(listener.getsockname()[1])
+            # TIME_WAIT: the client closes first, then the server.
+            closed = self._keep(open_pair(family))
+            closed.client.close()
+            closed.server.close()
+            # CLOSE_WAIT on the server, FIN_WAIT2 on the (closed) client.
+            half = self._keep(open_pair(family))
+            half.client.close()
+
+    def _keep(self, pair: Pair) -> Pair:
+        self.sockets += [pair.listener, pair.client, pair.server]
+        self.ports |= {pair.listen_port, pair.client_port}
+        return pair
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+@pytest.fixture(scope="module")
+def zoo() -> Iterator[Zoo]:
+    opened = Zoo()
+    # Let the closing handshakes settle (TIME_WAIT, CLOSE_WAIT): the property holds either
+    # way, but it should meet those states.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        states = {row.state for row in own(tcptable.snapshot(pids=False), opened.ports)}
+        if {tcptable.State.TIME_WAIT, tcptable.State.CLOSE_WAIT} <= states:
+            break
+        time.sleep(0.05)
+    yield opened
+    opened.close()
+
+
+def own(rows: Iterable[tcptable.Connection], ports: set[int]) -> Counter[tcptable.Connection]:
+    """The zoo's rows (loopback, both ports the zoo's own, or a listener's 0), as a multiset."""
+    return Counter(
+        row
+        for row in rows
+        if row.local_address == LOOPBACK[row.family]
+        and row.local_port in ports
+        and (row.remote_port in ports or row.remote_port == 0)
+    )
+
+
+def passes(row: tcptable.Connection, filters: dict[str, Any]) -> bool:
+    """The filter's meaning, written independently of the shim."""
+    states = filters.get("states")
+    if states is not None:
+        wanted = {
+            tcptable.State[s.upper()] if isinstance(s, str) else tcptable.State(s) for s in states
+        }
+        if row.state not in wanted:
+            return False
+    for name, value in (
+        ("local_ports", row.local_port),
+        ("remote_ports", row.remote_port),
+        ("owner_pids", row.pid),
+    ):
+        if filters.get(name) is not None and value not in filters[name]:
+            return False
+    return True
+
+
+@st.composite
+def filters(draw: st.DrawFn, ports: list[int]) -> dict[str, Any]:
+    """Random filter keywords: each absent, or a non-empty set mixing the zoo's values with
+    others; states as members, names in any case, or numbers."""
+    chosen: dict[str, Any] = {}
+    if draw(st.booleans()):
+        members = draw(st.sets(st.sampled_from(list(tcptable.State)), min_size=1))
+        chosen["states"] = [
+            draw(st.sampled_from([m, m.name.lower(), m.name, int(m)])) for m in members
+        ]
+    port = st.one_of(st.sampled_from(ports), st.integers(0, 65535))
+    if draw(st.booleans()):
+        chosen["local_ports"] = draw(st.sets(port, min_size=1, max_size=8))
+    if draw(st.booleans()):
+        chosen["remote_ports"] = draw(st.sets(st.one_of(port, st.just(0)), min_size=1, max_size=8))
+    if draw(st.booleans()):
+        pid = st.sampled_from([os.getpid(), 0, 1, os.getppid()])
+        chosen["owner_pids"] = draw(st.sets(st.one_of(pid, st.integers(0, 2**32 - 1)), min_size=1))
+    chosen["family"] = draw(st.sampled_from(["all", "ipv4", "ipv6"]))
+    chosen["sort"] = draw(st.booleans())
+    return chosen
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_filtered_snapshot_is_the_masked_snapshot(zoo: Zoo, source: str) -> None:
+    @PROPERTY_SETTINGS
+    @given(chosen=filters(sorted(zoo.ports)))
+    def check(chosen: dict[str, Any]) -> None:
+        filtered = list(tcptable.snapshot(source=source, **chosen))
+        full = list(tcptable.snapshot(family=chosen["family"], source=source))
+        assert own(full, zoo.ports), "the zoo's sockets are missing from the table"
+        assert all(passes(row, chosen) for row in filtered)
+        masked = [row for row in full if passes(row, chosen)]
+        assert own(filtered, zoo.ports) == own(masked, zoo.ports)
+
+    check()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_many_port_ranges_still_filter(zoo: Zoo, source: str) -> None:
+    # Every other port: far too many ranges to push into the kernel; decoding filters them.
+    ports = set(range(0, 65536, 2)) | zoo.ports
+    filtered = tcptable.snapshot(source=source, local_ports=ports, remote_ports=ports)
+    full = tcptable.snapshot(source=source)
+    assert all(row.local_port in ports and row.remote_port in ports for row in filtered)
+    masked = [row for row in full if row.local_port in ports and row.remote_port in ports]
+    assert own(filtered, zoo.ports) == own(masked, zoo.ports)
+    assert own(filtered, zoo.ports)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_each_filter_finds_the_pair(pair: Pair, source: str) -> None:
+    listen = (pair.listen_port, 0, tcptable.State.LISTEN)
+    client = (pair.client_port, pair.listen_port, tcptable.State.ESTABLISHED)
+    server = (pair.listen_port, pair.client_port, tcptable.State.ESTABLISHED)
+    cases: list[tuple[dict[str, Any], set[tuple[int, int, tcptable.State]]]] = [
+        ({"states": ["listen"]}, {listen}),
+        ({"states": [tcptable.State.ESTABLISHED]}, {client, server}),
+        ({"local_ports": [pair.listen_port]}, {listen, server}),
+        ({"remote_ports": [pair.listen_port]}, {client}),
+        ({"remote_ports": [0], "local_ports": [pair.listen_port]}, {listen}),
+        ({"states": [5], "local_ports": [pair.client_port, pair.listen_port]}, {client, server}),
+        ({"states": ["TIME_WAIT"], "local_ports": [pair.listen_port]}, set()),
+    ]
+    for keywords, expected in cases:
+        rows = tcptable.snapshot(source=source, **keywords)
+        found = {
+            (r.local_port, r.remote_port, r.state)
+            for r in rows
+            if r.family == pair.family and r.local_address == LOOPBACK[pair.family]
+        }
+        assert found & pair.expected() == expected, keywords
+
+
+def test_owner_pids_keeps_only_those_owners(pair: Pair) -> None:
+    # The pair's owner as this OS reports it (this process; 0 under Wine, which hides pids).
+    owner = own_rows(tcptable.snapshot(), pair)[
+        (pair.client_port, pair.listen_port, tcptable.State.ESTABLISHED)
+    ].pid
+    kept = tcptable.snapshot(owner_pids=[owner, 1])
+    assert {row.pid for row in kept} <= {owner, 1}
+    assert set(own_rows(kept, pair)) == pair.expected()
+    assert not own_rows(tcptable.snapshot(owner_pids=[owner + 1]), pair)
+
+
+def test_poller_keeps_its_checked_filters() -> None:
+    with tcptable.Poller(states=["listen", 5], local_ports=(80, 80, 443), owner_pids=[7]) as poller:
+        assert poller.states == {tcptable.State.LISTEN, tcptable.State.ESTABLISHED}
+        assert poller.local_ports == {80, 443}
+        assert poller.remote_ports is None
+        assert poller.owner_pids == {7}
+        assert "local_ports=[80, 443]" in repr(poller)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "error", "message"),
+    [
+        ({"states": []}, ValueError, "states is empty"),
+        ({"states": ["LISTENING"]}, ValueError, "states: unknown state 'LISTENING'"),
+        ({"states": [13]}, ValueError, "states: unknown state number 13"),
+        ({"states": [0]}, ValueError, "states: unknown state number 0"),
+        ({"states": "LISTEN"}, TypeError, "states must be an iterable .* not the string 'LISTEN'"),
+        ({"states": [True]}, TypeError, "states must hold .* not True"),
+        ({"states": [2.0]}, TypeError, "states must hold .* not 2.0"),
+        ({"states": 2}, TypeError, "states must be an iterable .* not 2"),
+        ({"local_ports": []}, ValueError, "local_ports is empty"),
+        ({"local_ports": [65536]}, ValueError, "local_ports: 65536 is out of range 0..65535"),
+        ({"local_ports": [-1]}, ValueError, "local_ports: -1 is out of range"),
+        ({"remote_ports": ["80"]}, TypeError, "remote_ports must hold ints, not '80'"),
+        ({"remote_ports": "80"}, TypeError, "remote_ports must be an iterable .* string '80'"),
+        ({"remote_ports": 80}, TypeError, "remote_ports must be an iterable of ports, not 80"),
+        ({"local_ports": [True]}, TypeError, "local_ports must hold ints, not True"),
+        ({"local_ports": [80.0]}, TypeError, "local_ports must hold ints, not 80.0"),
+        ({"owner_pids": set()}, ValueError, "owner_pids is empty"),
+        ({"owner_pids": [2**32]}, ValueError, "owner_pids: 4294967296 is out of range"),
+        ({"owner_pids": [False]}, TypeError, "owner_pids must hold ints, not False"),
+        ({"owner_pids": [1], "pids": False}, ValueError, "owner_pids needs pids=True"),
+    ],
+)
+def test_bad_filters_name_the_keyword_and_value(
+    keywords: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        tcptable.Poller(**keywords)
+    with pytest.raises(error, match=message):
+        tcptable.snapshot(**keywords)
+
+
+def test_iterables_of_any_kind_are_accepted(pair: Pair) -> None:
+    ports = (port for port in [pair.listen_port])  # a generator, consumed once
+    rows = tcptable.snapshot(local_ports=ports, states=iter(["LISTEN"]))
+    assert {(r.local_port, r.state) for r in rows if r.family == pair.family} == {
+        (pair.listen_port, tcptable.State.LISTEN)
+    }
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sock_diag is Linux's")
+@pytest.mark.parametrize(
+    "keywords",
+    [
+        lambda pair: {"states": ["LISTEN"]},
+        lambda pair: {"states": ["ESTABLISHED", "SYN_RCVD"]},
+        lambda pair: {"local_ports": [pair.listen_port]},
+        lambda pair: {"local_ports": [*range(pair.listen_port - 3, pair.listen_port + 4), 9]},
+        lambda pair: {"remote_ports": [0, pair.listen_port], "local_ports": [pair.client_port]},
+        lambda pair: {"states": [5], "remote_ports": [pair.client_port, pair.listen_port]},
+    ],
+    ids=["listen", "other-states", "one-port", "port-ranges", "both-sides", "state-and-port"],
+)
+def test_netlink_filters_run_in_the_kernel(pair: Pair, keywords: Any) -> None:
+    """The fetch counts the kernel's reply: equal to the rows kept when the kernel did all the
+    filtering (states as idiag_states, ports as INET_DIAG_REQ_BYTECODE)."""
+    from tcptable._native import ffi, lib
+
+    from tcptable._errors import raise_for_status
+
+    with tcptable.Poller(source="netlink", pids=False, **keywords(pair)) as poller:
+        handle, counts = poller._handle, ffi.new("size_t[2]")
+        families = lib.TCPTABLE_FAMILY_IPV4 | lib.TCPTABLE_FAMILY_IPV6
+        raise_for_status(
+            handle, lib.tcptable_fetch(handle, families, lib.TCPTABLE_SOURCE_NETLINK, 0, counts)
+        )
+        rows = ffi.new("tcptable_row[]", counts[0] + 1)
+        raise_for_status(handle, lib.tcptable_decode(handle, rows, counts[0] + 1, counts + 1))
+    assert counts[0] == counts[1]
