@@ -420,12 +420,19 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, tcptable_stats *stats, int *rc)
 {
     size_t offset = 0, n = 0;
+    /* A one-family dump holds rows of its family only (the one-walk dump, both). */
+    const int expected = raw->reply_type != SOCK_DIAG_BY_FAMILY     ? 0
+                         : raw == &poller->raw[TCPTABLE_RAW_IPV4] ? 4
+                                                                  : 6;
     *rc = TCPTABLE_OK;
     while (offset + sizeof(struct nlmsghdr) <= raw->used && n < raw->rows) {
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
         if (header->nlmsg_type == raw->reply_type && header->nlmsg_seq == raw->sequence) {
             tcptable_row *row = &rows[n];
             *rc = decode_diag(poller, NLMSG_DATA(header), row);
+            if (*rc == TCPTABLE_OK && expected != 0 && row->family != expected)
+                *rc = tcptable_fail_bad_data(poller, "an IPv%u inet_diag_msg in the IPv%d dump",
+                                             row->family, expected);
             if (*rc != TCPTABLE_OK)
                 return n;
             /* The kernel applied the states and (most) port filters already; this catches
