@@ -66,6 +66,7 @@ _live_pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     for poller in list(_live_pollers):
         poller._lock = threading.Lock()
+        poller._changes_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork

@@ -53,6 +53,7 @@ class Snapshot:
         "__weakref__",
         "_array",
         "_directions",
+        "_origin",
         "_stats",
         "_stats_array",
         "_view",
@@ -62,12 +63,15 @@ class Snapshot:
     _view: memoryview
     _array: numpy.ndarray | None
     _directions: memoryview | None
+    _origin: tuple[Snapshot, Any] | None
     _stats: memoryview | None
     _stats_array: numpy.ndarray | None
     process_names: dict[int, str] | None
     timestamp: float
 
-    def __init__(self, view: memoryview, timestamp: float) -> None:
+    def __init__(
+        self, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+    ) -> None:
         """Rows from ``view``: a read-only bytes-like object (``bytes``, a read-only
         ``memoryview``) of packed rows, ``len(view)`` a multiple of ``tcptable.ROW_SIZE``;
         ``timestamp`` is ``time.time()`` of when they were read.  Polls make these; building one
@@ -89,13 +93,18 @@ class Snapshot:
             raise ValueError(
                 f"Snapshot view must hold whole rows of {ROW_SIZE} bytes, not {rows.nbytes} bytes"
             )
+        if process_names is not None and not isinstance(process_names, dict):
+            raise TypeError(
+                f"Snapshot process_names must be a dict or None, not {type(process_names).__name__}"
+            )
         self._view = rows
         self._array = None
         self._directions = None
+        self._origin = None
         self._stats = None
         self._stats_array = None
-        self.process_names = None
         self.timestamp = _real_number(timestamp)
+        self.process_names = process_names
 
     @classmethod
     def _from_rows(
@@ -104,19 +113,27 @@ class Snapshot:
         timestamp: float,
         process_names: dict[int, str] | None = None,
         *,
+        origin: tuple[Snapshot, Any] | None = None,
         stats: memoryview | None = None,
     ) -> Snapshot:
         """Private: a snapshot over rows the library packed itself (a read-only 'B' memoryview
         of whole rows), without the constructor's checks: polls, and the row sets of
-        ``tcptable.Changes``.  ``stats``: the rows' TCP stats records, aligned with them."""
+        ``tcptable.Changes``.  ``origin`` is the table such rows were picked from and their
+        indices in it (a ``uint32_t[]``): their directions are judged against that table's
+        listeners, and they get its process names of their own pids.  ``stats``: the rows'
+        TCP stats records, aligned with them."""
         snapshot = cls.__new__(cls)
         snapshot._view = view
         snapshot._array = None
         snapshot._directions = None
+        snapshot._origin = origin
         snapshot._stats = stats
         snapshot._stats_array = None
         snapshot.process_names = process_names
         snapshot.timestamp = timestamp
+        names = origin[0].process_names if origin is not None else None
+        if process_names is None and names is not None:  # the names of this part's own pids
+            snapshot.process_names = {p: names[p] for p in snapshot.count_by("pid") if p in names}
         return snapshot
 
     def __len__(self) -> int:
@@ -213,7 +230,11 @@ class Snapshot:
         family accepts on, at this address or a wildcard), OUTBOUND, or UNKNOWN (no remote end).
         """
         if self._directions is None:
-            self._directions = _counts.directions(self._view)
+            if self._origin is None:
+                self._directions = _counts.directions(self._view)
+            else:  # rows a diff picked: the listeners are in the table they came from
+                table, indices = self._origin
+                self._directions = _counts.directions(table.view, indices, len(self))
         return self._directions
 
     @property

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import fnmatch
 import os
 import sys
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from . import _cli_format
+from ._changes import Changes
 from ._cli_format import Event, Record
 from ._enums import Direction, State
 from ._errors import TcpTableError
 from ._poller import Poller
+from ._snapshot import Snapshot
+from ._watch import watch
 
 __all__ = ["main"]
 
@@ -310,19 +313,16 @@ class _Query:
         return True
 
 
-def _names_of(table: Any) -> dict[int, str]:
-    names: dict[int, str] = getattr(table, "process_names", None) or {}
-    return names
-
-
-def _records(table: Any, directions: Iterable[Any] | None) -> Iterator[Record]:
-    names = _names_of(table)
+def _records(table: Snapshot, directions: Iterable[int] | None) -> Iterator[Record]:
+    """The rows with their process names, and their directions when given."""
+    names = table.process_names or {}
     if directions is None:
         for connection in table:
             yield Record(connection, names.get(connection.pid), None)
         return
+    direction_names = {member.value: member.name for member in Direction}
     for connection, direction in zip(table, directions):
-        yield Record(connection, names.get(connection.pid), Direction(direction).name)
+        yield Record(connection, names.get(connection.pid), direction_names[direction])
 
 
 def _connections(count: int) -> str:
@@ -341,7 +341,8 @@ def _show_table(query: _Query, output: str) -> int:
 
 
 def _label(key: str, value: Any) -> str:
-    """A --counts value as shown: state and direction names, "-" for no pid or name."""
+    """A ``count_by`` value as --counts shows it: state and direction names, "-" for no pid or
+    no name."""
     if key in ("state", "direction"):
         return str(value.name)
     if key in ("pid", "process"):
@@ -349,13 +350,14 @@ def _label(key: str, value: Any) -> str:
     return str(value)
 
 
-_RECORD_VALUES: dict[str, Callable[[Record], Any]] = {
-    "state": lambda r: r.connection.state,
-    "port": lambda r: r.connection.local_port,
-    "pid": lambda r: r.connection.pid,
-    "process": lambda r: r.process,
+# A row's --counts value as shown, for counting row by row (the command's own filters).
+_RECORD_LABELS: dict[str, Callable[[Record], str]] = {
+    "state": lambda r: r.connection.state.name,
+    "port": lambda r: str(r.connection.local_port),
+    "pid": lambda r: str(r.connection.pid) if r.connection.pid else "-",
+    "process": lambda r: r.process or "-",
     "remote": lambda r: r.connection.remote_address,
-    "direction": lambda r: Direction[r.direction] if r.direction else None,
+    "direction": lambda r: r.direction or "-",
 }
 
 
@@ -368,19 +370,19 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
         directions = table.directions() if key == "direction" else None
         for record in _records(table, directions):
             if query.wants(record):
-                totals[_label(key, _RECORD_VALUES[key](record))] += 1
+                totals[_RECORD_LABELS[key](record)] += 1
     else:
-        names = _names_of(table)
+        names = table.process_names or {}
         for value, count in table.count_by(_COUNT_BY[key]).items():
             shown = names.get(value) if key == "process" else value
             totals[_label(key, shown)] += count
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _events(changes: Any, query: _Query) -> list[Event]:
+def _events(changes: Changes, query: _Query) -> list[Event]:
     """The changes of one poll as events that pass the filters: closed, changed, opened."""
-    after = _names_of(changes.after)
-    before = _names_of(changes.before)
+    after = changes.after.process_names or {}
+    before = changes.before.process_names or {}
     events = []
     for connection in changes.closed:
         record = Record(connection, before.get(connection.pid), None)
@@ -398,30 +400,29 @@ def _events(changes: Any, query: _Query) -> list[Event]:
 
 
 def _watch(query: _Query, output: str, interval: float) -> int:
-    with query.poller(sort=False) as poller:
-        # The first poll is the starting point: every row in it counts as opened, so it is
-        # not printed; changes are reported from the next poll on.
-        start = poller.poll_changes()
-        shown = sum(1 for r in _records(start.after, None) if query.wants(r))
+    # tcptable.watch sleeps to deadlines (no drift); closing the generator closes its poller.
+    stream = cast("Generator[Changes, None, None]", watch(interval, **query.keywords))
+    with contextlib.closing(stream):
+        # The first Changes is the starting point (every row in it counts as opened): not
+        # printed; changes are reported from the next poll on.
+        start = next(stream).after
+        if query.filters_in_python:
+            shown = sum(1 for record in _records(start, None) if query.wants(record))
+        else:
+            shown = len(start)
         print(
             f"watching {_connections(shown)} every {interval:g} s (Ctrl-C to stop)",
             file=sys.stderr,
             flush=True,
         )
         header = True
-        deadline = time.monotonic()
-        while True:
-            deadline += interval
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                deadline = time.monotonic()  # fell behind (a slow poll): no burst of polls
-            events = _events(poller.poll_changes(), query)
+        for changes in stream:
+            events = _events(changes, query)
             if events or (header and output == "csv"):
                 _cli_format.write_events(sys.stdout, events, output, header=header)
                 header = False
                 sys.stdout.flush()
+    return 0
 
 
 def _stdout_gone() -> None:

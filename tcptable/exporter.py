@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._enums import State
 from ._poller import Poller
+from ._rows import Connection
+from ._snapshot import Snapshot
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -62,7 +64,7 @@ class _Table(NamedTuple):
     listening: dict[tuple[str, str, str, str], int]
 
 
-def _address(connection: Any) -> str:
+def _address(connection: Connection) -> str:
     if connection.family == 6 and connection.local_scope_id:
         return f"{connection.local_address}%{connection.local_scope_id}"
     return str(connection.local_address)
@@ -154,7 +156,7 @@ class Exporter:
             self._statistics = values
 
     @staticmethod
-    def _by_family_state(table: Any) -> dict[tuple[str, str], int]:
+    def _by_family_state(table: Snapshot) -> dict[tuple[str, str], int]:
         counts = {
             (family, state.name.lower()): 0 for family in FAMILIES.values() for state in State
         }
@@ -170,8 +172,8 @@ class Exporter:
         return counts
 
     @staticmethod
-    def _listening(table: Any) -> dict[tuple[str, str, str, str], int]:
-        names = getattr(table, "process_names", None) or {}
+    def _listening(table: Snapshot) -> dict[tuple[str, str, str, str], int]:
+        names = table.process_names or {}
         listening: Counter[tuple[str, str, str, str]] = Counter()
         if len(table):
             import numpy
@@ -358,8 +360,7 @@ def main(argv: Sequence[str], *, prog: str = "tcptable exporter") -> int:
     shown = f"[{host}]" if ":" in host else host
     log.info("serving http://%s:%d/metrics, polling every %g s", shown, port, options.interval)
     try:
-        while not stop.wait(1.0):
-            pass
+        stop.wait()  # a signal interrupts the wait: SIGTERM's handler sets stop, SIGINT raises
     except KeyboardInterrupt:
         pass
     finally:

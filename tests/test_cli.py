@@ -394,7 +394,7 @@ def test_help_names_the_program_as_invoked() -> None:
 
 def test_program_name() -> None:
     assert cli.program_name("/usr/local/bin/tcptable") == "tcptable"
-    assert cli.program_name(r"C:\Python\Scripts\tcptable.exe") != "tcptable.exe"
+    assert cli.program_name("/opt/Scripts/tcptable.exe") == "tcptable"  # Windows' launcher
     assert cli.program_name("/x/site-packages/tcptable/__main__.py").endswith(" -m tcptable")
 
 

@@ -65,8 +65,8 @@ struct tcptable_poller {
     uint32_t netlink_sequence; /* last sequence number used */
     int netlink_error;       /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
     int netlink_one_walk;    /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
-    long netlink_owner;        /* the process that opened netlink_fd: a fork child must not
-                                * share its parent's socket (their dumps would interleave) */
+    long process;              /* the process of the last fetch (0 = none yet): a fork child
+                                * must not share its parent's socket and directory descriptors */
     size_t netlink_recv_space; /* bytes offered to each recv; grows if a datagram was larger */
 
     /* Linux: the system calls the backend makes (a NULL member = the real call). */

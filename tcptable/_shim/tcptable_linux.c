@@ -197,6 +197,18 @@ static int fetch_with(tcptable_poller *poller, int source)
 int tcptable_os_fetch(tcptable_poller *poller)
 {
     int rc;
+    long self = (long)getpid();
+    if (poller->process != self) {
+        if (poller->process != 0) {
+            /* A fork child: the sock_diag socket and the owner cache's directory descriptors
+             * are shared with the parent (two dumps on one socket fail with EBUSY or steal
+             * each other's replies; two readers of one directory share its offset).  Close
+             * our copies only; the parent's stay open. */
+            tcptable_netlink_close(poller);
+            tcptable_owners_forget(poller);
+        }
+        poller->process = self;
+    }
     if (poller->source == TCPTABLE_SOURCE_NETLINK ||
         (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->netlink_missing)) {
         int asked = poller->source;

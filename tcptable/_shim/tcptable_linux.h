@@ -69,6 +69,9 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
 int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t count);
 /* Free what the owner lookup keeps between polls (poller->owners). */
 void tcptable_owners_release(tcptable_poller *poller);
+/* Forget what the owner lookup learned, keeping its settings: in a fork child, whose copies of
+ * the cached directory descriptors share their read offsets with the parent's. */
+void tcptable_owners_forget(tcptable_poller *poller);
 
 #endif /* __linux__ */
 #endif /* TCPTABLE_LINUX_H */

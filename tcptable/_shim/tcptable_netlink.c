@@ -121,7 +121,6 @@ static int open_socket(tcptable_poller *poller)
         return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket: SO_RCVTIMEO");
     }
     poller->netlink_fd = fd;
-    poller->netlink_owner = (long)getpid();
     return TCPTABLE_OK;
 }
 
@@ -202,12 +201,6 @@ int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
 {
     uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
     int tries, rc = TCPTABLE_OK;
-    if (poller->netlink_fd >= 0 && poller->netlink_owner != (long)getpid()) {
-        /* We are a fork child: the socket is shared with the parent, and two dumps on one
-         * socket fail (EBUSY) or steal each other's replies.  Close our copy only; the
-         * parent's stays open. */
-        tcptable_netlink_close(poller);
-    }
     if (poller->netlink_recv_space == 0)
         poller->netlink_recv_space = NETLINK_RECV_SPACE;
     for (tries = 1; tries <= TCPTABLE_DUMP_TRIES; tries++) {
@@ -427,12 +420,19 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, tcptable_stats *stats, int *rc)
 {
     size_t offset = 0, n = 0;
+    /* A one-family dump holds rows of its family only (the one-walk dump, both). */
+    const int expected = raw->reply_type != SOCK_DIAG_BY_FAMILY     ? 0
+                         : raw == &poller->raw[TCPTABLE_RAW_IPV4] ? 4
+                                                                  : 6;
     *rc = TCPTABLE_OK;
     while (offset + sizeof(struct nlmsghdr) <= raw->used && n < raw->rows) {
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
         if (header->nlmsg_type == raw->reply_type && header->nlmsg_seq == raw->sequence) {
             tcptable_row *row = &rows[n];
             *rc = decode_diag(poller, NLMSG_DATA(header), row);
+            if (*rc == TCPTABLE_OK && expected != 0 && row->family != expected)
+                *rc = tcptable_fail_bad_data(poller, "an IPv%u inet_diag_msg in the IPv%d dump",
+                                             row->family, expected);
             if (*rc != TCPTABLE_OK)
                 return n;
             /* The kernel applied the states and (most) port filters already; this catches
