@@ -309,6 +309,13 @@ def test_nlmsg_error_without_an_error_is_bad_data(faulty: Make) -> None:
     raises(poller, errno.EBADMSG, "sock_diag dump", "NLMSG_ERROR with error 0")
 
 
+@pytest.mark.parametrize("result", [-(2**31), -4096])
+def test_nlmsg_error_outside_the_kernels_errnos_is_bad_data(faulty: Make, result: int) -> None:
+    # INT_MIN cannot be negated: a reply the kernel never writes, found by fuzzing.
+    poller, _ = faulty(recv=Replies(error_after_first(-result, once=False)))
+    raises(poller, errno.EBADMSG, "sock_diag dump", f"NLMSG_ERROR with error {result}")
+
+
 def replace_first_done(result: int, once: bool) -> Callable[[int, bytes], list[bytes | int]]:
     """An edit: the dump's NLMSG_DONE carries `result` (its first time only if `once`)."""
     done = []
@@ -328,6 +335,12 @@ def test_nlmsg_done_carrying_a_transient_error_restarts(faulty: Make, pair: Pair
                           socket=passthrough("socket"))  # fmt: skip
     assert own_rows(poller.poll(), pair) == clean_rows(pair)
     assert seam.calls["socket"] == 2
+
+
+@pytest.mark.parametrize("result", [-(2**31), -4096])
+def test_nlmsg_done_outside_the_kernels_errnos_is_bad_data(faulty: Make, result: int) -> None:
+    poller, _ = faulty(recv=Replies(replace_first_done(result, once=False)))
+    raises(poller, errno.EBADMSG, "sock_diag dump", f"NLMSG_DONE with error {result}")
 
 
 def test_nlmsg_overrun_restarts(faulty: Make, pair: Pair) -> None:

@@ -33,6 +33,8 @@
 #define NETLINK_RECV_SPACE 65536
 /* Room for the request's bytecode attribute (tcptable_bytecode_linux.c needs < 2.6 KiB). */
 #define NETLINK_ATTRIBUTE_ROOM 4096
+/* The largest errno the kernel reports (include/linux/err.h MAX_ERRNO). */
+#define NETLINK_MAX_ERRNO 4095
 #define NETLINK_RECV_SPACE_LIMIT ((size_t)16 << 20)
 
 /* Internal result of one dump attempt: the kernel lost part of the dump (the status already
@@ -298,6 +300,12 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
                 if (length >= NLMSG_LENGTH(sizeof(int)))
                     memcpy(&err, NLMSG_DATA(header), sizeof(int));
                 if (err < 0) {
+                    /* The kernel's errnos are 1..MAX_ERRNO (4095); anything else (INT_MIN
+                     * cannot even be negated) is not a reply the kernel wrote. */
+                    if (err < -NETLINK_MAX_ERRNO)
+                        return tcptable_fail_bad_data(poller,
+                                                      "sock_diag dump: NLMSG_DONE with error %d",
+                                                      err);
                     err = -err;
                     if (is_transient(err))
                         return restart(poller, err, "sock_diag dump");
@@ -310,7 +318,9 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
                 int err;
                 if (length < NLMSG_LENGTH(sizeof(*error)))
                     return tcptable_fail_bad_data(poller, "sock_diag dump: short NLMSG_ERROR");
-                if (error->error >= 0) /* an acknowledgement, which a dump never asks for */
+                /* >= 0: an acknowledgement, which a dump never asks for; below -MAX_ERRNO: no
+                 * errno the kernel has. */
+                if (error->error >= 0 || error->error < -NETLINK_MAX_ERRNO)
                     return tcptable_fail_bad_data(poller,
                                                   "sock_diag dump: NLMSG_ERROR with error %d",
                                                   error->error);
