@@ -284,7 +284,8 @@ class Exporter:
 
 
 def listen_address(text: str) -> tuple[str, int]:
-    """An argparse type: ``HOST:PORT`` (``[IPv6]:PORT``; ``:PORT`` for every interface)."""
+    """An argparse type: ``HOST:PORT`` or ``[IPv6]:PORT``; ``:PORT`` means 0.0.0.0 (every IPv4
+    interface)."""
     host, colon, port_text = text.rpartition(":")
     if not colon or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT with a port in 1..65535")
@@ -315,7 +316,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         type=listen_address,
         default=("127.0.0.1", 9464),
         metavar="HOST:PORT",
-        help="where to serve /metrics (default 127.0.0.1:9464; :9464 for every interface)",
+        help="where to serve /metrics (default 127.0.0.1:9464; :9464 every IPv4 interface, "
+        "[::]:9464 every interface)",
     )
     parser.add_argument(
         "--interval",
