@@ -103,6 +103,16 @@ def test_table_shows_own_pair_aligned_with_owner_and_direction(
         assert line[pid_end : pid_end + 2] == "  ", (line, header)
 
 
+def test_ipv6_endpoints_carry_their_scope() -> None:
+    from tcptable._cli_format import endpoint
+
+    lo = socket.if_nametoindex("lo")
+    assert endpoint(6, "fe80::1", 22, lo) == "[fe80::1%lo]:22"
+    assert endpoint(6, "fe80::1", 22, 2**31 - 1) == f"[fe80::1%{2**31 - 1}]:22"  # no such link
+    assert endpoint(6, "::", 0, 0) == "[::]:*"
+    assert endpoint(4, "10.0.0.1", 80, 0) == "10.0.0.1:80"
+
+
 def test_no_pids_and_no_names_drop_their_columns(
     capsys: pytest.CaptureFixture[str], pair: Pair
 ) -> None:
