@@ -302,7 +302,7 @@ def listen_address(text: str) -> tuple[str, int]:
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     """The exporter's options."""
-    from .cli import positive_seconds
+    from ._cli_args import positive_seconds
 
     parser = argparse.ArgumentParser(
         prog=prog,
