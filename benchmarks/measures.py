@@ -308,6 +308,11 @@ MEASURES = [
         lambda s, k: poller(k, pids=False, remote_ports={443}).poll,
     ),
     Measure("stats", "`poll()`, pids=False, stats=True (tcp_info)", stats),
+    Measure(
+        "remote_ports",
+        "`poll()`, pids=False, remote_ports={443}",
+        lambda s, k: poller(k, pids=False, remote_ports={443}).poll,
+    ),
     Measure("diff", "`poll()` + `tcptable.diff(previous, new)`, pids=False", diff),
     Measure("proc", "`poll()`, pids=False, source='proc'", proc_source),
     Measure("objects", "`list(poll())` (a Connection per row), pids=False", objects, slow=True),
