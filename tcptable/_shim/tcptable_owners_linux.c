@@ -500,9 +500,9 @@ static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
 {
     struct stat status;
     int rc;
-    process->scanned = owners->generation;
     if (process->dirfd >= 0 && !process_alive(owners, process))
         process_forget(process); /* and scan whichever process has the pid now */
+    process->scanned = owners->generation;
     if (process->dirfd < 0) {
         char path[32];
         snprintf(path, sizeof(path), "/proc/%u/fd", (unsigned)process->pid);
