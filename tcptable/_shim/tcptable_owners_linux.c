@@ -243,6 +243,20 @@ void tcptable_owners_release(tcptable_poller *poller)
     poller->owners = NULL;
 }
 
+void tcptable_owners_forget(tcptable_poller *poller)
+{
+    struct tcptable_owners *owners = NULL;
+    double pid_max_age;
+    if (poller->owners == NULL)
+        return;
+    pid_max_age = poller->owners->pid_max_age;
+    tcptable_owners_release(poller);
+    if (owners_get(poller, &owners) == TCPTABLE_OK && owners != NULL)
+        owners->pid_max_age = pid_max_age;
+    else
+        memset(&poller->status, 0, sizeof(poller->status)); /* the next poll tries again */
+}
+
 /* ---- processes ---------------------------------------------------------------------------- */
 
 static owner_process *process_find(struct tcptable_owners *owners, uint32_t pid)
