@@ -431,12 +431,15 @@ static void slot_put(struct tcptable_owners *owners, size_t index)
  * keep them bunched afterwards. */
 static double next_read(const struct tcptable_owners *owners, uint64_t inode)
 {
-    double age = owners->pid_max_age, phase;
+    double age = owners->pid_max_age, phase, ticks;
     if (age <= 0)
         return owners->now;
     phase = (double)((inode * 0x9E3779B97F4A7C15ull) >> 40) / (double)(1 << 24);
-    /* now, age and phase are positive: truncation is floor(), without libm */
-    return ((double)(long long)(owners->now / age + phase) + 1 - phase) * age;
+    ticks = owners->now / age + phase;
+    if (!(ticks < 1e15)) /* an age of nanoseconds or less: every poll, as 0 */
+        return owners->now;
+    /* ticks is positive: truncation is floor(), without libm */
+    return ((double)(long long)ticks + 1 - phase) * age;
 }
 
 /* A scan saw (pid, fd) hold `inode` now. */
