@@ -113,6 +113,18 @@ static void map_put(index_map *map, uint64_t key, size_t index)
     map->values[slot] = (uint32_t)(index + 1);
 }
 
+/* Put key -> index unless the key is there already; returns its index then, else NOT_FOUND. */
+static size_t map_put_new(index_map *map, uint64_t key, size_t index)
+{
+    size_t mask = map->capacity - 1, slot = hash_key(key, mask);
+    for (; map->values[slot] != 0; slot = (slot + 1) & mask)
+        if (map->keys[slot] == key)
+            return map->values[slot] - 1;
+    map->keys[slot] = key;
+    map->values[slot] = (uint32_t)(index + 1);
+    return NOT_FOUND;
+}
+
 static void map_free(index_map *map)
 {
     free(map->keys);
@@ -851,7 +863,7 @@ static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners
 {
     const entry_table *previous;
     entry_table *table;
-    size_t i;
+    size_t i, cursor = 0;
     int rc;
     owners->current = !owners->current;
     previous = &owners->tables[!owners->current];
@@ -883,14 +895,20 @@ static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners
         owners->row_entry[i] = 0;
         if (inode == 0) /* TIME_WAIT and request sockets own no inode */
             continue;
-        known = map_find(&table->by_inode, inode);
-        if (known != NOT_FOUND) {
+        known = map_put_new(&table->by_inode, inode, table->count);
+        if (known != NOT_FOUND) { /* the same socket twice */
             owners->row_entry[i] = (uint32_t)(known + 1);
             continue;
         }
         entry = &table->entries[table->count];
-        known = map_find(&previous->by_inode, inode);
+        /* A quiet table comes back in the same order (the kernel walks the same hash
+         * chains): try the entry after the last one found before hashing. */
+        if (cursor < previous->count && previous->entries[cursor].inode == inode)
+            known = cursor;
+        else
+            known = map_find(&previous->by_inode, inode);
         if (known != NOT_FOUND) {
+            cursor = known + 1;
             *entry = previous->entries[known];
         } else {
             entry->inode = inode;
@@ -902,8 +920,7 @@ static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners
             entry->missing_since = -1;
             entry->closed = 0;
         }
-        map_put(&table->by_inode, inode, table->count++);
-        owners->row_entry[i] = (uint32_t)table->count;
+        owners->row_entry[i] = (uint32_t)++table->count;
     }
     return TCPTABLE_OK;
 }
