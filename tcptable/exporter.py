@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._enums import State
 from ._poller import Poller
+from ._rows import Connection
+from ._snapshot import Snapshot
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -62,7 +64,7 @@ class _Table(NamedTuple):
     listening: dict[tuple[str, str, str, str], int]
 
 
-def _address(connection: Any) -> str:
+def _address(connection: Connection) -> str:
     if connection.family == 6 and connection.local_scope_id:
         return f"{connection.local_address}%{connection.local_scope_id}"
     return str(connection.local_address)
@@ -154,7 +156,7 @@ class Exporter:
             self._statistics = values
 
     @staticmethod
-    def _by_family_state(table: Any) -> dict[tuple[str, str], int]:
+    def _by_family_state(table: Snapshot) -> dict[tuple[str, str], int]:
         counts = {
             (family, state.name.lower()): 0 for family in FAMILIES.values() for state in State
         }
@@ -170,8 +172,8 @@ class Exporter:
         return counts
 
     @staticmethod
-    def _listening(table: Any) -> dict[tuple[str, str, str, str], int]:
-        names = getattr(table, "process_names", None) or {}
+    def _listening(table: Snapshot) -> dict[tuple[str, str, str, str], int]:
+        names = table.process_names or {}
         listening: Counter[tuple[str, str, str, str]] = Counter()
         if len(table):
             import numpy
@@ -282,7 +284,8 @@ class Exporter:
 
 
 def listen_address(text: str) -> tuple[str, int]:
-    """An argparse type: ``HOST:PORT`` (``[IPv6]:PORT``; ``:PORT`` for every interface)."""
+    """An argparse type: ``HOST:PORT`` or ``[IPv6]:PORT``; ``:PORT`` means 0.0.0.0 (every IPv4
+    interface)."""
     host, colon, port_text = text.rpartition(":")
     if not colon or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT with a port in 1..65535")
@@ -299,7 +302,7 @@ def listen_address(text: str) -> tuple[str, int]:
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     """The exporter's options."""
-    from .cli import positive_seconds
+    from ._cli_args import positive_seconds
 
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -313,7 +316,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         type=listen_address,
         default=("127.0.0.1", 9464),
         metavar="HOST:PORT",
-        help="where to serve /metrics (default 127.0.0.1:9464; :9464 for every interface)",
+        help="where to serve /metrics (default 127.0.0.1:9464; :9464 every IPv4 interface, "
+        "[::]:9464 every interface)",
     )
     parser.add_argument(
         "--interval",
@@ -339,33 +343,29 @@ def main(argv: Sequence[str], *, prog: str = "tcptable exporter") -> int:
         log.error("needs %s: pip install 'tcptable[prometheus]'", error.name)
         return 1
     host, port = options.listen
-    stop = threading.Event()
     registry = CollectorRegistry()
-    try:
-        poller = Poller(names=not options.no_names)
-    except OSError as error:
-        log.error("cannot poll the TCP table: %s", error)
-        return 1
-    exporter = Exporter(poller, options.interval, registry)
-    exporter.start()
-    try:
-        server, _ = start_http_server(port, addr=host, registry=registry)
-    except OSError as error:
-        exporter.stop()
-        log.error("cannot serve on %s:%d: %s", host, port, error)
-        return 1
+    # Poller() asks the OS for nothing yet; a poll that fails is logged and counted.
+    exporter = Exporter(Poller(names=not options.no_names), options.interval, registry)
+    stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    shown = f"[{host}]" if ":" in host else host
-    log.info("serving http://%s:%d/metrics, polling every %g s", shown, port, options.interval)
-    try:
-        while not stop.wait(1.0):
-            pass
+    server = None
+    try:  # from here on, Ctrl-C at any moment stops cleanly
+        exporter.start()
+        try:
+            server, _ = start_http_server(port, addr=host, registry=registry)
+        except OSError as error:
+            log.error("cannot serve on %s:%d: %s", host, port, error)
+            return 1
+        shown = f"[{host}]" if ":" in host else host
+        log.info("serving http://%s:%d/metrics, polling every %g s", shown, port, options.interval)
+        stop.wait()  # a signal interrupts the wait: SIGTERM's handler sets stop, SIGINT raises
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        server.shutdown()
-        server.server_close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         exporter.stop()
     log.info("stopped")
     return 0

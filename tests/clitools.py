@@ -68,8 +68,12 @@ class Lines:
             self._queue.put(line)
         self._queue.put(None)
 
-    def wait_for(self, wanted: str, timeout: float = 20.0) -> str:
-        """The first new line containing ``wanted``; fails at the deadline or at end of file."""
+    def wait_for(self, *wanted: str, timeout: float = 20.0) -> str:
+        """The first line, among those read so far and the next ones, that contains every
+        string of ``wanted``; fails at the deadline or at end of file."""
+        for line in self.seen:
+            if all(part in line for part in wanted):
+                return line
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -82,7 +86,7 @@ class Lines:
             if line is None:
                 pytest.fail(f"the stream ended before a line with {wanted!r}; saw {self.seen!r}")
             self.seen.append(line)
-            if wanted in line:
+            if all(part in line for part in wanted):
                 return line
 
     def rest(self, timeout: float = 20.0) -> list[str]:

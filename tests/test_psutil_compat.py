@@ -8,7 +8,7 @@ import socket
 from collections.abc import Iterable, Iterator
 
 import pytest
-from conftest import UNDER_WINE, Pair, ipv6_available, open_pair
+from conftest import LOOPBACK, UNDER_WINE, Pair, ipv6_available, open_pair
 
 import tcptable
 from tcptable import psutil_compat
@@ -36,19 +36,29 @@ def pairs() -> Iterator[list[Pair]]:
             sock.close()
 
 
+def identities(pairs: list[Pair]) -> set[tuple[object, ...]]:
+    """(family, laddr, raddr) of the pairs' sockets: listener, client end, server end."""
+    found: set[tuple[object, ...]] = set()
+    for pair in pairs:
+        family = socket.AF_INET if pair.family == 4 else socket.AF_INET6
+        loopback = LOOPBACK[pair.family]
+        listen, client = (loopback, pair.listen_port), (loopback, pair.client_port)
+        found |= {(family, listen, ()), (family, client, listen), (family, listen, client)}
+    return found
+
+
 def own(connections: Iterable[object], pairs: list[Pair]) -> set[tuple[object, ...]]:
-    """(family, laddr, raddr, status, pid) of the rows of the test's own TCP sockets."""
-    ports = {port for pair in pairs for port in (pair.listen_port, pair.client_port)}
-    loopback = {"127.0.0.1", "::1"}
+    """(family, laddr, raddr, status, pid) of the rows of the test's own TCP sockets (matched
+    by family and both ends: other sockets may share a port number)."""
+    mine = identities(pairs)
     found = set()
     for conn in connections:
         if conn.type != socket.SOCK_STREAM:  # type: ignore[attr-defined]
             continue  # psutil's inet kinds hold UDP too; a TCP table does not
-        laddr = conn.laddr  # type: ignore[attr-defined]
-        if laddr and laddr.ip in loopback and laddr.port in ports:
-            pid = conn.pid  # type: ignore[attr-defined]
+        identity = (conn.family, conn.laddr, conn.raddr)  # type: ignore[attr-defined]
+        if identity in mine:
             # psutil on Windows reports an unknown owner as pid 0; the adapter says None.
-            found.add((conn.family, laddr, conn.raddr, conn.status, pid or None))  # type: ignore[attr-defined]
+            found.add((*identity, conn.status, conn.pid or None))  # type: ignore[attr-defined]
     return found
 
 

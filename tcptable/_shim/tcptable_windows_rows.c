@@ -65,33 +65,36 @@ size_t tcptable_windows_decode_rows(int family, const unsigned char *table_rows,
         tcptable_row *row = &rows[n];
         if (family == 4) {
             tcptable_mib_tcprow2 source;
+            uint16_t local_port, remote_port;
             memcpy(&source, table_rows + i * sizeof(source), sizeof(source));
-            /* Filtered before anything is copied: a rejected row's slot is written again. */
-            if (!tcptable_filter_keeps(filter, source.state, port_from_dword(source.local_port),
-                                       port_from_dword(source.remote_port)))
+            local_port = port_from_dword(source.local_port);
+            remote_port = port_from_dword(source.remote_port);
+            if (!tcptable_filter_keeps(filter, source.state, local_port, remote_port))
                 continue;
             memset(row, 0, sizeof(*row));
             tcptable_set_ipv4(row->local_addr, &source.local_addr);
             tcptable_set_ipv4(row->remote_addr, &source.remote_addr);
-            row->local_port = port_from_dword(source.local_port);
-            row->remote_port = port_from_dword(source.remote_port);
+            row->local_port = local_port;
+            row->remote_port = remote_port;
             row->pid = source.owning_pid & pid_mask;
             row->family = 4;
             row->state = (uint8_t)source.state;
             row->offload_state = (uint8_t)source.offload_state;
         } else {
             tcptable_mib_tcp6row2 source;
+            uint16_t local_port, remote_port;
             memcpy(&source, table_rows + i * sizeof(source), sizeof(source));
-            if (!tcptable_filter_keeps(filter, source.state, port_from_dword(source.local_port),
-                                       port_from_dword(source.remote_port)))
+            local_port = port_from_dword(source.local_port);
+            remote_port = port_from_dword(source.remote_port);
+            if (!tcptable_filter_keeps(filter, source.state, local_port, remote_port))
                 continue;
             memset(row, 0, sizeof(*row));
             memcpy(row->local_addr, source.local_addr, 16);
             memcpy(row->remote_addr, source.remote_addr, 16);
             row->local_scope_id = source.local_scope_id;
             row->remote_scope_id = source.remote_scope_id;
-            row->local_port = port_from_dword(source.local_port);
-            row->remote_port = port_from_dword(source.remote_port);
+            row->local_port = local_port;
+            row->remote_port = remote_port;
             row->pid = source.owning_pid & pid_mask;
             row->family = 6;
             row->state = (uint8_t)source.state;

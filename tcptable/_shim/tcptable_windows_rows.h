@@ -38,10 +38,10 @@ typedef struct {
 /* Both tables start with a DWORD row count, and their rows follow at this offset. */
 #define TCPTABLE_MIB_TABLE_HEADER 4
 
-/* Decode the `count` rows of a MIB_TCPTABLE2 (family 4) or MIB_TCP6TABLE2 (family 6) whose
- * rows start at `table_rows` (unaligned is fine) that `filter` keeps (NULL keeps all) into
- * rows[0 ..), and return how many were written.  pid_mask is 0 to leave every pid 0,
- * 0xFFFFFFFF to keep dwOwningPid. */
+/* Decode the rows of a MIB_TCPTABLE2 (family 4) or MIB_TCP6TABLE2 (family 6) that `filter`
+ * keeps (NULL keeps all) into rows[0 ..), `count` rows starting at `table_rows` (unaligned is
+ * fine); returns how many rows it wrote.  pid_mask is 0 to leave every pid 0, 0xFFFFFFFF to
+ * keep dwOwningPid. */
 size_t tcptable_windows_decode_rows(int family, const unsigned char *table_rows, size_t count,
                                     uint32_t pid_mask, const tcptable_filter *filter,
                                     tcptable_row *rows);

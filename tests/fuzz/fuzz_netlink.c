@@ -2,7 +2,8 @@
  * fuzz_netlink.c - the sock_diag reply walker and decoder (tcptable_netlink.c), fed through
  * the poller's system-call seam.
  *
- * Input: one config byte (families, sort, pids, a second poll), then datagrams, each a
+ * Input: one config byte (families, sort, pids or stats, the default source, a second poll, a
+ * filter: see fuzz_set_filter), then datagrams, each a
  * 2-byte little-endian length and that many bytes.  recv() hands out one datagram per call
  * as the kernel does with MSG_TRUNC: the datagram's own length even when the buffer is
  * shorter.  Length 0xFFFF reports a datagram of 1 MiB (truncated), 0xFFFE is EINTR; when the
@@ -79,19 +80,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     config = data[0];
-    input = data + 1;
-    input_size = size - 1;
-    input_offset = 0;
+    data++;
+    size--;
     families = (config & 3) ? (config & 3) : (TCPTABLE_FAMILY_IPV4 | TCPTABLE_FAMILY_IPV6);
     flags = (config & 4) ? TCPTABLE_SORT : 0;
     /* The pid lookup walks the real /proc: a quarter of the inputs, to keep the pace. */
     if ((config & 0x18) == 0x18)
         flags |= TCPTABLE_PIDS;
+    else if ((config & 0x18) == 0x10) /* tcp_info attributes parsed into stats records */
+        flags |= TCPTABLE_STATS;
     source = (config & 0x20) ? TCPTABLE_SOURCE_DEFAULT : TCPTABLE_SOURCE_NETLINK;
     poller = tcptable_poller_new();
     if (poller == NULL)
         abort();
     tcptable_poller_set_linux_calls(poller, &calls);
+    if (config & 0x80) /* a filter: its states and ports go into the request */
+        fuzz_set_filter(poller, &data, &size);
+    input = data;
+    input_size = size;
+    input_offset = 0;
     fuzz_poll(poller, families, source, flags);
     if (config & 0x40) /* the same poller again, its buffers reused: the rest of the input */
         fuzz_poll(poller, families, source, flags);

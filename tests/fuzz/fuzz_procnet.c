@@ -2,7 +2,8 @@
  * fuzz_procnet.c - the /proc/net/tcp and /proc/net/tcp6 text parser (tcptable_procnet.c),
  * fed through the poller's open/read seam.
  *
- * Input: one config byte (families, sort, pids, read size), a 2-byte little-endian length
+ * Input: one config byte (families, sort, pids, read size, a filter: see fuzz_set_filter, whose
+ * bytes come next when bit 7 is set), a 2-byte little-endian length
  * of the /proc/net/tcp text, that text, then the /proc/net/tcp6 text to the end.  A length
  * of 0xFFFF means /proc/net/tcp does not exist (ENOENT).  read() hands out the text in
  * chunks of 1, 7, 4096 or all remaining bytes, as config bits 4-5 choose.
@@ -56,9 +57,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 3)
         return 0;
     config = data[0];
-    tcp_size = (size_t)data[1] | (size_t)data[2] << 8;
-    data += 3;
-    size -= 3;
+    data++;
+    size--;
+    poller = tcptable_poller_new();
+    if (poller == NULL)
+        abort();
+    tcptable_poller_set_linux_calls(poller, &calls);
+    if (config & 0x80)
+        fuzz_set_filter(poller, &data, &size);
+    if (size < 2) {
+        tcptable_poller_free(poller);
+        return 0;
+    }
+    tcp_size = (size_t)data[0] | (size_t)data[1] << 8;
+    data += 2;
+    size -= 2;
     memset(files, 0, sizeof(files));
     files[0].fd = files[1].fd = -1;
     files[0].exists = tcp_size != 0xFFFF;
@@ -72,12 +85,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     chunk = chunks[(config >> 4) & 3];
     families = (config & 3) ? (config & 3) : (TCPTABLE_FAMILY_IPV4 | TCPTABLE_FAMILY_IPV6);
     flags = (config & 4) ? TCPTABLE_SORT : 0;
-    if ((config & 0xC8) == 0xC8) /* the pid lookup walks the real /proc: a few inputs only */
+    if ((config & 0x48) == 0x48) /* the pid lookup walks the real /proc: a few inputs only */
         flags |= TCPTABLE_PIDS;
-    poller = tcptable_poller_new();
-    if (poller == NULL)
-        abort();
-    tcptable_poller_set_linux_calls(poller, &calls);
+    else if ((config & 0x48) == 0x08) /* the tx_queue:rx_queue column into stats records */
+        flags |= TCPTABLE_STATS;
     fuzz_poll(poller, families, TCPTABLE_SOURCE_PROC_NET, flags);
     tcptable_poller_free(poller);
     fuzz_check_fds_closed();

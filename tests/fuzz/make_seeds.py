@@ -1,11 +1,13 @@
 """Write the fuzzers' seed corpus from this machine's real TCP table (Linux).
 
-    python tests/fuzz/make_seeds.py      # rewrites tests/fuzz/corpus/{netlink,procnet,windows_rows}
+    python tests/fuzz/make_seeds.py      # rewrites the seeds in tests/fuzz/corpus/<harness>/
 
 Opens a loopback pair per family so the table has rows, then records a real sock_diag dump
 and the real /proc/net/tcp* text in each harness's input format (see the harnesses' header
 comments), cut to a few rows so that the seeds stay tiny.  Windows rows are built from the
-same sockets in the documented MIB_TCPROW2 / MIB_TCP6ROW2 layouts.
+same sockets in the documented MIB_TCPROW2 / MIB_TCP6ROW2 layouts; the filter, count and diff
+harnesses get packed rows from a real poll.  Files named regression-* (inputs that once
+crashed a harness) are never touched.
 """
 
 from __future__ import annotations
@@ -19,16 +21,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
+TCPDIAG_GETSOCK = 18
+ROW_TYPES = (SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK)
 NLMSG_DONE = 3
 NLM_F_REQUEST_DUMP = 0x1 | 0x300
 MAX_ROWS = 4  # rows kept per family: enough structure, tiny files
 
 
 def sock_diag_dump(family: int, sequence: int) -> list[bytes]:
-    """The datagrams of one real dump, its inet_diag messages cut to MAX_ROWS."""
-    request = struct.pack("=IHHII", 16 + 56, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST_DUMP, sequence, 0)
-    # inet_diag_req_v2: family, protocol, ext, pad, states, then a zeroed inet_diag_sockid
-    request += struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + bytes(48)
+    """The datagrams of one real dump, its inet_diag messages cut to MAX_ROWS.  AF_UNSPEC is
+    the one-walk request for both families (TCPDIAG_GETSOCK and the older inet_diag_req)."""
+    if family == socket.AF_UNSPEC:
+        request = struct.pack("=IHHII", 16 + 60, TCPDIAG_GETSOCK, NLM_F_REQUEST_DUMP, sequence, 0)
+        # inet_diag_req: family, src_len, dst_len, ext, inet_diag_sockid, states, dbs
+        request += struct.pack("=BBBB", 0, 0, 0, 0) + bytes(48) + struct.pack("=II", 0xFFFFFFFF, 0)
+    else:
+        request = struct.pack(
+            "=IHHII", 16 + 56, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST_DUMP, sequence, 0
+        )
+        # inet_diag_req_v2: family, protocol, ext, pad, states, then a zeroed inet_diag_sockid
+        request += struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + bytes(48)
     messages: list[bytes] = []
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as diag:
         diag.sendto(request, (0, 0))
@@ -39,7 +51,7 @@ def sock_diag_dump(family: int, sequence: int) -> list[bytes]:
                 length, kind = struct.unpack_from("=IH", datagram, offset)
                 if kind == NLMSG_DONE:
                     done = True
-                if kind != SOCK_DIAG_BY_FAMILY or len(messages) < MAX_ROWS or done:
+                if kind not in ROW_TYPES or len(messages) < MAX_ROWS or done:
                     messages.append(datagram[offset : offset + length])
                 offset += (length + 3) & ~3
                 if done:
@@ -123,13 +135,24 @@ def main() -> int:
         print("make_seeds.py reads a real Linux table: run it on Linux", file=sys.stderr)
         return 1
     pairs = [open_pair(socket.AF_INET), open_pair(socket.AF_INET6)]
-    # netlink: config byte, then framed datagrams; a fresh poller numbers its dumps 1, 2.
+    # netlink: config byte, then framed datagrams; a fresh poller numbers its dumps from 1,
+    # and asks for both families in one walk (AF_UNSPEC) when family is "all".
     dump4 = sock_diag_dump(socket.AF_INET, 1)
-    dump6 = sock_diag_dump(socket.AF_INET6, 2)
+    both = sock_diag_dump(socket.AF_UNSPEC, 1)
     write("netlink", "ipv4", b"\x01" + framed(dump4))
     write("netlink", "ipv6-sorted", b"\x06" + framed(sock_diag_dump(socket.AF_INET6, 1)))
-    write("netlink", "all", b"\x00" + framed(dump4 + dump6))
-    write("netlink", "all-pids", b"\x18" + framed(dump4 + dump6))
+    write("netlink", "all", b"\x00" + framed(both))
+    write("netlink", "all-pids", b"\x18" + framed(both))
+    # The one-walk request refused (as old kernels do), then a dump per family: 2 and 3.
+    refused = struct.pack("=IHHIIi", 36, 2, 0, 1, 0, -22) + bytes(16)  # NLMSG_ERROR EINVAL
+    write(
+        "netlink",
+        "all-one-walk-refused",
+        b"\x00"
+        + framed(
+            [refused, *sock_diag_dump(socket.AF_INET, 2), *sock_diag_dump(socket.AF_INET6, 3)]
+        ),
+    )
     # procnet: config byte, 2-byte length of the tcp text, tcp text, tcp6 text.
     tcp, tcp6 = proc_text("/proc/net/tcp"), proc_text("/proc/net/tcp6")
     write("procnet", "all", b"\x30" + struct.pack("<H", len(tcp)) + tcp + tcp6)
@@ -138,6 +161,37 @@ def main() -> int:
     # windows_rows: config byte (keep pids), IPv4 row count, IPv4 rows, IPv6 rows.
     v4, v6 = windows_rows(pairs)
     write("windows_rows", "pairs", b"\x01" + bytes([len(v4) // 28]) + v4 + v6)
+    # Packed rows of a real poll: this process's own sockets first, a few others after.
+    import tcptable
+
+    own = {s.getsockname()[1] for pair in pairs for s in pair}
+    table = tcptable.snapshot(pids=True)
+    chosen = sorted(range(len(table)), key=lambda i: table[i].local_port not in own)[:8]
+    rows = b"".join(bytes(table.view[i * 64 : (i + 1) * 64]) for i in chosen)
+    for key in range(1, 8):  # count: key, capacity (0xFF: a group per row), directions
+        write("count", f"key-{key}", bytes([key, 0xFF, 1]) + rows)
+    write("diff", "copy-with-changed-states", bytes([len(rows) // 64, 0x80]) + rows)
+    pairs[0][1].close()  # a close: the second table lacks a row of the first
+    closed = tcptable.snapshot(pids=True)
+    later = b"".join(
+        bytes(closed.view[i * 64 : (i + 1) * 64])
+        for i in range(len(closed))
+        if closed[i].local_port in own
+    )
+    write("diff", "closed-one", bytes([len(rows) // 64, 0]) + rows + later[:512])
+    listen_port = pairs[0][0].getsockname()[1]
+    write(  # filter: states (LISTEN, ESTAB), local ports, no remote list, pids, room, rows
+        "filter",
+        "ports-and-pid",
+        struct.pack("<H", (1 << 2) | (1 << 5))
+        + bytes([3])
+        + struct.pack("<3H", listen_port, 8000, 8001)
+        + b"\xff"
+        + bytes([1])
+        + struct.pack("<I", os.getpid())
+        + struct.pack("<H", 4096)
+        + rows,
+    )
     for pair in pairs:
         for sock in pair:
             sock.close()
