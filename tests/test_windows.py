@@ -277,6 +277,41 @@ def test_pids_false_hides_the_owning_pid(fake_poller: Any) -> None:
     assert [c.pid for c in poller.poll()] == [0]
 
 
+@pytest.mark.parametrize(
+    ("keywords", "expected"),
+    [
+        ({"states": ["LISTEN"]}, [(4, 80, 0)]),
+        ({"states": [5, "TIME_WAIT"]}, [(4, 80, 5000), (4, 443, 5001), (6, 443, 5002)]),
+        ({"local_ports": [443]}, [(4, 443, 5001), (6, 443, 5002)]),
+        ({"remote_ports": [5000, 0]}, [(4, 80, 0), (4, 80, 5000)]),
+        ({"owner_pids": [100]}, [(4, 80, 0), (4, 80, 5000)]),
+        ({"owner_pids": [200, 300], "states": ["TIME_WAIT"]}, [(6, 443, 5002)]),
+        ({"local_ports": [80], "remote_ports": [5001]}, []),
+    ],
+)
+def test_filters_apply_to_the_iphlpapi_rows(
+    fake_poller: Any, keywords: dict[str, Any], expected: list[tuple[int, int, int]]
+) -> None:
+    """Pids (which Wine never reports) and ports with garbage in their upper bits, filtered
+    while the shim flattens the tables."""
+    ipv4 = table4(
+        [
+            (2, "10.0.0.1", port_dword(80, 0x1111), "0.0.0.0", port_dword(0, 0x2222), 100, 0),
+            (5, "10.0.0.1", port_dword(80), "10.0.0.2", port_dword(5000, 0xABCD), 100, 0),
+            (5, "10.0.0.1", port_dword(443), "10.0.0.3", port_dword(5001), 200, 0),
+        ]
+    )
+    local6 = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
+    remote6 = socket.inet_pton(socket.AF_INET6, "2001:db8::2")
+    ipv6 = struct.pack("<I", 1) + ROW6.pack(
+        local6, 0, port_dword(443, 0xDEAD), remote6, 0, port_dword(5002), 11, 300, 0
+    )
+    poller, _, _ = fake_poller(
+        lambda call, offered: ipv4, lambda call, offered: ipv6, pids=True, **keywords
+    )
+    assert [(c.family, c.local_port, c.remote_port) for c in poller.poll()] == expected
+
+
 @pytest.mark.parametrize("sort", [False, True])
 def test_sort_is_passed_as_order(fake_poller: Any, sort: bool) -> None:
     poller, get4, get6 = fake_poller(lambda call, offered: filler4(1), sort=sort)

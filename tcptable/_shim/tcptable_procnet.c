@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
 #include "tcptable_filter.h"
+#include "tcptable_stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,14 +154,17 @@ static int parse_endpoint(const char **cursor, int words, uint8_t addr[16], uint
 }
 
 size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw, int family,
-                               tcptable_row *rows, int *rc)
+                               tcptable_row *rows, tcptable_stats *stats, int *rc)
 {
-    const char *cursor = (const char *)raw->data;
-    const char *end = cursor + raw->used;
+    const char *cursor, *end;
     const int words = family == 4 ? 1 : 4;
     const char *path = family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
     size_t n = 0, line = 1;
     *rc = TCPTABLE_OK;
+    if (raw->rows == 0) /* also a family never fetched, whose data is still NULL */
+        return 0;
+    cursor = (const char *)raw->data;
+    end = cursor + raw->used;
     /* skip the header line */
     while (cursor < end && *cursor != '\n')
         cursor++;
@@ -196,7 +200,17 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
                 cursor++;
             continue;
         }
-        for (field = 0; field < 3; field++) { /* tx:rx queues, timer, retransmits */
+        skip_spaces(&cursor);
+        if (stats != NULL) {
+            /* "tx_queue:rx_queue", both 8 hex digits: the only stats this source has */
+            tcptable_stats *record = &stats[n];
+            memset(record, 0, sizeof(*record));
+            if (parse_hex(&cursor, 8, &record->tx_queue) != 0 || *cursor++ != ':' ||
+                parse_hex(&cursor, 8, &record->rx_queue) != 0)
+                goto malformed;
+        }
+        skip_field(&cursor);
+        for (field = 0; field < 2; field++) { /* timer, retransmits */
             skip_spaces(&cursor);
             skip_field(&cursor);
         }

@@ -13,8 +13,7 @@
 #define _WIN32_WINNT 0x0600
 #endif
 
-#include "tcptable_internal.h"
-#include "tcptable_filter.h"
+#include "tcptable_windows_rows.h"
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -80,12 +79,12 @@ static int fetch_table(tcptable_poller *poller, tcptable_raw *raw, tcptable_get_
             DWORD entries;
             /* Never trust the count beyond the bytes we own (capacity >= FIRST_BUFFER). */
             memcpy(&entries, raw->data, sizeof(entries));
-            if ((size_t)entries > (raw->capacity - sizeof(DWORD)) / row_size)
+            if ((size_t)entries > (raw->capacity - TCPTABLE_MIB_TABLE_HEADER) / row_size)
                 return tcptable_fail(poller, TCPTABLE_ERR_BAD_DATA, 0, 0,
                                      "%s reported %lu rows, more than its %zu-byte buffer holds",
                                      what, (unsigned long)entries, raw->capacity);
             raw->rows = entries;
-            raw->used = sizeof(DWORD) + (size_t)entries * row_size;
+            raw->used = TCPTABLE_MIB_TABLE_HEADER + (size_t)entries * row_size;
             return TCPTABLE_OK;
         }
         if (error == ERROR_NO_DATA) {
@@ -123,8 +122,8 @@ int tcptable_os_fetch(tcptable_poller *poller)
         size_t row_size;
         const char *name;
     } tables[TCPTABLE_RAW_COUNT] = {
-        {TCPTABLE_FAMILY_IPV4, real_get_tcp_table2, sizeof(MIB_TCPROW2), "GetTcpTable2"},
-        {TCPTABLE_FAMILY_IPV6, real_get_tcp6_table2, sizeof(MIB_TCP6ROW2), "GetTcp6Table2"},
+        {TCPTABLE_FAMILY_IPV4, real_get_tcp_table2, sizeof(tcptable_mib_tcprow2), "GetTcpTable2"},
+        {TCPTABLE_FAMILY_IPV6, real_get_tcp6_table2, sizeof(tcptable_mib_tcp6row2), "GetTcp6Table2"},
     };
     int i, rc;
     if (poller->source == TCPTABLE_SOURCE_NETLINK || poller->source == TCPTABLE_SOURCE_PROC_NET)
@@ -145,66 +144,21 @@ int tcptable_os_fetch(tcptable_poller *poller)
     return TCPTABLE_OK;
 }
 
-/* The port sits in network order in the low 16 bits of the DWORD; the upper 16 bits are
- * documented as possibly holding garbage. */
-static uint16_t port_from_dword(DWORD value)
-{
-    return (uint16_t)(((value & 0xFFu) << 8) | ((value >> 8) & 0xFFu));
-}
-
 int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                        size_t *written)
 {
-    size_t i, n = 0;
     /* pids=False means pid 0 on every OS, not "free on Windows only". */
-    const DWORD pid_mask = (poller->flags & TCPTABLE_PIDS) ? 0xFFFFFFFFu : 0;
-    const tcptable_filter *filter = poller->filter;
+    const uint32_t pid_mask = (poller->flags & TCPTABLE_PIDS) ? 0xFFFFFFFFu : 0;
     const tcptable_raw *raw4 = &poller->raw[TCPTABLE_RAW_IPV4];
     const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
+    size_t n = 0;
     (void)capacity; /* tcptable_decode() checked it against the fetched row count */
-
-    for (i = 0; i < raw4->rows; i++) {
-        MIB_TCPROW2 source;
-        tcptable_row *row = &rows[n];
-        uint16_t local_port, remote_port;
-        memcpy(&source, raw4->data + sizeof(DWORD) + i * sizeof(MIB_TCPROW2), sizeof(source));
-        local_port = port_from_dword(source.dwLocalPort);
-        remote_port = port_from_dword(source.dwRemotePort);
-        if (!tcptable_filter_keeps(filter, (unsigned)source.dwState, local_port, remote_port))
-            continue;
-        memset(row, 0, sizeof(*row));
-        tcptable_set_ipv4(row->local_addr, &source.dwLocalAddr);
-        tcptable_set_ipv4(row->remote_addr, &source.dwRemoteAddr);
-        row->local_port = local_port;
-        row->remote_port = remote_port;
-        row->pid = (uint32_t)(source.dwOwningPid & pid_mask);
-        row->family = 4;
-        row->state = (uint8_t)source.dwState;
-        row->offload_state = (uint8_t)source.dwOffloadState;
-        n++;
-    }
-    for (i = 0; i < raw6->rows; i++) {
-        MIB_TCP6ROW2 source;
-        tcptable_row *row = &rows[n];
-        uint16_t local_port, remote_port;
-        memcpy(&source, raw6->data + sizeof(DWORD) + i * sizeof(MIB_TCP6ROW2), sizeof(source));
-        local_port = port_from_dword(source.dwLocalPort);
-        remote_port = port_from_dword(source.dwRemotePort);
-        if (!tcptable_filter_keeps(filter, (unsigned)source.State, local_port, remote_port))
-            continue;
-        memset(row, 0, sizeof(*row));
-        memcpy(row->local_addr, &source.LocalAddr, 16);
-        memcpy(row->remote_addr, &source.RemoteAddr, 16);
-        row->local_scope_id = (uint32_t)source.dwLocalScopeId;
-        row->remote_scope_id = (uint32_t)source.dwRemoteScopeId;
-        row->local_port = local_port;
-        row->remote_port = remote_port;
-        row->pid = (uint32_t)(source.dwOwningPid & pid_mask);
-        row->family = 6;
-        row->state = (uint8_t)source.State;
-        row->offload_state = (uint8_t)source.dwOffloadState;
-        n++;
-    }
+    if (raw4->rows > 0)
+        n = tcptable_windows_decode_rows(4, raw4->data + TCPTABLE_MIB_TABLE_HEADER, raw4->rows,
+                                         pid_mask, poller->filter, rows);
+    if (raw6->rows > 0)
+        n += tcptable_windows_decode_rows(6, raw6->data + TCPTABLE_MIB_TABLE_HEADER, raw6->rows,
+                                          pid_mask, poller->filter, rows + n);
     *written = n;
     return TCPTABLE_OK;
 }
