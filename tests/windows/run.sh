@@ -375,8 +375,7 @@ fi
 # In the background and waited for, so that an interrupt runs the traps at once (bash defers
 # traps while a foreground command runs, and timeout's own process group gets no Ctrl-C).
 wine_run() {
-    local limit=$1 output program reader status; shift
-    output=$(mktemp "${TMPDIR:-/tmp}/tcptable-wine-run.XXXXXX")
+    local limit=$1 output=$OUT/obj/wine-run.out program reader status; shift
     timeout --kill-after=10 "$limit" "${IN_ROOT[@]}" "$WINE" "$@" </dev/null >"$output" 2>&1 &
     program=$!
     tail -n +1 -s 0.2 --pid="$program" -f "$output" | sed -u 's/\r$//' | tee "${WINE_RUN_LOG:-/dev/null}" &
@@ -384,7 +383,6 @@ wine_run() {
     wait "$program"
     status=$?
     wait "$reader"
-    rm -f "$output"
     return "$status"
 }
 
