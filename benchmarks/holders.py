@@ -21,7 +21,8 @@ FIRST_PORT = 10000
 LAST_PORT = 32000
 # A share of the pairs is IPv6 (ephemeral ports on ::1), as on real hosts.
 IPV6_SHARE = 40
-NO_LINGER = struct.pack("ii", 1, 0)
+# SO_LINGER on, 0 s: close() resets the connection (struct linger: two ints; u_shorts on Windows).
+NO_LINGER = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
 
 
 def raise_fd_limit() -> tuple[int, int]:

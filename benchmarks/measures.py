@@ -5,6 +5,7 @@ tool or keyword is missing here is "not measured", with the reason; one that rai
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import statistics
@@ -12,10 +13,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import tcptable
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -30,6 +36,12 @@ class Result:
     label: str
     median_ms: float | None = None
     min_ms: float | None = None
+    # Median over samples of (this sample / a two-dump floor sample taken just before it): each
+    # pair sees the same machine load, so the ratio holds up where a shared machine's noise
+    # moves the medians themselves.
+    floor_ratio: float | None = None
+    cpu_ms: float | None = None  # median CPU time (see cpu_ms())
+    cpu_floor_ratio: float | None = None  # as floor_ratio, of CPU times
     note: str = ""  # why not measured, or how it failed
     failed: bool = False
 
@@ -42,8 +54,7 @@ class Setting:
     iterations: int
     budget: float  # seconds a slow measurement may take before it stops at 3 samples
     replace: Callable[[float], None]  # churn: replace this share of the held pairs
-    floors: dict[str, tuple[float, float]] = field(default_factory=dict)
-    floor_note: str = ""
+    floor: Floor | NotMeasured  # the C floor, or why there is none
 
 
 @dataclass
@@ -60,16 +71,47 @@ class Measure:
 # ---- timing ----------------------------------------------------------------------------------
 
 
+def cpu_ms() -> float:
+    """CPU time of this thread plus that of waited-for children (the `ss` runs), in ms: what a
+    measurement spends, without the time a loaded machine keeps it waiting for a CPU."""
+    children = 0.0
+    if resource is not None:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children = usage.ru_utime + usage.ru_stime
+    return (time.thread_time() + children) * 1e3
+
+
+def clocked(run: Callable[[], object]) -> tuple[float, float]:
+    """(wall ms, CPU ms) of one call."""
+    wall, cpu = time.perf_counter(), cpu_ms()
+    run()
+    return (time.perf_counter() - wall) * 1e3, cpu_ms() - cpu
+
+
+@dataclass
+class Timing:
+    median_ms: float
+    min_ms: float
+    cpu_ms: float
+    floor_ratio: float | None
+    cpu_floor_ratio: float | None
+
+
 def timed(
     run: Callable[[], object],
     iterations: int,
     budget: float,
+    reference: Callable[[], object] | None = None,
     before: Callable[[], object] | None = None,
     period: float | None = None,
-) -> tuple[float, float]:
-    """(median ms, min ms) of `run`, after one untimed warm-up call."""
+) -> Timing:
+    """`run`'s wall and CPU times after one untimed warm-up call.  `reference` (the floor)
+    runs just before each timed call, and the ratios are medians over those pairs."""
     run()
-    samples: list[float] = []
+    walls: list[float] = []
+    cpus: list[float] = []
+    ratios: list[float] = []
+    cpu_ratios: list[float] = []
     started = time.perf_counter()
     next_start = started
     for _ in range(iterations):
@@ -80,52 +122,81 @@ def timed(
             if delay > 0:
                 time.sleep(delay)
             next_start = max(time.perf_counter(), next_start) + period
-        start = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - start)
-        if len(samples) >= 3 and time.perf_counter() - started > budget:
+        floor = clocked(reference) if reference is not None else None
+        wall, cpu = clocked(run)
+        walls.append(wall)
+        cpus.append(cpu)
+        if floor is not None and floor[0] > 0:
+            ratios.append(wall / floor[0])
+        if floor is not None and floor[1] > 0:
+            cpu_ratios.append(cpu / floor[1])
+        if len(walls) >= 3 and time.perf_counter() - started > budget:
             break
-    return statistics.median(samples) * 1e3, min(samples) * 1e3
+    return Timing(
+        statistics.median(walls),
+        min(walls),
+        statistics.median(cpus),
+        statistics.median(ratios) if ratios else None,
+        statistics.median(cpu_ratios) if cpu_ratios else None,
+    )
 
 
 # ---- the C floors ----------------------------------------------------------------------------
 
 
-def build_floor() -> str:
-    """Compile netlink_floor.c; returns the binary's path or raises NotMeasured."""
-    if not sys.platform.startswith("linux"):
-        raise NotMeasured("the netlink floor is Linux only")
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise NotMeasured("no C compiler (cc, gcc) on PATH")
-    binary = os.path.join(tempfile.mkdtemp(prefix="tcptable-bench-"), "netlink_floor")
-    built = subprocess.run(
-        [compiler, "-O2", "-o", binary, os.path.join(HERE, "netlink_floor.c")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if built.returncode != 0:
-        raise NotMeasured(f"netlink_floor.c did not compile: {built.stderr.strip()[:200]}")
-    return binary
+class Floor:
+    """netlink_floor.c built as a shared library: one timed bare dump per call, in this
+    process, so that it interleaves with the measurements it is the floor of."""
+
+    def __init__(self) -> None:
+        if not sys.platform.startswith("linux"):
+            raise NotMeasured("the netlink floor is Linux only")
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if compiler is None:
+            raise NotMeasured("no C compiler (cc, gcc) on PATH")
+        library = os.path.join(tempfile.mkdtemp(prefix="tcptable-bench-"), "netlink_floor.so")
+        built = subprocess.run(
+            [
+                compiler,
+                "-O2",
+                "-shared",
+                "-fPIC",
+                "-o",
+                library,
+                os.path.join(HERE, "netlink_floor.c"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if built.returncode != 0:
+            raise NotMeasured(f"netlink_floor.c did not compile: {built.stderr.strip()[:200]}")
+        self.library = ctypes.CDLL(library)
+        self.library.netlink_floor_once.restype = ctypes.c_double
+        self.library.netlink_floor_once.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_long)]
+        self.rows = ctypes.c_long(0)
+
+    def once(self, one_walk: bool) -> float:
+        """Milliseconds of one bare poll; OSError if the kernel refused or failed it."""
+        result = self.library.netlink_floor_once(int(one_walk), ctypes.byref(self.rows))
+        if result < 0:
+            raise OSError(int(-result), os.strerror(int(-result)))
+        return float(result) / 1e3
 
 
-def run_floor(binary: str, iterations: int) -> dict[str, tuple[float, float] | str]:
-    """{"two_dump": (median ms, min ms), "one_walk": (...) or the refusal}."""
-    output = subprocess.run(
-        [binary, str(iterations)], capture_output=True, text=True, check=True, timeout=300
-    ).stdout
-    floors: dict[str, tuple[float, float] | str] = {}
-    for line in output.splitlines():
-        fields = dict(item.split("=", 1) for item in line.split())
-        if "error" in fields:
-            floors[fields["mode"]] = f"the kernel refused it (errno {fields['error']})"
-        else:
-            floors[fields["mode"]] = (
-                float(fields["median_us"]) / 1e3,
-                float(fields["min_us"]) / 1e3,
-            )
-    return floors
+def floor_measure(one_walk: bool) -> Callable[[Setting, contextlib.ExitStack], Any]:
+    def setup(setting: Setting, stack: contextlib.ExitStack) -> Callable[[], object]:
+        if isinstance(setting.floor, NotMeasured):
+            raise setting.floor
+        floor = setting.floor
+        if one_walk:
+            try:
+                floor.once(True)
+            except OSError as error:  # an old kernel may refuse it: a fact, not a failure
+                raise NotMeasured(f"the kernel refused it ({error})") from None
+        return lambda: floor.once(one_walk)
+
+    return setup
 
 
 # ---- tcptable --------------------------------------------------------------------------------
@@ -144,6 +215,7 @@ def poller(stack: contextlib.ExitStack, **options: Any) -> tcptable.Poller:
 def one_walk_off(stack: contextlib.ExitStack) -> tcptable.Poller:
     from tcptable import _native
 
+    needs_linux("the one-walk switch")
     if not hasattr(_native.lib, "tcptable_netlink_set_one_walk"):
         raise NotMeasured("this tcptable has no one-walk switch")
     made = poller(stack, pids=False)
@@ -178,6 +250,11 @@ def diff(setting: Setting, stack: contextlib.ExitStack) -> Callable[[], object]:
     return run
 
 
+def stats(setting: Setting, stack: contextlib.ExitStack) -> Callable[[], object]:
+    needs_linux("per-socket TCP stats")
+    return poller(stack, pids=False, stats=True).poll
+
+
 def command(arguments: list[str]) -> Callable[[Setting, contextlib.ExitStack], Any]:
     def setup(setting: Setting, stack: contextlib.ExitStack) -> Callable[[], object]:
         if shutil.which(arguments[0]) is None:
@@ -206,6 +283,8 @@ def objects(setting: Setting, stack: contextlib.ExitStack) -> Callable[[], objec
 
 
 MEASURES = [
+    Measure("two_dump", "C floor: two dumps, one per family (as `ss`)", floor_measure(False)),
+    Measure("one_walk", "C floor: one walk for both families", floor_measure(True)),
     Measure("poll", "`poll()`, pids=False", lambda s, k: poller(k, pids=False).poll),
     Measure(
         "poll_two_dumps",
@@ -223,6 +302,12 @@ MEASURES = [
         "`poll()`, pids=False, states={'LISTEN'}",
         lambda s, k: poller(k, pids=False, states={"LISTEN"}).poll,
     ),
+    Measure(
+        "ports",
+        "`poll()`, pids=False, remote_ports={443} (kernel bytecode)",
+        lambda s, k: poller(k, pids=False, remote_ports={443}).poll,
+    ),
+    Measure("stats", "`poll()`, pids=False, stats=True (tcp_info)", stats),
     Measure("diff", "`poll()` + `tcptable.diff(previous, new)`, pids=False", diff),
     Measure("proc", "`poll()`, pids=False, source='proc'", proc_source),
     Measure("objects", "`list(poll())` (a Connection per row), pids=False", objects, slow=True),
@@ -279,11 +364,6 @@ MEASURES = [
     ),
 ]
 
-FLOOR_LABELS = {
-    "two_dump": "C floor: two dumps, one per family (as `ss`)",
-    "one_walk": "C floor: one walk for both families",
-}
-
 
 def run_measure(measure: Measure, setting: Setting) -> Result:
     result = Result(measure.key, measure.label)
@@ -295,37 +375,24 @@ def run_measure(measure: Measure, setting: Setting) -> Result:
             if measure.churn is not None:
                 share = measure.churn
                 before = lambda: setting.replace(share)  # noqa: E731
-            result.median_ms, result.min_ms = timed(
-                run, iterations, setting.budget, before=before, period=measure.period
+            reference = None
+            if not isinstance(setting.floor, NotMeasured):
+                floor = setting.floor
+                reference = lambda: floor.once(False)  # noqa: E731
+            timing = timed(
+                run,
+                iterations,
+                setting.budget,
+                reference=reference,
+                before=before,
+                period=measure.period,
             )
+            result.median_ms, result.min_ms = timing.median_ms, timing.min_ms
+            result.cpu_ms = timing.cpu_ms
+            result.floor_ratio, result.cpu_floor_ratio = timing.floor_ratio, timing.cpu_floor_ratio
     except NotMeasured as reason:
         result.note = f"not measured: {reason}"
     except Exception as error:  # a failed measurement is reported, and fails the run
         result.note = f"failed: {type(error).__name__}: {error}"
         result.failed = True
     return result
-
-
-def floor_results(setting: Setting, binary: str | NotMeasured) -> list[Result]:
-    results = [Result(key, label) for key, label in FLOOR_LABELS.items()]
-    if isinstance(binary, NotMeasured):
-        for result in results:
-            result.note = f"not measured: {binary}"
-        return results
-    try:
-        floors = run_floor(binary, setting.iterations)
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError) as error:
-        for result in results:
-            result.note = f"failed: {type(error).__name__}: {error}"
-            result.failed = True
-        return results
-    for result in results:
-        value = floors.get(result.key)
-        if isinstance(value, tuple):
-            result.median_ms, result.min_ms = value
-        elif result.key == "one_walk":  # an old kernel may refuse it: a fact, not a failure
-            result.note = f"not measured: {value or 'no output'}"
-        else:
-            result.note = "failed: no output from netlink_floor"
-            result.failed = True
-    return results

@@ -8,6 +8,7 @@
  * Usage: netlink_floor ITERATIONS
  *   -> one line per way: "mode=two_dump rows=N median_us=X min_us=Y"
  *      (or "mode=one_walk error=ERRNO" when the kernel refuses that request)
+ * or, built as a shared library, netlink_floor_once() for one timed poll.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -89,6 +90,37 @@ static double now_us(void)
     return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
 }
 
+/* One timed poll of the floor, for callers that interleave it with their own measurements
+ * (benchmarks/measures.py loads this file as a shared library): one_walk 0 = two dumps,
+ * 1 = one walk.  Returns microseconds and stores the row count, or returns -errno. */
+double netlink_floor_once(int one_walk, long *rows)
+{
+    static char buffer[65536];
+    static int fd = -1;
+    double start;
+    long v4, v6 = 0;
+    if (fd < 0)
+        fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0)
+        return -errno;
+    start = now_us();
+    if (one_walk) {
+        v4 = dump_both(fd, buffer, sizeof(buffer));
+    } else {
+        v4 = dump_family(fd, AF_INET, buffer, sizeof(buffer));
+        if (v4 >= 0)
+            v6 = dump_family(fd, AF_INET6, buffer, sizeof(buffer));
+    }
+    if (v4 < 0 || v6 < 0) {
+        /* the refused or failed dump may leave replies queued: a fresh socket next time */
+        close(fd);
+        fd = -1;
+        return (double)(v4 < 0 ? v4 : v6);
+    }
+    *rows = v4 + v6;
+    return now_us() - start;
+}
+
 static int compare(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -105,40 +137,24 @@ static void report(const char *mode, long rows, double *times, int iterations)
 int main(int argc, char **argv)
 {
     int iterations = argc > 1 ? atoi(argv[1]) : 50, i, one_walk_error = 0;
-    static char buffer[65536];
     double *two = calloc((size_t)(iterations > 0 ? iterations : 1), sizeof(double));
     double *one = calloc((size_t)(iterations > 0 ? iterations : 1), sizeof(double));
     long two_rows = 0, one_rows = 0;
-    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0 || two == NULL || one == NULL || iterations < 1) {
-        perror("netlink_floor");
+    if (two == NULL || one == NULL || iterations < 1) {
+        fprintf(stderr, "usage: netlink_floor ITERATIONS\n");
         return 1;
     }
     /* Alternate the two ways, so that both see the same table and the same machine noise. */
     for (i = 0; i < iterations; i++) {
-        double start = now_us();
-        long v4 = dump_family(fd, AF_INET, buffer, sizeof(buffer));
-        long v6 = v4 < 0 ? v4 : dump_family(fd, AF_INET6, buffer, sizeof(buffer));
-        two[i] = now_us() - start;
-        if (v4 < 0 || v6 < 0) {
-            fprintf(stderr, "netlink_floor: two-dump: %s\n", strerror((int)-(v4 < 0 ? v4 : v6)));
+        two[i] = netlink_floor_once(0, &two_rows);
+        if (two[i] < 0) {
+            fprintf(stderr, "netlink_floor: two dumps: %s\n", strerror((int)-two[i]));
             return 1;
         }
-        two_rows = v4 + v6;
         if (one_walk_error == 0) {
-            start = now_us();
-            one_rows = dump_both(fd, buffer, sizeof(buffer));
-            one[i] = now_us() - start;
-            if (one_rows < 0) {
-                one_walk_error = (int)-one_rows;
-                /* the refused request may leave nothing queued; a fresh socket is certain */
-                close(fd);
-                fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-                if (fd < 0) {
-                    perror("netlink_floor");
-                    return 1;
-                }
-            }
+            one[i] = netlink_floor_once(1, &one_rows);
+            if (one[i] < 0)
+                one_walk_error = (int)-one[i];
         }
     }
     report("two_dump", two_rows, two, iterations);

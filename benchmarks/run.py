@@ -43,7 +43,7 @@ def measure_size(
     sockets: int,
     iterations: int,
     budget: float,
-    floor: str | measures.NotMeasured,
+    floor: measures.Floor | measures.NotMeasured,
     fdmix: tuple[int, int],
 ) -> report.SizeRun:
     run = report.SizeRun(sockets)
@@ -54,9 +54,8 @@ def measure_size(
         return run
     try:
         run.rows = len(tcptable.snapshot(pids=False))
-        setting = measures.Setting(sockets, iterations, budget, held.replace)
+        setting = measures.Setting(sockets, iterations, budget, held.replace, floor)
         print(f"{sockets:>6} sockets held, {run.rows} rows in the table", flush=True)
-        run.results += [show(result) for result in measures.floor_results(setting, floor)]
         tables = [m for m in measures.MEASURES if m.scenario == "table"]
         for measure in tables:
             run.results.append(show(measures.run_measure(measure, setting)))
@@ -79,8 +78,12 @@ def measure_size(
 
 
 def show(result: measures.Result) -> measures.Result:
+    def ratio(value: float | None) -> str:
+        return f"{value:6.2f}x" if value else "      -"
+
     figures = (
-        f"{result.median_ms:9.2f} {result.min_ms:9.2f}"
+        f"{result.median_ms:9.2f} {result.min_ms:9.2f} {result.cpu_ms or 0:9.2f} "
+        f"{ratio(result.cpu_floor_ratio)} {ratio(result.floor_ratio)}"
         if result.median_ms is not None and result.min_ms is not None
         else result.note
     )
@@ -117,10 +120,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--only: unknown keys {sorted(unknown)}")
         measures.MEASURES[:] = [m for m in measures.MEASURES if m.key in keys]
     try:
-        floor: str | measures.NotMeasured = measures.build_floor()
+        floor: measures.Floor | measures.NotMeasured = measures.Floor()
     except measures.NotMeasured as reason:
         floor = reason
     print(report.machine(), flush=True)
+    print(
+        f"   {'what':<62} {'median ms':>9} {'min ms':>9} {'CPU ms':>9} {'CPU/floor':>7} "
+        f"{'wall/floor':>7}",
+        flush=True,
+    )
     started = time.monotonic()
     runs = [measure_size(size, iterations, budget, floor, fdmix) for size in sizes]
     elapsed = time.monotonic() - started

@@ -26,6 +26,7 @@ from ._watch import watch
 __all__ = [
     "ROW_DTYPE",
     "ROW_SIZE",
+    "STATS_DTYPE",
     "Changes",
     "Connection",
     "Direction",
@@ -50,6 +51,10 @@ def __getattr__(name: str) -> Any:
         from ._rows import row_dtype
 
         return row_dtype()
+    if name == "STATS_DTYPE":
+        from ._stats import stats_dtype
+
+        return stats_dtype()
     if name == "__version__":  # one source of truth: pyproject.toml, via the installed metadata
         from importlib.metadata import version
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._counts import rows_of
 from ._errors import raise_for_status_of
@@ -25,7 +25,8 @@ class Changes:
       gone from ``after``; ``changed``: rows of ``after`` whose state differs from their match in
       ``before``.  Each is a ``Snapshot`` (``len``, ``view``, ``array``, iteration into
       ``Connection``, ``count_by``): ``opened`` and ``changed`` in ``after``'s row order and
-      stamped with its time, ``closed`` in ``before``'s.
+      stamped with its time, ``closed`` in ``before``'s.  Their ``directions()`` are judged
+      against the listeners of the whole table each row came from.
     - ``changed_from``: the state each ``changed`` row had in ``before``, aligned with it: a
       read-only memoryview of one ``State`` number per row (numpy: ``changed_from_array``).
     - ``before``, ``after``: the two snapshots.
@@ -87,9 +88,16 @@ class Changes:
         )
 
 
-def _rows(count: int) -> tuple[Any, memoryview]:
-    rows = _allocate("tcptable_row[]", count)
-    return rows, memoryview(ffi.buffer(rows)).toreadonly()
+class _Part:
+    """Room for one part of a diff: its rows and each row's index in its own table."""
+
+    def __init__(self, count: int) -> None:
+        self.rows = _allocate("tcptable_row[]", count)
+        self.index = _allocate("uint32_t[]", count)
+
+    def snapshot(self, table: Snapshot) -> Snapshot:
+        view = memoryview(ffi.buffer(self.rows)).toreadonly()
+        return Snapshot._from_rows(view, table.timestamp, origin=(table, self.index))
 
 
 def diff(before: Snapshot, after: Snapshot) -> Changes:
@@ -121,9 +129,7 @@ def diff(before: Snapshot, after: Snapshot) -> Changes:
             counts,
         ),
     )
-    opened, opened_view = _rows(counts.opened)
-    closed, closed_view = _rows(counts.closed)
-    changed, changed_view = _rows(counts.changed)
+    opened, closed, changed = _Part(counts.opened), _Part(counts.closed), _Part(counts.changed)
     changed_from = _allocate("uint8_t[]", counts.changed)
     raise_for_status_of(
         status,
@@ -136,17 +142,20 @@ def diff(before: Snapshot, after: Snapshot) -> Changes:
             after_match,
             before_matched,
             counts,
-            opened,
-            closed,
-            changed,
+            opened.rows,
+            opened.index,
+            closed.rows,
+            closed.index,
+            changed.rows,
+            changed.index,
             changed_from,
         ),
     )
     return Changes(
         before,
         after,
-        Snapshot._from_rows(opened_view, after.timestamp),
-        Snapshot._from_rows(closed_view, before.timestamp),
-        Snapshot._from_rows(changed_view, after.timestamp),
+        opened.snapshot(after),
+        closed.snapshot(before),
+        changed.snapshot(after),
         memoryview(ffi.buffer(changed_from)).toreadonly(),
     )

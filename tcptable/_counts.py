@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-from typing import Any, Union
+from typing import Any
 
 from ._enums import Direction, State
 from ._errors import raise_for_status_of
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
+from ._rows import _address as format_address  # the one formatting Connection uses
 
-__all__ = ["COUNT_KEYS", "CountKey", "count_by", "directions", "rows_of"]
-
-CountKey = Union[State, Direction, int, str]
+__all__ = ["COUNT_KEYS", "count_by", "directions", "rows_of"]
 
 # key name -> (shim key, most groups it can have)
 _KEYS = {
@@ -35,21 +33,19 @@ def rows_of(view: memoryview) -> tuple[Any, int]:
     return ffi.from_buffer("tcptable_row[]", view), len(view) // ROW_SIZE
 
 
-def directions(view: memoryview) -> memoryview:
-    """One ``Direction`` byte per row of ``view``, as a read-only memoryview."""
+def directions(view: memoryview, subset: Any = None, subset_count: int = 0) -> memoryview:
+    """One ``Direction`` byte per row of ``view`` (read-only memoryview); with ``subset`` (a
+    ``uint32_t[]`` of ``subset_count`` row indices), one per row picked, judged against the
+    listeners of every row of ``view``."""
     rows, count = rows_of(view)
-    out = _allocate("uint8_t[]", count)
+    if subset is None:
+        subset, subset_count = ffi.NULL, count
+    out = _allocate("uint8_t[]", subset_count)
     status = ffi.new("tcptable_status *")
-    raise_for_status_of(status, lib.tcptable_directions(status, rows, count, out))
+    raise_for_status_of(
+        status, lib.tcptable_directions_of(status, rows, count, subset, subset_count, out)
+    )
     return memoryview(ffi.buffer(out)).toreadonly()
-
-
-def _remote_address(row: Any) -> str:
-    # Formatted as Connection formats it: IPv4 rows hold the address IPv4-mapped.
-    packed = bytes(ffi.buffer(row.remote_addr))
-    if row.family == 4:
-        return socket.inet_ntop(socket.AF_INET, packed[12:])
-    return socket.inet_ntop(socket.AF_INET6, packed)
 
 
 def count_by(view: memoryview, key: str, direction_bytes: memoryview | None) -> dict[Any, int]:
@@ -57,27 +53,31 @@ def count_by(view: memoryview, key: str, direction_bytes: memoryview | None) -> 
     shim_key, most = _KEYS[key]
     rows, count = rows_of(view)
     capacity = count if most is None else min(count, most)
-    counts = _allocate("tcptable_count[]", capacity)
+    values = _allocate("uint64_t[]", capacity)
+    counts = _allocate("uint64_t[]", capacity)
     written = ffi.new("size_t *")
     status = ffi.new("tcptable_status *")
     directions_in = ffi.NULL if direction_bytes is None else ffi.from_buffer(direction_bytes)
     raise_for_status_of(
         status,
         lib.tcptable_count_by(
-            status, rows, count, shim_key, directions_in, counts, capacity, written
+            status, rows, count, shim_key, directions_in, values, counts, capacity, written
         ),
     )
-    groups = counts[0 : written[0]]
+    # Two lists built in C (ffi.unpack), zipped: a port key can have tens of thousands of groups.
+    keys: list[Any] = ffi.unpack(values, written[0])
+    numbers: list[int] = ffi.unpack(counts, written[0])
     if key == "state":
-        return {State(g.value): g.count for g in groups}
-    if key == "direction":
-        return {Direction(g.value): g.count for g in groups}
-    if key == "remote_address":
+        keys = [State(k) for k in keys]
+    elif key == "direction":
+        keys = [Direction(k) for k in keys]
+    elif key == "remote_address":
         # The C groups by (family, 16 address bytes); an IPv4 row formats only the last 4,
         # so rows whose first 12 bytes differ (never the case in a polled table) add up.
         result: dict[Any, int] = {}
-        for g in groups:
-            address = _remote_address(rows[g.value])
-            result[address] = result.get(address, 0) + g.count
+        for first_row, number in zip(keys, numbers):
+            row = rows[first_row]
+            address = format_address(row.family, bytes(ffi.buffer(row.remote_addr)))
+            result[address] = result.get(address, 0) + number
         return result
-    return {g.value: g.count for g in groups}
+    return dict(zip(keys, numbers))

@@ -17,6 +17,7 @@ from ._names import names_for_rows
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
+from ._stats import STATS_SIZE
 
 __all__ = ["Poller", "snapshot"]
 
@@ -38,21 +39,23 @@ _allocate = ffi.new_allocator(should_clear_after_alloc=False)
 
 
 class _RowBuffer:
-    """Row memory plus a weak reference to the cffi buffer of the snapshot that uses it.
+    """Row memory (and the rows' stats records, for a poller with stats=True) plus weak
+    references to the cffi buffers of the snapshot that uses them.
 
-    Every view of a snapshot's rows (its memoryview, slices of it, numpy arrays over it) keeps
-    that cffi buffer object alive, so a dead weak reference means nothing can see the memory
-    any more and the next poll may write into it.
+    Every view of a snapshot's rows or stats (memoryviews, slices of them, numpy arrays over
+    them) keeps that cffi buffer object alive, so once every weak reference is dead nothing
+    can see the memory any more and the next poll may write into it.
     """
 
-    __slots__ = ("rows", "user")
+    __slots__ = ("rows", "stats", "users")
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, stats: bool) -> None:
         self.rows = _allocate("tcptable_row[]", count)
-        self.user: Any = None
+        self.stats = _allocate("tcptable_stats[]", count) if stats else None
+        self.users: tuple[Any, ...] = ()
 
     def is_free(self) -> bool:
-        return self.user is None or self.user() is None
+        return all(user() is None for user in self.users)
 
 
 # Every open Poller, so that a fork child can give each a fresh lock: a fork while another
@@ -63,6 +66,7 @@ _live_pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     for poller in list(_live_pollers):
         poller._lock = threading.Lock()
+        poller._changes_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
@@ -93,6 +97,9 @@ class Poller:
     owner within that time; 0 re-checks every owner on every poll (exact, slower).
     ``source`` picks the Linux data source: ``"default"`` (sock_diag, falling back to
     /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.
+    ``stats=True`` adds per-socket TCP stats to every snapshot (``Snapshot.stats``,
+    ``Snapshot.stats_array``): Linux only (the /proc source has the queues only); on Windows
+    polls raise NotSupportedError.
 
     Filters keep only the rows that pass all of those given (``None``: no filter):
     ``states`` (``State`` members, their names in any case, or their numbers),
@@ -120,6 +127,7 @@ class Poller:
         owner_pids: Iterable[int] | None = None,
         names: bool = False,
         pid_max_age: float = 1.0,
+        stats: bool = False,
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
             raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
@@ -127,6 +135,7 @@ class Poller:
             raise ValueError(f"source must be 'default', 'netlink' or 'proc', not {source!r}")
         flags = _check_bool("sort", sort) * lib.TCPTABLE_SORT
         flags |= _check_bool("pids", pids) * lib.TCPTABLE_PIDS
+        flags |= _check_bool("stats", stats) * lib.TCPTABLE_STATS
         checked = make_filter(states, local_ports, remote_ports, owner_pids, pids)
         if _check_bool("names", names) and not pids:
             raise ValueError("names=True needs pids=True (names are looked up by pid)")
@@ -140,6 +149,7 @@ class Poller:
         self.sort = sort
         self.pids = pids
         self.source = source
+        self.stats = stats
         #: The filters as given, checked: frozensets, or None (no filter).
         self.states = checked.states
         self.local_ports = checked.local_ports
@@ -175,14 +185,25 @@ class Poller:
                 lib.tcptable_fetch(handle, self._families, self._source, self._flags, counts),
             )
             target = self._take_rows(counts[0])
-            raise_for_status(
-                handle, lib.tcptable_decode(handle, target.rows, len(target.rows), counts + 1)
-            )
-            # ffi.buffer() keeps target.rows alive; the weak reference marks the buffer in use.
+            if target.stats is None:
+                code = lib.tcptable_decode(handle, target.rows, len(target.rows), counts + 1)
+            else:
+                code = lib.tcptable_decode_stats(
+                    handle, target.rows, target.stats, len(target.rows), counts + 1
+                )
+            raise_for_status(handle, code)
+            # ffi.buffer() keeps the memory alive; the weak references mark the buffer in use.
             exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
-            target.user = weakref.ref(exported)
+            users = [exported]
+            stats = None
+            if target.stats is not None:
+                users.append(ffi.buffer(target.stats, counts[1] * STATS_SIZE))
+                stats = memoryview(users[-1]).toreadonly()
+            target.users = tuple(weakref.ref(user) for user in users)
             names = names_for_rows(handle, target.rows, counts[1]) if self.names else None
-            return Snapshot._from_rows(memoryview(exported).toreadonly(), timestamp, names)
+            return Snapshot._from_rows(
+                memoryview(exported).toreadonly(), timestamp, names, stats=stats
+            )
 
     def poll_changes(self) -> Changes:
         """Poll, and return what changed since this poller's previous ``poll_changes()``:
@@ -203,7 +224,7 @@ class Poller:
         best = min(fitting, key=lambda c: len(c.rows)) if fitting else None
         if best is None:
             # Headroom, so that a slowly growing table does not allocate every poll.
-            best = _RowBuffer(max(64, count + count // 4))
+            best = _RowBuffer(max(64, count + count // 4), self.stats)
             if len(self._pool) >= _POOL_SIZE:
                 free = [candidate for candidate in self._pool if candidate.is_free()]
                 if free:
@@ -239,7 +260,8 @@ class Poller:
         )
         return (
             f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
-            f"pids={self.pids} source={self.source!r} names={self.names}{filters}>"
+            f"pids={self.pids} source={self.source!r} names={self.names}"
+            f"{' stats=True' if self.stats else ''}{filters}>"
         )
 
 
@@ -272,6 +294,7 @@ def snapshot(
     remote_ports: Iterable[int] | None = None,
     owner_pids: Iterable[int] | None = None,
     names: bool = False,
+    stats: bool = False,
 ) -> Snapshot:
     """Poll the TCP table once (the keywords are Poller's).  For repeated polls keep a
     ``Poller``: it reuses its buffers.
@@ -289,5 +312,6 @@ def snapshot(
         remote_ports=remote_ports,
         owner_pids=owner_pids,
         names=names,
+        stats=stats,
     ) as poller:
         return poller.poll()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 from . import _counts
 from ._enums import OffloadState, State
 from ._rows import ROW_SIZE, ROW_STRUCT, Connection, connection_from_fields, row_dtype
+from ._stats import stats_dtype
 
 if TYPE_CHECKING:
     import numpy
@@ -44,16 +45,33 @@ class Snapshot:
     - ``process_names``: with ``Poller(names=True)``, ``{pid: name}`` for the snapshot's
       non-zero pids (a process that exited before its name was read is left out); None when
       names were not asked for.
+    - ``stats`` / ``stats_array``: per-socket TCP stats, one record per row in row order, when
+      the poller had ``stats=True`` (otherwise they raise ValueError).
     """
 
-    __slots__ = ("__weakref__", "_array", "_directions", "_view", "process_names", "timestamp")
+    __slots__ = (
+        "__weakref__",
+        "_array",
+        "_directions",
+        "_origin",
+        "_stats",
+        "_stats_array",
+        "_view",
+        "process_names",
+        "timestamp",
+    )
     _view: memoryview
     _array: numpy.ndarray | None
     _directions: memoryview | None
+    _origin: tuple[Snapshot, Any] | None
+    _stats: memoryview | None
+    _stats_array: numpy.ndarray | None
     process_names: dict[int, str] | None
     timestamp: float
 
-    def __init__(self, view: memoryview, timestamp: float) -> None:
+    def __init__(
+        self, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+    ) -> None:
         """Rows from ``view``: a read-only bytes-like object (``bytes``, a read-only
         ``memoryview``) of packed rows, ``len(view)`` a multiple of ``tcptable.ROW_SIZE``;
         ``timestamp`` is ``time.time()`` of when they were read.  Polls make these; building one
@@ -75,25 +93,47 @@ class Snapshot:
             raise ValueError(
                 f"Snapshot view must hold whole rows of {ROW_SIZE} bytes, not {rows.nbytes} bytes"
             )
+        if process_names is not None and not isinstance(process_names, dict):
+            raise TypeError(
+                f"Snapshot process_names must be a dict or None, not {type(process_names).__name__}"
+            )
         self._view = rows
         self._array = None
         self._directions = None
-        self.process_names = None
+        self._origin = None
+        self._stats = None
+        self._stats_array = None
         self.timestamp = _real_number(timestamp)
+        self.process_names = process_names
 
     @classmethod
     def _from_rows(
-        cls, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
+        cls,
+        view: memoryview,
+        timestamp: float,
+        process_names: dict[int, str] | None = None,
+        *,
+        origin: tuple[Snapshot, Any] | None = None,
+        stats: memoryview | None = None,
     ) -> Snapshot:
         """Private: a snapshot over rows the library packed itself (a read-only 'B' memoryview
         of whole rows), without the constructor's checks: polls, and the row sets of
-        ``tcptable.Changes``."""
+        ``tcptable.Changes``.  ``origin`` is the table such rows were picked from and their
+        indices in it (a ``uint32_t[]``): their directions are judged against that table's
+        listeners, and they get its process names of their own pids.  ``stats``: the rows'
+        TCP stats records, aligned with them."""
         snapshot = cls.__new__(cls)
         snapshot._view = view
         snapshot._array = None
         snapshot._directions = None
+        snapshot._origin = origin
+        snapshot._stats = stats
+        snapshot._stats_array = None
         snapshot.process_names = process_names
         snapshot.timestamp = timestamp
+        names = origin[0].process_names if origin is not None else None
+        if process_names is None and names is not None:  # the names of this part's own pids
+            snapshot.process_names = {p: names[p] for p in snapshot.count_by("pid") if p in names}
         return snapshot
 
     def __len__(self) -> int:
@@ -117,6 +157,28 @@ class Snapshot:
 
             self._array = numpy.frombuffer(self._view, dtype=row_dtype())
         return self._array
+
+    @property
+    def stats(self) -> memoryview:
+        """Read-only memoryview of the rows' TCP stats records (``tcptable_stats``, one per
+        row, in row order; ``len(snapshot) * STATS_DTYPE.itemsize`` bytes).
+
+        Raises ValueError when the snapshot was polled without ``stats=True``.
+        """
+        if self._stats is None:
+            raise ValueError("this snapshot has no TCP stats: poll with stats=True")
+        return self._stats
+
+    @property
+    def stats_array(self) -> numpy.ndarray:
+        """Read-only numpy array of the TCP stats, dtype ``tcptable.STATS_DTYPE``, aligned
+        with ``array`` (``stats_array[i]`` belongs to ``array[i]``)."""
+        if self._stats_array is None:
+            stats = self.stats  # the ValueError first: it needs no numpy
+            import numpy
+
+            self._stats_array = numpy.frombuffer(stats, dtype=stats_dtype())
+        return self._stats_array
 
     def __iter__(self) -> Iterator[Connection]:
         for fields in ROW_STRUCT.iter_unpack(self._view):
@@ -168,7 +230,11 @@ class Snapshot:
         family accepts on, at this address or a wildcard), OUTBOUND, or UNKNOWN (no remote end).
         """
         if self._directions is None:
-            self._directions = _counts.directions(self._view)
+            if self._origin is None:
+                self._directions = _counts.directions(self._view)
+            else:  # rows a diff picked: the listeners are in the table they came from
+                table, indices = self._origin
+                self._directions = _counts.directions(table.view, indices, len(self))
         return self._directions
 
     @property

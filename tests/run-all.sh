@@ -25,6 +25,26 @@ step() {
     fi
 }
 
+# The command's tests drive a real terminal (tmux) and a real Prometheus server: Debian
+# packages, installed when missing (tests/test_cli.py and test_exporter.py fail without them
+# when CI=true, and skip saying why elsewhere).
+debian_package() {
+    local program=$1 package=$2 sudo=()
+    command -v "$program" >/dev/null 2>&1 && return 0
+    command -v apt-get >/dev/null 2>&1 || { echo "no $program and no apt-get to install $package"; return 0; }
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    echo "installing $package (for $program)"
+    # A fresh machine has no package lists yet: update once, then try again.
+    flock /tmp/apt.lock "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "$package" ||
+        { flock /tmp/apt.lock "${sudo[@]}" apt-get update -q &&
+            flock /tmp/apt.lock "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -q --no-install-recommends "$package"; } ||
+        echo "could not install $package: the tests that need $program will say so"
+}
+debian_package tmux tmux
+debian_package prometheus prometheus
+
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV" || exit 1
 fi

@@ -55,7 +55,7 @@ def test_array_is_a_read_only_view_of_the_snapshot(pair: Pair) -> None:
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="Python classes export buffers from 3.12")
-def test_memoryview_of_snapshot_is_zero_copy() -> None:
+def test_memoryview_of_snapshot_is_zero_copy(pair: Pair) -> None:
     table = tcptable.snapshot()
     view = memoryview(table)  # type: ignore[arg-type]
     assert view.readonly

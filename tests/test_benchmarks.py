@@ -19,8 +19,11 @@ RUN = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
 def test_quick_run_writes_the_table_and_the_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib", reason="matplotlib (the bench extra) draws the plot")
     out = tmp_path / "docs"
+    readme = tmp_path / "README.md"
+    begin = "<!-- benchmarks: begin (python benchmarks/run.py --readme README.md) -->"
+    readme.write_text(f"# t\n\n{begin}\nold figures\n<!-- benchmarks: end -->\n\nafter\n")
     finished = subprocess.run(
-        [sys.executable, str(RUN), "--quick", "--out", str(out)],
+        [sys.executable, str(RUN), "--quick", "--out", str(out), "--readme", str(readme)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -34,3 +37,10 @@ def test_quick_run_writes_the_table_and_the_plot(tmp_path: Path) -> None:
     assert "![cost per row against table size](benchmarks.png)" in table
     assert "failed:" not in table
     assert (out / "benchmarks.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    # The README's section is replaced, the rest of the file kept.
+    section = readme.read_text(encoding="utf-8")
+    assert "old figures" not in section
+    assert "| one walk: `poll()` pids=False ÷ two-dump floor | ≤ 0.7 |" in section
+    assert "![cost per row against table size](docs/benchmarks.png)" in section
+    assert section.startswith(f"# t\n\n{begin}\n")
+    assert section.endswith("<!-- benchmarks: end -->\n\nafter\n")

@@ -175,3 +175,29 @@ def test_direction_enum() -> None:
         ("INBOUND", 2),
         ("OUTBOUND", 3),
     ]
+
+
+def test_shim_rejects_bad_buffers() -> None:
+    # The Python side sizes these right; the C side must still refuse, not write out of bounds.
+    from tcptable._native import ffi, lib
+
+    from tcptable._errors import raise_for_status_of
+
+    rows = ffi.from_buffer("tcptable_row[]", SYNTHETIC.view)
+    status = ffi.new("tcptable_status *")
+    written = ffi.new("size_t *")
+    values = ffi.new("uint64_t[]", 2)
+    counts = ffi.new("uint64_t[]", 2)
+    code = lib.tcptable_count_by(
+        status, rows, len(SYNTHETIC), lib.TCPTABLE_KEY_PID, ffi.NULL, values, counts, 2, written
+    )
+    with pytest.raises(ValueError, match="4 groups, room for 2"):
+        raise_for_status_of(status, code)
+    subset = ffi.new("uint32_t[]", [len(SYNTHETIC)])
+    out = ffi.new("uint8_t[]", 1)
+    code = lib.tcptable_directions_of(status, rows, len(SYNTHETIC), subset, 1, out)
+    with pytest.raises(ValueError, match="row 6 of 6"):
+        raise_for_status_of(status, code)
+    code = lib.tcptable_count_by(status, rows, 1, 99, ffi.NULL, values, counts, 2, written)
+    with pytest.raises(ValueError, match="unknown key 99"):
+        raise_for_status_of(status, code)

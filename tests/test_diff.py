@@ -11,7 +11,7 @@ from conftest import FAMILIES, LOOPBACK, Pair, open_listener, wait_until
 from synthetic_rows import make_row, snapshot_of
 
 import tcptable
-from tcptable import State
+from tcptable import Direction, State
 
 ESTABLISHED = State.ESTABLISHED
 LISTEN = State.LISTEN
@@ -279,3 +279,49 @@ def test_watch_sleeps_to_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
     stream.close()
     # 100, 101, 102, 103; the body after 103 ran to 105.5: one poll at once, then the grid.
     assert polls == [100.0, 101.0, 102.0, 103.0, 105.5, 106.0]
+
+
+def test_directions_of_parts_use_the_whole_table() -> None:
+    listener = make_row(("0.0.0.0", 80), state=LISTEN)
+    before = snapshot_of([listener, make_row(("10.0.0.1", 80), ("192.0.2.9", 7000))])
+    inbound = make_row(("10.0.0.1", 80), ("192.0.2.8", 6000))
+    outbound = make_row(("10.0.0.1", 41000), SERVER)
+    changes = tcptable.diff(before, snapshot_of([listener, outbound, inbound]))
+    # The listener is in neither part, yet decides that the new row on port 80 is inbound.
+    assert [Direction(d) for d in changes.opened.directions()] == [
+        Direction.OUTBOUND,
+        Direction.INBOUND,
+    ]
+    assert changes.opened.count_by("direction") == {Direction.INBOUND: 1, Direction.OUTBOUND: 1}
+    assert list(changes.closed.directions()) == [Direction.INBOUND]
+
+
+def test_shim_rejects_inconsistent_collect() -> None:
+    # The Python side never does this; the C side must still refuse, not write out of bounds.
+    from tcptable._native import ffi, lib
+
+    from tcptable._errors import raise_for_status_of
+
+    table = snapshot_of([make_row(CLIENT, SERVER)])
+    rows = ffi.from_buffer("tcptable_row[]", table.view)
+    counts = ffi.new("tcptable_diff_counts *", {"opened": 1})
+    after_match = ffi.new("uint32_t[]", [0])  # matched, yet counts say one opened
+    before_matched = ffi.new("uint8_t[]", [1])
+    out = ffi.new("tcptable_row[]", 1)
+    index = ffi.new("uint32_t[]", 1)
+    status = ffi.new("tcptable_status *")
+    code = lib.tcptable_diff_collect(
+        status, rows, 1, rows, 1, after_match, before_matched, counts,
+        out, index, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL, ffi.NULL,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="do not fit the counts"):
+        raise_for_status_of(status, code)
+
+
+def test_parts_carry_the_names_of_their_own_pids() -> None:
+    before = snapshot_of([make_row(CLIENT, SERVER, inode=5, pid=7)])
+    after = snapshot_of([make_row(("10.0.0.1", 40001), SERVER, inode=6, pid=9)])
+    after.process_names = {9: "nginx", 7: "curl", 4: "sshd"}
+    changes = tcptable.diff(before, after)
+    assert changes.opened.process_names == {9: "nginx"}
+    assert changes.closed.process_names is None  # before was polled without names

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-from conftest import Pair, open_pair, own_rows
+from conftest import Pair, ipv6_available, open_pair, own_rows
 
 import tcptable
 
@@ -166,6 +166,12 @@ def test_enobufs_on_every_dump_fails_after_bounded_restarts(faulty: Make) -> Non
     assert seam.calls["socket"] == seam.calls["recv"] == lib.TCPTABLE_DUMP_TRIES
 
 
+def test_enobufs_on_the_request_restarts_the_dump(faulty: Make, pair: Pair) -> None:
+    poller, seam = faulty(sendto=fail_first("sendto", errno.ENOBUFS), socket=passthrough("socket"))
+    assert own_rows(poller.poll(), pair) == clean_rows(pair)
+    assert seam.calls["socket"] == seam.calls["sendto"] == 2
+
+
 @pytest.mark.parametrize(
     "err", [errno.EPERM, errno.EACCES, errno.EPROTONOSUPPORT, errno.EAFNOSUPPORT]
 )
@@ -301,6 +307,65 @@ def test_nlmsg_error_enomem_is_memory_error(faulty: Make) -> None:
 def test_nlmsg_error_without_an_error_is_bad_data(faulty: Make) -> None:
     poller, _ = faulty(recv=Replies(error_after_first(0, once=False)))
     raises(poller, errno.EBADMSG, "sock_diag dump", "NLMSG_ERROR with error 0")
+
+
+@pytest.mark.parametrize("result", [-(2**31), -4096])
+def test_nlmsg_error_outside_the_kernels_errnos_is_bad_data(faulty: Make, result: int) -> None:
+    # INT_MIN cannot be negated: a reply the kernel never writes, found by fuzzing.
+    poller, _ = faulty(recv=Replies(error_after_first(-result, once=False)))
+    raises(poller, errno.EBADMSG, "sock_diag dump", f"NLMSG_ERROR with error {result}")
+
+
+def replace_first_done(result: int, once: bool) -> Callable[[int, bytes], list[bytes | int]]:
+    """An edit: the dump's NLMSG_DONE carries `result` (its first time only if `once`)."""
+    done = []
+
+    def edit(index: int, datagram: bytes) -> list[bytes | int]:
+        parts = messages(datagram)
+        if kind(parts[0]) != NLMSG_DONE or (once and done):
+            return [datagram]
+        done.append(index)
+        return [join([done_message(sequence(parts[0]), result)])]
+
+    return edit
+
+
+def test_nlmsg_done_carrying_a_transient_error_restarts(faulty: Make, pair: Pair) -> None:
+    poller, seam = faulty(recv=Replies(replace_first_done(-errno.EBUSY, once=True)),
+                          socket=passthrough("socket"))  # fmt: skip
+    assert own_rows(poller.poll(), pair) == clean_rows(pair)
+    assert seam.calls["socket"] == 2
+
+
+@pytest.mark.parametrize("result", [-(2**31), -4096])
+def test_nlmsg_done_outside_the_kernels_errnos_is_bad_data(faulty: Make, result: int) -> None:
+    poller, _ = faulty(recv=Replies(replace_first_done(result, once=False)))
+    raises(poller, errno.EBADMSG, "sock_diag dump", f"NLMSG_DONE with error {result}")
+
+
+def test_nlmsg_overrun_restarts(faulty: Make, pair: Pair) -> None:
+    def edit(index: int, datagram: bytes) -> list[bytes | int]:
+        if index != 1:
+            return [datagram]
+        return [join([make_message(4, sequence(messages(datagram)[0]), b"")])]  # NLMSG_OVERRUN
+
+    poller, seam = faulty(recv=Replies(edit), socket=passthrough("socket"))
+    assert own_rows(poller.poll(), pair) == clean_rows(pair)
+    assert seam.calls["socket"] == 2
+
+
+def test_empty_datagram_is_bad_data(faulty: Make) -> None:
+    poller, _ = faulty(recv=Replies(lambda index, datagram: [b""]))
+    raises(poller, errno.EBADMSG, "sock_diag recv", "empty datagram")
+
+
+def test_short_inet_diag_msg_is_bad_data(faulty: Make) -> None:
+    def edit(index: int, datagram: bytes) -> list[bytes | int]:
+        seq = sequence(messages(datagram)[0])
+        return [join([make_message(SOCK_DIAG_BY_FAMILY, seq, bytes(20))]), datagram]
+
+    poller, _ = faulty(recv=Replies(edit))
+    raises(poller, errno.EBADMSG, "short inet_diag_msg")
 
 
 def test_nlmsg_done_carrying_an_error_fails_with_it(faulty: Make) -> None:
@@ -514,7 +579,11 @@ def test_proc_file_growing_forever_fails_at_the_deadline(faulty: Make, pair: Pai
 
 def test_repeated_failures_leak_no_descriptor_and_no_memory() -> None:
     psutil = pytest.importorskip("psutil", reason="psutil measures the process's memory")
-    pair = open_pair(4)
+    # Other processes' sockets change the table's size, and with it the size of the buffers:
+    # the smaller IPv6 table, narrowed to this pair's ports, keeps them steady.
+    family = 6 if ipv6_available() else 4
+    pair = open_pair(family)
+    ports = [pair.listen_port, pair.client_port]
     fails = {"on": False}
 
     def recv(fd: int, buffer: Any, length: int, flags: int) -> int:
@@ -528,7 +597,8 @@ def test_repeated_failures_leak_no_descriptor_and_no_memory() -> None:
 
     process = psutil.Process()
     pollers = [
-        tcptable.Poller(family="ipv4", pids=False, source=source) for source in ("netlink", "proc")
+        tcptable.Poller(family=FAMILY[family], pids=False, source=source, local_ports=ports)
+        for source in ("netlink", "proc")
     ]
     seams = [Seam(pollers[0], recv=recv), Seam(pollers[1], open=passthrough("open"), read=read)]
 

@@ -8,6 +8,7 @@ of the table between two polls.  The rows a filter keeps must all pass it, whoev
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import sys
@@ -110,6 +111,15 @@ def passes(row: tcptable.Connection, filters: dict[str, Any]) -> bool:
     return True
 
 
+def order_key(row: tcptable.Connection) -> tuple[Any, ...]:
+    """Windows' Order=TRUE: family (IPv4 first), local address and port, remote ones."""
+    local, remote = (
+        ipaddress.ip_address(row.local_address),
+        ipaddress.ip_address(row.remote_address),
+    )
+    return (row.family, local, row.local_port, remote, row.remote_port)
+
+
 @st.composite
 def filters(draw: st.DrawFn, ports: list[int]) -> dict[str, Any]:
     """Random filter keywords: each absent, or a non-empty set mixing the zoo's values with
@@ -128,6 +138,8 @@ def filters(draw: st.DrawFn, ports: list[int]) -> dict[str, Any]:
     if draw(st.booleans()):
         pid = st.sampled_from([os.getpid(), 0, 1, os.getppid()])
         chosen["owner_pids"] = draw(st.sets(st.one_of(pid, st.integers(0, 2**32 - 1)), min_size=1))
+    # The owner lookup is most of a fresh poller's cost on Linux: only when a filter needs it.
+    chosen["pids"] = "owner_pids" in chosen
     chosen["family"] = draw(st.sampled_from(["all", "ipv4", "ipv6"]))
     chosen["sort"] = draw(st.booleans())
     return chosen
@@ -135,25 +147,37 @@ def filters(draw: st.DrawFn, ports: list[int]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_filtered_snapshot_is_the_masked_snapshot(zoo: Zoo, source: str) -> None:
+    unfiltered: dict[tuple[str, bool], tcptable.Poller] = {}  # kept: their owner caches warm
+
     @PROPERTY_SETTINGS
     @given(chosen=filters(sorted(zoo.ports)))
     def check(chosen: dict[str, Any]) -> None:
         filtered = list(tcptable.snapshot(source=source, **chosen))
-        full = list(tcptable.snapshot(family=chosen["family"], source=source))
+        key = (chosen["family"], chosen["pids"])
+        if key not in unfiltered:
+            unfiltered[key] = tcptable.Poller(key[0], pids=key[1], source=source)
+        full = list(unfiltered[key].poll())
         assert own(full, zoo.ports), "the zoo's sockets are missing from the table"
         assert all(passes(row, chosen) for row in filtered)
+        if chosen["sort"]:  # the kept rows still come in Order=TRUE order
+            keys = [order_key(row) for row in filtered]
+            assert keys == sorted(keys)
         masked = [row for row in full if passes(row, chosen)]
         assert own(filtered, zoo.ports) == own(masked, zoo.ports)
 
-    check()
+    try:
+        check()
+    finally:
+        for poller in unfiltered.values():
+            poller.close()
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_many_port_ranges_still_filter(zoo: Zoo, source: str) -> None:
     # Every other port: far too many ranges to push into the kernel; decoding filters them.
     ports = set(range(0, 65536, 2)) | zoo.ports
-    filtered = tcptable.snapshot(source=source, local_ports=ports, remote_ports=ports)
-    full = tcptable.snapshot(source=source)
+    filtered = tcptable.snapshot(pids=False, source=source, local_ports=ports, remote_ports=ports)
+    full = tcptable.snapshot(pids=False, source=source)
     assert all(row.local_port in ports and row.remote_port in ports for row in filtered)
     masked = [row for row in full if row.local_port in ports and row.remote_port in ports]
     assert own(filtered, zoo.ports) == own(masked, zoo.ports)
@@ -275,3 +299,94 @@ def test_netlink_filters_run_in_the_kernel(pair: Pair, keywords: Any) -> None:
         rows = ffi.new("tcptable_row[]", counts[0] + 1)
         raise_for_status(handle, lib.tcptable_decode(handle, rows, counts[0] + 1, counts + 1))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize(
+    ("states", "ports", "count", "message"),
+    [
+        (1 << 13, None, 0, "states mask 0x2000 has bits outside"),
+        (1, None, 0, "states mask 0x1 has bits outside"),
+        (0, [80], 0, "an empty port or pid list"),
+    ],
+)
+def test_shim_refuses_a_bad_filter(states: int, ports: Any, count: int, message: str) -> None:
+    from tcptable._native import ffi, lib
+
+    from tcptable._errors import raise_for_status
+
+    handle = ffi.gc(lib.tcptable_poller_new(), lib.tcptable_poller_free)
+    array = ffi.NULL if ports is None else ffi.new("uint16_t[]", ports)
+    code = lib.tcptable_poller_set_filter(handle, states, array, count, ffi.NULL, 0, ffi.NULL, 0)
+    with pytest.raises(ValueError, match=message):
+        raise_for_status(handle, code)
+
+
+def test_shim_owner_filter_needs_pids() -> None:
+    from tcptable._native import ffi, lib
+
+    from tcptable._errors import raise_for_status
+
+    handle = ffi.gc(lib.tcptable_poller_new(), lib.tcptable_poller_free)
+    pid = ffi.new("uint32_t[]", [1])
+    assert lib.tcptable_poller_set_filter(handle, 0, ffi.NULL, 0, ffi.NULL, 0, pid, 1) == 0
+    count = ffi.new("size_t *")
+    families = lib.TCPTABLE_FAMILY_IPV4 | lib.TCPTABLE_FAMILY_IPV6
+    with pytest.raises(ValueError, match="owner pid filter needs TCPTABLE_PIDS"):
+        raise_for_status(handle, lib.tcptable_fetch(handle, families, 0, 0, count))
+
+
+def port_ranges(ports: list[int]) -> st.SearchStrategy[set[int]]:
+    """Port sets as up to 80 runs of consecutive ports (the kernel takes 64 a side), with some
+    of the zoo's ports among them, and the ends of the port space now and then."""
+    run = st.tuples(st.integers(0, 65535), st.integers(1, 40)).map(
+        lambda start_length: set(range(start_length[0], min(65536, sum(start_length))))
+    )
+    return st.tuples(
+        st.lists(run, max_size=80), st.sets(st.sampled_from([*ports, 0, 65535]), max_size=6)
+    ).map(lambda parts: set().union(*parts[0], parts[1]) or {0})
+
+
+def runs_of(ports: set[int]) -> int:
+    ordered = sorted(ports)
+    return sum(1 for i, port in enumerate(ordered) if i == 0 or ordered[i - 1] != port - 1)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sock_diag is Linux's")
+def test_port_bytecode_is_accepted_and_exact(zoo: Zoo) -> None:
+    """Random port sets as kernel bytecode: the kernel accepts every program, keeps exactly the
+    masked rows, and does all the filtering itself when each side has at most 64 runs."""
+    from tcptable._native import ffi, lib
+
+    from tcptable._errors import raise_for_status
+
+    ports = sorted(zoo.ports)
+    unfiltered = tcptable.Poller(pids=False, source="netlink")
+
+    @PROPERTY_SETTINGS
+    @given(local=port_ranges(ports), remote=port_ranges(ports), both=st.booleans())
+    def check(local: set[int], remote: set[int], both: bool) -> None:
+        keywords: dict[str, Any] = {"local_ports": local}
+        if both:
+            keywords["remote_ports"] = remote
+        with tcptable.Poller(pids=False, source="netlink", **keywords) as poller:
+            handle, counts = poller._handle, ffi.new("size_t[2]")
+            families = lib.TCPTABLE_FAMILY_IPV4 | lib.TCPTABLE_FAMILY_IPV6
+            raise_for_status(
+                handle,
+                lib.tcptable_fetch(handle, families, lib.TCPTABLE_SOURCE_NETLINK, 0, counts),
+            )
+            rows = ffi.new("tcptable_row[]", counts[0] + 1)
+            raise_for_status(handle, lib.tcptable_decode(handle, rows, counts[0] + 1, counts + 1))
+            filtered = tcptable.Snapshot(
+                bytes(ffi.buffer(rows, counts[1] * tcptable.ROW_SIZE)), 0.0
+            )
+        kept = [row for row in unfiltered.poll() if passes(row, keywords)]
+        assert all(passes(row, keywords) for row in filtered)
+        assert own(filtered, zoo.ports) == own(kept, zoo.ports)
+        if runs_of(local) <= 64 and (not both or runs_of(remote) <= 64):
+            assert counts[0] == counts[1], "the kernel did not filter it all"
+
+    try:
+        check()
+    finally:
+        unfiltered.close()

@@ -64,25 +64,36 @@ def in_child(body: Callable[[], None]) -> tuple[int, Callable[[], str]]:
     return pid, wait
 
 
-def polls_own_rows(poller: tcptable.Poller, pair: Pair, rounds: int) -> None:
+def polls_own_rows(
+    poller: tcptable.Poller, pair: Pair, rounds: int, owners: set[int] | None = None
+) -> None:
     for _ in range(rounds):
-        assert set(own_rows(poller.poll(), pair)) == pair.expected()
+        found = own_rows(poller.poll(), pair)
+        assert set(found) == pair.expected()
+        if owners is not None:  # both processes hold the pair's sockets after the fork
+            assert {row.pid for row in found.values()} <= owners
 
 
-@pytest.mark.parametrize("source", ["default", "proc"])
-def test_parent_and_child_poll_one_poller_at_once(pair: Pair, source: str) -> None:
-    with tcptable.Poller(pids=False, source=source) as poller:
-        polls_own_rows(poller, pair, 1)  # the parent's socket is open before the fork
+@pytest.mark.parametrize(
+    ("source", "pids"), [("default", False), ("default", True), ("proc", False)]
+)
+def test_parent_and_child_poll_one_poller_at_once(pair: Pair, source: str, pids: bool) -> None:
+    with tcptable.Poller(pids=pids, source=source) as poller:
+        # The parent's socket and (with pids) its owner cache exist before the fork.
+        polls_own_rows(poller, pair, 1)
         go_read, go_write = os.pipe()
+        parent = os.getpid()
+        owners: set[int] | None = None
 
         def child() -> None:
             os.read(go_read, 1)
-            polls_own_rows(poller, pair, ROUNDS)
+            polls_own_rows(poller, pair, ROUNDS, {parent, os.getpid()} if pids else None)
 
-        _, wait = in_child(child)
+        child_pid, wait = in_child(child)
+        owners = {parent, child_pid} if pids else None
         os.write(go_write, b"g")  # both sides start polling now
         try:
-            polls_own_rows(poller, pair, ROUNDS)
+            polls_own_rows(poller, pair, ROUNDS, owners)
         finally:
             error = wait()
             os.close(go_read)

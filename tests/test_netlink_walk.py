@@ -68,8 +68,10 @@ def own(table: Iterable[tcptable.Connection], pairs: list[Pair]) -> Counter[tcpt
     return found
 
 
-def poll_with(one_walk: bool, family: str = "all", pids: bool = False) -> tcptable.Snapshot:
-    with tcptable.Poller(family=family, pids=pids, source="netlink") as poller:
+def poll_with(
+    one_walk: bool, family: str = "all", pids: bool = False, **filters: Any
+) -> tcptable.Snapshot:
+    with tcptable.Poller(family=family, pids=pids, source="netlink", **filters) as poller:
         assert lib.tcptable_netlink_set_one_walk(poller._handle, int(one_walk)) == 0
         return poller.poll()
 
@@ -81,6 +83,28 @@ def test_one_walk_gives_the_rows_of_one_dump_per_family(pairs: list[Pair]) -> No
     assert len(one_walk) == 3 * len(pairs)  # every socket once: listener, client, server
     assert sum(one_walk.values()) == 3 * len(pairs)
     assert one_walk == two_dumps == per_family
+
+
+@pytest.mark.parametrize("narrowed", ["states", "local_ports", "remote_ports"])
+def test_one_walk_takes_the_kernel_filters_of_the_dumps(pairs: list[Pair], narrowed: str) -> None:
+    # The filters travel in the request (idiag_states, a bytecode attribute) for either kind.
+    listen_ports = [pair.listen_port for pair in pairs]
+    filters: dict[str, Any] = {
+        "states": {"LISTEN"},
+        "local_ports": listen_ports,
+        "remote_ports": listen_ports,
+    }
+    chosen = {narrowed: filters[narrowed]}
+    one_walk = own(poll_with(True, **chosen), pairs)
+    assert one_walk == own(poll_with(False, **chosen), pairs)
+    wanted = {
+        "states": lambda row: row.state == tcptable.State.LISTEN,
+        "local_ports": lambda row: row.local_port in listen_ports,
+        "remote_ports": lambda row: row.remote_port in listen_ports,
+    }[narrowed]
+    everything = own(poll_with(True), pairs)
+    assert one_walk == Counter({row: n for row, n in everything.items() if wanted(row)})
+    assert one_walk
 
 
 def test_one_walk_rows_carry_their_owner(pairs: list[Pair]) -> None:

@@ -8,17 +8,19 @@ sizes, garbage in a port's upper 16 bits, pids and offload states that Wine neve
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
 import socket
 import struct
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-from conftest import FAMILIES, LOOPBACK, UNDER_WINE, Pair, open_pair, own_rows
+from conftest import FAMILIES, LOOPBACK, Pair, open_pair, own_rows
 
 import tcptable
 
@@ -275,6 +277,41 @@ def test_pids_false_hides_the_owning_pid(fake_poller: Any) -> None:
     assert [c.pid for c in poller.poll()] == [0]
 
 
+@pytest.mark.parametrize(
+    ("keywords", "expected"),
+    [
+        ({"states": ["LISTEN"]}, [(4, 80, 0)]),
+        ({"states": [5, "TIME_WAIT"]}, [(4, 80, 5000), (4, 443, 5001), (6, 443, 5002)]),
+        ({"local_ports": [443]}, [(4, 443, 5001), (6, 443, 5002)]),
+        ({"remote_ports": [5000, 0]}, [(4, 80, 0), (4, 80, 5000)]),
+        ({"owner_pids": [100]}, [(4, 80, 0), (4, 80, 5000)]),
+        ({"owner_pids": [200, 300], "states": ["TIME_WAIT"]}, [(6, 443, 5002)]),
+        ({"local_ports": [80], "remote_ports": [5001]}, []),
+    ],
+)
+def test_filters_apply_to_the_iphlpapi_rows(
+    fake_poller: Any, keywords: dict[str, Any], expected: list[tuple[int, int, int]]
+) -> None:
+    """Pids (which Wine never reports) and ports with garbage in their upper bits, filtered
+    while the shim flattens the tables."""
+    ipv4 = table4(
+        [
+            (2, "10.0.0.1", port_dword(80, 0x1111), "0.0.0.0", port_dword(0, 0x2222), 100, 0),
+            (5, "10.0.0.1", port_dword(80), "10.0.0.2", port_dword(5000, 0xABCD), 100, 0),
+            (5, "10.0.0.1", port_dword(443), "10.0.0.3", port_dword(5001), 200, 0),
+        ]
+    )
+    local6 = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
+    remote6 = socket.inet_pton(socket.AF_INET6, "2001:db8::2")
+    ipv6 = struct.pack("<I", 1) + ROW6.pack(
+        local6, 0, port_dword(443, 0xDEAD), remote6, 0, port_dword(5002), 11, 300, 0
+    )
+    poller, _, _ = fake_poller(
+        lambda call, offered: ipv4, lambda call, offered: ipv6, pids=True, **keywords
+    )
+    assert [(c.family, c.local_port, c.remote_port) for c in poller.poll()] == expected
+
+
 @pytest.mark.parametrize("sort", [False, True])
 def test_sort_is_passed_as_order(fake_poller: Any, sort: bool) -> None:
     poller, get4, get6 = fake_poller(lambda call, offered: filler4(1), sort=sort)
@@ -387,12 +424,62 @@ def test_sort_true_matches_order_true(family: int) -> None:
                 sock.close()
 
 
+# ---------------------------------------------------------------- owning pids, real sockets
+# Wine 10 fills dwOwningPid (Wine 8 gave 0), so these run in the Windows lane as on Windows.
+
+
 def test_own_sockets_carry_this_process_pid(pair: Pair) -> None:
-    if UNDER_WINE:
-        pytest.skip(
-            "Wine's GetTcpTable2 reports dwOwningPid 0 for most sockets; "
-            "test_rows_decode_every_field_and_mask_port_garbage checks pids through the seam"
-        )
     found = own_rows(tcptable.snapshot(pids=True), pair)
     assert set(found) == pair.expected()
     assert {c.pid for c in found.values()} == {os.getpid()}
+
+
+def test_pids_false_gives_pid_zero_for_own_sockets(pair: Pair) -> None:
+    found = own_rows(tcptable.snapshot(pids=False), pair)
+    assert set(found) == pair.expected()
+    assert {c.pid for c in found.values()} == {0}
+
+
+# A child CPython that listens on loopback, prints its port, and holds the socket until its
+# stdin closes.
+LISTENING_CHILD = """
+import socket, sys
+family = socket.AF_INET if sys.argv[1] == "4" else socket.AF_INET6
+listener = socket.socket(family)
+listener.bind((sys.argv[2], 0))
+listener.listen(1)
+print(listener.getsockname()[1], flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def listening_child(family: int) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """A child process of this Python holding a listener; yields (process, port)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", LISTENING_CHILD, str(family), LOOPBACK[family]],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.strip().isdigit(), f"the child printed {line!r} (exit {child.poll()})"
+        yield child, int(line)
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=60)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=["ipv4", "ipv6"])
+def test_a_child_process_listener_carries_the_child_pid(family: int) -> None:
+    with listening_child(family) as (child, port):
+        rows = [
+            c
+            for c in tcptable.snapshot(pids=True)
+            if c.family == family and c.local_port == port and c.state == tcptable.State.LISTEN
+        ]
+        assert [(c.local_address, c.pid) for c in rows] == [(LOOPBACK[family], child.pid)]
+        assert child.pid != os.getpid()

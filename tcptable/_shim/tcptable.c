@@ -4,6 +4,7 @@
  */
 #include "tcptable_internal.h"
 #include "tcptable_filter.h"
+#include "tcptable_stats.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -153,7 +154,7 @@ int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
                              families);
     if (source < TCPTABLE_SOURCE_DEFAULT || source > TCPTABLE_SOURCE_PROC_NET)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid source %d", source);
-    if ((flags & ~(TCPTABLE_SORT | TCPTABLE_PIDS)) != 0)
+    if ((flags & ~(TCPTABLE_SORT | TCPTABLE_PIDS | TCPTABLE_STATS)) != 0)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid flags %d", flags);
     if (poller->filter != NULL && poller->filter->pids != NULL && !(flags & TCPTABLE_PIDS))
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
@@ -172,6 +173,12 @@ int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
 int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                     size_t *written)
 {
+    return tcptable_decode_stats(poller, rows, NULL, capacity, written);
+}
+
+int tcptable_decode_stats(tcptable_poller *poller, tcptable_row *rows, tcptable_stats *stats,
+                          size_t capacity, size_t *written)
+{
     size_t count = 0, expected;
     int rc;
     if (written == NULL)
@@ -187,8 +194,13 @@ int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
                              "row buffer holds %zu rows, the table has %zu", capacity,
                              expected);
+    if (stats != NULL && !(poller->flags & TCPTABLE_STATS))
+        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                             "stats asked of a fetch without TCPTABLE_STATS");
     poller->fetched = 0;
+    poller->stats = stats;
     rc = tcptable_os_decode(poller, rows, capacity, &count);
+    poller->stats = NULL;
     if (rc != TCPTABLE_OK)
         return rc;
     /* Filters make the fetch's count an upper bound. */
@@ -197,9 +209,9 @@ int tcptable_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity
                              "decoded %zu rows, the fetch counted %zu", count, expected);
     /* Owners are known only now, on every OS: one place drops the rejected ones, before the
      * sort so that it sorts only what is kept. */
-    count = tcptable_filter_owners(poller->filter, rows, count, NULL, 0);
+    count = tcptable_filter_owners(poller->filter, rows, count, stats, sizeof(*stats));
     if ((poller->flags & TCPTABLE_SORT) && !poller->sorted_by_source) {
-        rc = tcptable_sort_rows(poller, rows, count, NULL, 0);
+        rc = tcptable_sort_rows(poller, rows, count, stats, stats ? sizeof(*stats) : 0);
         if (rc != TCPTABLE_OK)
             return rc;
     }

@@ -37,6 +37,7 @@
 /* Flags for tcptable_fetch(). */
 #define TCPTABLE_SORT 1  /* the seed's Order=TRUE: local addr, local port, remote addr, remote port */
 #define TCPTABLE_PIDS 2  /* fill pid (Linux: by socket inode from /proc/PID/fd) */
+/* TCPTABLE_STATS (4), per-socket TCP stats, is in tcptable_stats.h. */
 
 /* Retry bound of the Windows sizing loop (see tcptable_windows.c). */
 #define TCPTABLE_MAX_TRIES 8

@@ -51,13 +51,28 @@ static int accepts(const listener *l, const tcptable_row *row)
 int tcptable_directions(tcptable_status *status, const tcptable_row *rows, size_t row_count,
                         uint8_t *directions)
 {
+    return tcptable_directions_of(status, rows, row_count, NULL, row_count, directions);
+}
+
+int tcptable_directions_of(tcptable_status *status, const tcptable_row *rows, size_t row_count,
+                           const uint32_t *subset, size_t subset_count, uint8_t *directions)
+{
     /* A bit per port that something listens on: most rows are decided without a search. */
     uint8_t listened[PORT_COUNT / 8];
     listener *listeners = NULL;
     size_t i, n = 0, unique = 0;
-    if (row_count > 0 && (rows == NULL || directions == NULL))
+    if ((row_count > 0 && rows == NULL) || (subset_count > 0 && directions == NULL))
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "tcptable_directions: rows or directions is NULL");
+    if (subset == NULL && subset_count != row_count)
+        return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                                    "tcptable_directions: %zu directions for %zu rows",
+                                    subset_count, row_count);
+    for (i = 0; subset != NULL && i < subset_count; i++)
+        if (subset[i] >= row_count)
+            return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
+                                        "tcptable_directions: row %lu of %zu",
+                                        (unsigned long)subset[i], row_count);
     memset(listened, 0, sizeof(listened));
     for (i = 0; i < row_count; i++)
         if (rows[i].state == LISTEN_STATE)
@@ -82,8 +97,8 @@ int tcptable_directions(tcptable_status *status, const tcptable_row *rows, size_
             if (unique == 0 || compare_listeners(&listeners[unique - 1], &listeners[i]) != 0)
                 listeners[unique++] = listeners[i];
     }
-    for (i = 0; i < row_count; i++) {
-        const tcptable_row *row = &rows[i];
+    for (i = 0; i < subset_count; i++) {
+        const tcptable_row *row = &rows[subset != NULL ? subset[i] : i];
         uint16_t port = row->local_port;
         uint8_t direction = TCPTABLE_DIRECTION_OUTBOUND;
         if (row->state == LISTEN_STATE) {
@@ -115,8 +130,8 @@ int tcptable_directions(tcptable_status *status, const tcptable_row *rows, size_
 
 /* Keys with a small domain: count into an array indexed by the key, emit in key order. */
 static int count_small(tcptable_status *status, const tcptable_row *rows, size_t row_count,
-                       int key, const uint8_t *directions, tcptable_count *counts,
-                       size_t capacity, size_t *written)
+                       int key, const uint8_t *directions, uint64_t *values,
+                       uint64_t *counts, size_t capacity, size_t *written)
 {
     size_t domain = (key == TCPTABLE_KEY_LOCAL_PORT || key == TCPTABLE_KEY_REMOTE_PORT) ? PORT_COUNT
                                                                                        : 256;
@@ -155,8 +170,8 @@ static int count_small(tcptable_status *status, const tcptable_row *rows, size_t
             return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                         "count_by: more than %zu groups", capacity);
         }
-        counts[n].value = i;
-        counts[n].count = buckets[i];
+        values[n] = i;
+        counts[n] = buckets[i];
         n++;
     }
     free(buckets);
@@ -205,7 +220,8 @@ static int compare_groups(const void *left, const void *right)
 }
 
 static int count_hashed(tcptable_status *status, const tcptable_row *rows, size_t row_count,
-                        int key, tcptable_count *counts, size_t capacity, size_t *written)
+                        int key, uint64_t *values, uint64_t *counts, size_t capacity,
+                        size_t *written)
 {
     size_t slots = 16, i, n = 0;
     uint32_t *table;
@@ -244,9 +260,9 @@ static int count_hashed(tcptable_status *status, const tcptable_row *rows, size_
                                     "count_by: %zu groups, room for %zu", n, capacity);
     }
     for (i = 0; i < n; i++) {
-        counts[i].value = key == TCPTABLE_KEY_PID ? (uint64_t)rows[groups[i].first_row].pid
-                                                  : (uint64_t)groups[i].first_row;
-        counts[i].count = groups[i].count;
+        values[i] = key == TCPTABLE_KEY_PID ? (uint64_t)rows[groups[i].first_row].pid
+                                            : (uint64_t)groups[i].first_row;
+        counts[i] = groups[i].count;
     }
     free(groups);
     *written = n;
@@ -254,7 +270,7 @@ static int count_hashed(tcptable_status *status, const tcptable_row *rows, size_
 }
 
 int tcptable_count_by(tcptable_status *status, const tcptable_row *rows, size_t row_count,
-                      int key, const uint8_t *directions, tcptable_count *counts,
+                      int key, const uint8_t *directions, uint64_t *values, uint64_t *counts,
                       size_t capacity, size_t *written)
 {
     if (written == NULL)
@@ -266,13 +282,15 @@ int tcptable_count_by(tcptable_status *status, const tcptable_row *rows, size_t 
                                     "count_by: unknown key %d", key);
     if (row_count == 0)
         return TCPTABLE_OK;
-    if (rows == NULL || counts == NULL || (key == TCPTABLE_KEY_DIRECTION && directions == NULL))
+    if (rows == NULL || values == NULL || counts == NULL ||
+        (key == TCPTABLE_KEY_DIRECTION && directions == NULL))
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "count_by: a NULL buffer");
     if (row_count > UINT32_MAX)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "count_by: %zu rows, more than a table can hold", row_count);
     if (key == TCPTABLE_KEY_PID || key == TCPTABLE_KEY_REMOTE_ADDRESS)
-        return count_hashed(status, rows, row_count, key, counts, capacity, written);
-    return count_small(status, rows, row_count, key, directions, counts, capacity, written);
+        return count_hashed(status, rows, row_count, key, values, counts, capacity, written);
+    return count_small(status, rows, row_count, key, directions, values, counts, capacity,
+                       written);
 }

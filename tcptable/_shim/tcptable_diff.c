@@ -84,16 +84,26 @@ static size_t find_slot(const chain_index *index, const tcptable_row *before, ui
     return slot;
 }
 
+/* Index the before rows not matched yet, in a table of at least twice as many slots (the
+ * arrays hold enough for all rows): a later pass indexes only what the earlier ones left. */
 static void build_index(chain_index *index, const tcptable_row *before, size_t before_count,
-                        const uint64_t *hashes, int exact)
+                        const uint64_t *hashes, const uint8_t *before_matched, size_t unmatched,
+                        int exact)
 {
-    size_t i;
-    memset(index->head, 0, (index->mask + 1) * sizeof(*index->head));
+    size_t i, slots = 16;
+    while (slots < 2 * unmatched)
+        slots <<= 1;
+    index->mask = slots - 1;
+    memset(index->head, 0, slots * sizeof(*index->head));
     index->exact = exact;
     /* Backwards, prepending: each chain ends up in table order. */
     for (i = before_count; i-- > 0;) {
-        uint64_t hash = exact ? socket_hash(hashes[i], &before[i]) : hashes[i];
-        size_t slot = find_slot(index, before, hash, &before[i]);
+        uint64_t hash;
+        size_t slot;
+        if (before_matched[i])
+            continue;
+        hash = exact ? socket_hash(hashes[i], &before[i]) : hashes[i];
+        slot = find_slot(index, before, hash, &before[i]);
         index->next[i] = index->head[slot];
         index->head[slot] = (uint32_t)(i + 1);
         index->cursor[slot] = (uint32_t)(i + 1);
@@ -157,7 +167,6 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
     index.head = malloc(slots * sizeof(*index.head));
     index.cursor = malloc(slots * sizeof(*index.cursor));
     index.next = malloc((before_count + 1) * sizeof(*index.next));
-    index.mask = slots - 1;
     if (hashes == NULL || index.head == NULL || index.cursor == NULL || index.next == NULL) {
         free(hashes);
         free(index.head);
@@ -178,7 +187,8 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
         if (matched == before_count || matched == after_count)
             break;
         if (pass != 0) /* pass 0 reuses pass 1's identity index */
-            build_index(&index, before, before_count, hashes, pass == 2);
+            build_index(&index, before, before_count, hashes, before_matched,
+                        before_count - matched, pass == 2);
         for (i = 0; i < after_count; i++) {
             uint64_t hash = hashes[before_count + i];
             uint32_t taken;
@@ -208,12 +218,15 @@ int tcptable_diff_collect(tcptable_status *status, const tcptable_row *before,
                           size_t before_count, const tcptable_row *after, size_t after_count,
                           const uint32_t *after_match, const uint8_t *before_matched,
                           const tcptable_diff_counts *counts, tcptable_row *opened,
-                          tcptable_row *closed, tcptable_row *changed, uint8_t *changed_from)
+                          uint32_t *opened_index, tcptable_row *closed, uint32_t *closed_index,
+                          tcptable_row *changed, uint32_t *changed_index,
+                          uint8_t *changed_from)
 {
     size_t i, n_opened = 0, n_closed = 0, n_changed = 0;
-    if (counts == NULL || (counts->opened > 0 && opened == NULL) ||
-        (counts->closed > 0 && closed == NULL) ||
-        (counts->changed > 0 && (changed == NULL || changed_from == NULL)))
+    if (counts == NULL || (counts->opened > 0 && (opened == NULL || opened_index == NULL)) ||
+        (counts->closed > 0 && (closed == NULL || closed_index == NULL)) ||
+        (counts->changed > 0 &&
+         (changed == NULL || changed_index == NULL || changed_from == NULL)))
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "diff_collect: a NULL buffer");
     for (i = 0; i < after_count; i++) {
@@ -221,12 +234,14 @@ int tcptable_diff_collect(tcptable_status *status, const tcptable_row *before,
         if (match == TCPTABLE_DIFF_UNMATCHED) {
             if (n_opened == counts->opened)
                 break;
+            opened_index[n_opened] = (uint32_t)i;
             opened[n_opened++] = after[i];
         } else if (match >= before_count) {
             break;
         } else if (before[match].state != after[i].state) {
             if (n_changed == counts->changed)
                 break;
+            changed_index[n_changed] = (uint32_t)i;
             changed[n_changed] = after[i];
             changed_from[n_changed++] = before[match].state;
         }
@@ -236,6 +251,7 @@ int tcptable_diff_collect(tcptable_status *status, const tcptable_row *before,
             if (!before_matched[i]) {
                 if (n_closed == counts->closed)
                     break;
+                closed_index[n_closed] = (uint32_t)i;
                 closed[n_closed++] = before[i];
             }
     if (n_opened != counts->opened || n_closed != counts->closed ||

@@ -33,12 +33,15 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
 
 /* Step 2: copy the parts into buffers sized from step 1's counts: opened and changed rows in
  * after's order, closed rows in before's order; changed_from[k] is the state that changed[k]
- * had in before. */
+ * had in before.  The *_index arrays (same sizes) receive each copied row's index in the
+ * table it came from. */
 int tcptable_diff_collect(tcptable_status *status, const tcptable_row *before,
                           size_t before_count, const tcptable_row *after, size_t after_count,
                           const uint32_t *after_match, const uint8_t *before_matched,
                           const tcptable_diff_counts *counts, tcptable_row *opened,
-                          tcptable_row *closed, tcptable_row *changed, uint8_t *changed_from);
+                          uint32_t *opened_index, tcptable_row *closed, uint32_t *closed_index,
+                          tcptable_row *changed, uint32_t *changed_index,
+                          uint8_t *changed_from);
 
 /* cdef end */
 

@@ -9,6 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+int tcptable_port_in(const uint8_t *bitmap, uint16_t port)
+{
+    return (bitmap[port >> 3] >> (port & 7)) & 1;
+}
+
+int tcptable_filter_keeps(const tcptable_filter *filter, unsigned state, uint16_t local_port,
+                          uint16_t remote_port)
+{
+    if (filter == NULL)
+        return 1;
+    if (filter->states != 0 && (state > 31 || !((filter->states >> state) & 1)))
+        return 0;
+    if (filter->has_local_ports && !tcptable_port_in(filter->local_ports, local_port))
+        return 0;
+    if (filter->has_remote_ports && !tcptable_port_in(filter->remote_ports, remote_port))
+        return 0;
+    return 1;
+}
+
 void tcptable_filter_free(tcptable_filter *filter)
 {
     if (filter == NULL)

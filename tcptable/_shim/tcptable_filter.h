@@ -41,26 +41,13 @@ typedef struct tcptable_filter {
     size_t pid_count;
 } tcptable_filter;
 
-static inline int tcptable_port_in(const uint8_t *bitmap, uint16_t port)
-{
-    return (bitmap[port >> 3] >> (port & 7)) & 1;
-}
+/* Is bit `port` set in a TCPTABLE_PORT_BITMAP_BYTES-byte bitmap? */
+int tcptable_port_in(const uint8_t *bitmap, uint16_t port);
 
-/* Does a row with this state and these ports pass the state and port filters?  (The owner
- * filter runs later, once pids are known.)  A NULL filter keeps everything. */
-static inline int tcptable_filter_keeps(const tcptable_filter *filter, unsigned state,
-                                        uint16_t local_port, uint16_t remote_port)
-{
-    if (filter == NULL)
-        return 1;
-    if (filter->states != 0 && (state > 31 || !((filter->states >> state) & 1)))
-        return 0;
-    if (filter->has_local_ports && !tcptable_port_in(filter->local_ports, local_port))
-        return 0;
-    if (filter->has_remote_ports && !tcptable_port_in(filter->remote_ports, remote_port))
-        return 0;
-    return 1;
-}
+/* Does a row with this (MIB) state and these ports pass the state and port filters?  (The
+ * owner filter runs later, once pids are known.)  A NULL filter keeps everything. */
+int tcptable_filter_keeps(const tcptable_filter *filter, unsigned state, uint16_t local_port,
+                          uint16_t remote_port);
 
 /* Drop the rows whose pid the owner filter rejects, keeping order; `parallel` (NULL or count
  * records of record_size bytes, e.g. TCP stats) is compacted with its rows.  Returns the

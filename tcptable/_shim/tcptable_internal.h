@@ -25,6 +25,7 @@
 enum { TCPTABLE_RAW_IPV4 = 0, TCPTABLE_RAW_IPV6 = 1, TCPTABLE_RAW_COUNT = 2 };
 
 struct tcptable_filter; /* tcptable_filter.h */
+struct tcptable_stats;  /* tcptable_stats.h */
 
 typedef struct {
     unsigned char *data;
@@ -49,6 +50,10 @@ struct tcptable_poller {
      * common decode path applies its owner pids. */
     struct tcptable_filter *filter;
 
+    /* Where the decode in progress writes each row's TCP stats (tcptable_stats.h): the
+     * record of rows[i] is stats[i].  NULL when the caller wants none. */
+    struct tcptable_stats *stats;
+
     /* Windows: the iphlpapi seam by raw index, GetTcpTable2 then GetTcp6Table2 (NULL = the
      * real functions). */
     tcptable_get_table_fn get_table[TCPTABLE_RAW_COUNT];
@@ -60,8 +65,8 @@ struct tcptable_poller {
     uint32_t netlink_sequence; /* last sequence number used */
     int netlink_error;       /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
     int netlink_one_walk;    /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
-    long netlink_owner;        /* the process that opened netlink_fd: a fork child must not
-                                * share its parent's socket (their dumps would interleave) */
+    long process;              /* the process of the last fetch (0 = none yet): a fork child
+                                * must not share its parent's socket and directory descriptors */
     size_t netlink_recv_space; /* bytes offered to each recv; grows if a datagram was larger */
 
     /* Linux: the system calls the backend makes (a NULL member = the real call). */

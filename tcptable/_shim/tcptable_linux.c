@@ -7,6 +7,7 @@
 
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
+#include "tcptable_stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -196,6 +197,18 @@ static int fetch_with(tcptable_poller *poller, int source)
 int tcptable_os_fetch(tcptable_poller *poller)
 {
     int rc;
+    long self = (long)getpid();
+    if (poller->process != self) {
+        if (poller->process != 0) {
+            /* A fork child: the sock_diag socket and the owner cache's directory descriptors
+             * are shared with the parent (two dumps on one socket fail with EBUSY or steal
+             * each other's replies; two readers of one directory share its offset).  Close
+             * our copies only; the parent's stay open. */
+            tcptable_netlink_close(poller);
+            tcptable_owners_forget(poller);
+        }
+        poller->process = self;
+    }
     if (poller->source == TCPTABLE_SOURCE_NETLINK ||
         (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->netlink_missing)) {
         int asked = poller->source;
@@ -216,16 +229,20 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     size_t n4, n6 = 0;
     const tcptable_raw *raw4 = &poller->raw[TCPTABLE_RAW_IPV4];
     const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
+    struct tcptable_stats *stats4 = poller->stats;
+    struct tcptable_stats *stats6 = NULL;
     (void)capacity; /* tcptable_decode() checked it against the fetched row count */
     if (poller->source == TCPTABLE_SOURCE_NETLINK) {
         /* After one walk for both families raw4 holds every row and raw6 none. */
-        n4 = tcptable_netlink_decode(poller, raw4, rows, &rc);
+        n4 = tcptable_netlink_decode(poller, raw4, rows, stats4, &rc);
+        stats6 = stats4 != NULL ? stats4 + n4 : NULL;
         if (rc == TCPTABLE_OK)
-            n6 = tcptable_netlink_decode(poller, raw6, rows + n4, &rc);
+            n6 = tcptable_netlink_decode(poller, raw6, rows + n4, stats6, &rc);
     } else {
-        n4 = tcptable_procnet_decode(poller, raw4, 4, rows, &rc);
+        n4 = tcptable_procnet_decode(poller, raw4, 4, rows, stats4, &rc);
+        stats6 = stats4 != NULL ? stats4 + n4 : NULL;
         if (rc == TCPTABLE_OK)
-            n6 = tcptable_procnet_decode(poller, raw6, 6, rows + n4, &rc);
+            n6 = tcptable_procnet_decode(poller, raw6, 6, rows + n4, stats6, &rc);
     }
     *written = n4 + n6;
     if (rc == TCPTABLE_OK && (poller->flags & TCPTABLE_PIDS))

@@ -39,8 +39,11 @@ int tcptable_parse_decimal(const char **cursor, uint64_t *value);
  * interleave the families, and raw6 stays empty), else one dump into each. */
 int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int family);
 int tcptable_netlink_fetch_both(tcptable_poller *poller, tcptable_raw *raw4, tcptable_raw *raw6);
+/* Decoders write the rows the filter keeps into rows[], and when stats is not NULL each kept
+ * row's TCP stats into stats[] at the same index. */
+struct tcptable_stats;
 size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
-                               tcptable_row *rows, int *rc);
+                               tcptable_row *rows, struct tcptable_stats *stats, int *rc);
 void tcptable_netlink_close(tcptable_poller *poller);
 
 /* tcptable_netlink.c: what narrows a dump request in the kernel, for either request type
@@ -59,13 +62,16 @@ size_t tcptable_netlink_bytecode(const struct tcptable_filter *filter, unsigned 
 /* tcptable_procnet.c: read /proc/net/tcp (family 4) or tcp6 (6) into raw, counting lines. */
 int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int family);
 size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw, int family,
-                               tcptable_row *rows, int *rc);
+                               tcptable_row *rows, struct tcptable_stats *stats, int *rc);
 
 /* tcptable_owners_linux.c: set pid on every row whose socket inode a process we may inspect
  * holds (the lowest such pid). */
 int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t count);
 /* Free what the owner lookup keeps between polls (poller->owners). */
 void tcptable_owners_release(tcptable_poller *poller);
+/* Forget what the owner lookup learned, keeping its settings: in a fork child, whose copies of
+ * the cached directory descriptors share their read offsets with the parent's. */
+void tcptable_owners_forget(tcptable_poller *poller);
 
 #endif /* __linux__ */
 #endif /* TCPTABLE_LINUX_H */

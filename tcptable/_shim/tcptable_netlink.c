@@ -12,6 +12,7 @@
 #if defined(__linux__)
 #include "tcptable_linux.h"
 #include "tcptable_filter.h"
+#include "tcptable_stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -31,6 +33,8 @@
 #define NETLINK_RECV_SPACE 65536
 /* Room for the request's bytecode attribute (tcptable_bytecode_linux.c needs < 2.6 KiB). */
 #define NETLINK_ATTRIBUTE_ROOM 4096
+/* The largest errno the kernel reports (include/linux/err.h MAX_ERRNO). */
+#define NETLINK_MAX_ERRNO 4095
 #define NETLINK_RECV_SPACE_LIMIT ((size_t)16 << 20)
 
 /* Internal result of one dump attempt: the kernel lost part of the dump (the status already
@@ -119,7 +123,6 @@ static int open_socket(tcptable_poller *poller)
         return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket: SO_RCVTIMEO");
     }
     poller->netlink_fd = fd;
-    poller->netlink_owner = (long)getpid();
     return TCPTABLE_OK;
 }
 
@@ -168,7 +171,8 @@ size_t tcptable_netlink_narrow(tcptable_poller *poller, uint32_t *states, uint8_
     size_t program;
     unsigned linux_state;
     *states = 0xFFFFFFFFu; /* every state, as `ss -a` */
-    *extensions = 0;
+    /* tcp_info in the same dump: no extra system call per socket. */
+    *extensions = (poller->flags & TCPTABLE_STATS) ? (uint8_t)(1u << (INET_DIAG_INFO - 1)) : 0;
     if (filter == NULL)
         return 0;
     if (filter->states != 0) {
@@ -199,12 +203,6 @@ int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
 {
     uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
     int tries, rc = TCPTABLE_OK;
-    if (poller->netlink_fd >= 0 && poller->netlink_owner != (long)getpid()) {
-        /* We are a fork child: the socket is shared with the parent, and two dumps on one
-         * socket fail (EBUSY) or steal each other's replies.  Close our copy only; the
-         * parent's stays open. */
-        tcptable_netlink_close(poller);
-    }
     if (poller->netlink_recv_space == 0)
         poller->netlink_recv_space = NETLINK_RECV_SPACE;
     for (tries = 1; tries <= TCPTABLE_DUMP_TRIES; tries++) {
@@ -302,6 +300,12 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
                 if (length >= NLMSG_LENGTH(sizeof(int)))
                     memcpy(&err, NLMSG_DATA(header), sizeof(int));
                 if (err < 0) {
+                    /* The kernel's errnos are 1..MAX_ERRNO (4095); anything else (INT_MIN
+                     * cannot even be negated) is not a reply the kernel wrote. */
+                    if (err < -NETLINK_MAX_ERRNO)
+                        return tcptable_fail_bad_data(poller,
+                                                      "sock_diag dump: NLMSG_DONE with error %d",
+                                                      err);
                     err = -err;
                     if (is_transient(err))
                         return restart(poller, err, "sock_diag dump");
@@ -314,7 +318,9 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
                 int err;
                 if (length < NLMSG_LENGTH(sizeof(*error)))
                     return tcptable_fail_bad_data(poller, "sock_diag dump: short NLMSG_ERROR");
-                if (error->error >= 0) /* an acknowledgement, which a dump never asks for */
+                /* >= 0: an acknowledgement, which a dump never asks for; below -MAX_ERRNO: no
+                 * errno the kernel has. */
+                if (error->error >= 0 || error->error < -NETLINK_MAX_ERRNO)
                     return tcptable_fail_bad_data(poller,
                                                   "sock_diag dump: NLMSG_ERROR with error %d",
                                                   error->error);
@@ -380,9 +386,48 @@ static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag
     return tcptable_linux_state(poller, diag->idiag_state, &row->state);
 }
 
+/* The stats of one socket: queues from the message, the rest from its INET_DIAG_INFO
+ * attribute (a struct tcp_info) when the kernel sent one.  An older kernel's shorter tcp_info
+ * fills what it has; the rest stays zero. */
+static void decode_stats(const struct nlmsghdr *header, tcptable_stats *stats)
+{
+    const struct inet_diag_msg *diag = NLMSG_DATA(header);
+    const unsigned char *at = (const unsigned char *)diag + NLMSG_ALIGN(sizeof(*diag));
+    const unsigned char *end = (const unsigned char *)header + header->nlmsg_len;
+    struct tcp_info info;
+    memset(stats, 0, sizeof(*stats));
+    stats->rx_queue = diag->idiag_rqueue;
+    stats->tx_queue = diag->idiag_wqueue;
+    memset(&info, 0, sizeof(info));
+    while (at + sizeof(struct rtattr) <= end) {
+        struct rtattr attribute;
+        memcpy(&attribute, at, sizeof(attribute));
+        if (attribute.rta_len < sizeof(attribute) || attribute.rta_len > (size_t)(end - at))
+            return; /* malformed: keep what we have, never read past the message */
+        if (attribute.rta_type == INET_DIAG_INFO) {
+            size_t length = attribute.rta_len - RTA_LENGTH(0);
+            memcpy(&info, at + RTA_LENGTH(0), length < sizeof(info) ? length : sizeof(info));
+            break;
+        }
+        at += RTA_ALIGN(attribute.rta_len);
+    }
+    stats->rtt_us = info.tcpi_rtt;
+    stats->rttvar_us = info.tcpi_rttvar;
+    stats->min_rtt_us = info.tcpi_min_rtt;
+    stats->retransmits = info.tcpi_retransmits;
+    stats->total_retrans = info.tcpi_total_retrans;
+    stats->lost = info.tcpi_lost;
+    stats->bytes_acked = info.tcpi_bytes_acked;
+    stats->bytes_received = info.tcpi_bytes_received;
+    stats->segs_in = info.tcpi_segs_in;
+    stats->segs_out = info.tcpi_segs_out;
+    stats->snd_cwnd = info.tcpi_snd_cwnd;
+    stats->delivery_rate = info.tcpi_delivery_rate;
+}
+
 /* Decode the rows of one dump; netlink_receive() already checked every message's length. */
 size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
-                               tcptable_row *rows, int *rc)
+                               tcptable_row *rows, tcptable_stats *stats, int *rc)
 {
     size_t offset = 0, n = 0;
     /* A one-family dump holds rows of its family only (the one-walk dump, both). */
@@ -403,8 +448,11 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
             /* The kernel applied the states and (most) port filters already; this catches
              * the ports it was not given.  A rejected row's slot is written again. */
             if (tcptable_filter_keeps(poller->filter, row->state, row->local_port,
-                                      row->remote_port))
+                                      row->remote_port)) {
+                if (stats != NULL)
+                    decode_stats(header, &stats[n]);
                 n++;
+            }
         }
         offset += NLMSG_ALIGN(header->nlmsg_len);
     }

@@ -3,26 +3,29 @@
  * "socket:[INODE]", with what earlier polls learned kept per poller.
  *
  * The kernel never says which process holds a socket: every tool readlinks /proc/PID/fd/N,
- * ~3 us a link (see ../../docs or the project notes: pids.md).  So the poller remembers
+ * ~3 us a link, so a full scan costs more than the dump itself.  The poller remembers
  * inode -> (pid, fd) and spends /proc work only where the table changed:
  *
  * - An owner process is held through a dirfd on /proc/PID/fd.  That dirfd pins the process:
- *   once it exits, every call on it fails, and it never reaches a new process that reuses the
- *   pid.  Each poll checks every owner through it (one fstat), so a reported pid is never a
+ *   once it exits, calls on it fail, and it never reaches a new process that reuses the pid.
+ *   Each poll checks every owner through it (one fstat), so a reported pid is never a
  *   recycled one, and a dead owner's sockets are looked up again in the same poll.
  * - Each remembered (pid, fd) is re-read with readlinkat at least every pid_max_age seconds
  *   (0: every poll), so a socket handed to another process (fork then close, SCM_RIGHTS)
  *   moves to its new owner within that time.
- * - A socket the cache does not know (or whose owner failed a check) is looked up in the same
- *   poll, cheapest places first: the fds freed by sockets that left the table (the kernel
- *   hands out the lowest free fd, so a replacement socket usually lands there), the process
- *   holding the listener on the same local port, processes never scanned and processes whose
- *   fd count changed (st_size of /proc/PID/fd, Linux 6.2+), then every process in pid order.
- *   The search stops as soon as every unknown socket has an owner.  Scans skip fds that hold
- *   a known socket and read only the others.
+ * - A socket without a known owner is looked up in the same poll, cheapest places first:
+ *   1. the fds freed by sockets that left the table (the kernel hands out the lowest free
+ *      fd, so a replacement socket usually lands there);
+ *   2. the process holding the listener on the same local port (accepted connections);
+ *   3. processes never scanned, those where new sockets turned up lately, and those whose
+ *      fd count changed (st_size of /proc/PID/fd, Linux 6.2+); these scans skip fds that hold
+ *      a known socket;
+ *   4. sockets that closed since the dump are dropped (one sock_diag lookup each), then
+ *      every process in pid order, every fd not read this poll: what a full scan reads.
+ *   The search stops as soon as every such socket has an owner.
  * - Several holders (fork): the lowest pid, as a full scan in pid order finds first.  Sockets
- *   of processes we may not inspect stay 0 (as with ss); a socket no scan found is searched
- *   for again only after pid_max_age, so such sockets do not cost a full scan every poll.
+ *   of processes we may not inspect stay 0 (as with ss); stage 4 is spent on them again only
+ *   after a back-off (see due_for_full_search), not on every poll.
  */
 #if defined(__linux__)
 
@@ -41,9 +44,17 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
 
 #define MIB_STATE_LISTEN 2
 #define NOT_FOUND ((size_t)-1)
+/* How long a process where a scan found a new socket stays a first place to look. */
+#define HOT_SECONDS 10.0
 
 /* ---- an open-addressing map from a 64-bit key to an array index --------------------------- */
 
@@ -114,9 +125,11 @@ typedef struct {
     uint64_t inode;
     uint32_t pid;    /* 0 = owner not known */
     int32_t fd;      /* the fd of pid that held it, -1 when not known */
-    double checked;  /* monotonic time of the last readlinkat that showed (pid, fd) held it */
+    double due;      /* monotonic time from which (pid, fd) must be read again */
     uint32_t read;   /* generation of that readlinkat */
-    double missing;  /* monotonic time of the last search that could not find it, or -1 */
+    double missing;  /* monotonic time of the last full search that could not find it, or -1 */
+    double missing_since; /* ... of the first of those in a row, or -1 */
+    uint32_t closed; /* generation of the poll that found it closed since the dump */
 } owner_entry;
 
 /* One poll's sockets (rows with an inode), found by inode. */
@@ -135,6 +148,7 @@ typedef struct {
     uint32_t checked;   /* generation of the last liveness check through dirfd */
     uint32_t owns;      /* generation in which it last held a socket of the table */
     int alive;          /* the answer of that liveness check */
+    double hot_until;   /* a scan found a new socket in it lately: look there first */
 } owner_process;
 
 struct tcptable_owners {
@@ -143,7 +157,8 @@ struct tcptable_owners {
     double now;            /* monotonic time of the current poll */
     entry_table tables[2]; /* this poll's and the previous poll's */
     int current;           /* index of this poll's table */
-    size_t unresolved;     /* entries of this poll that still need an owner */
+    size_t unowned;        /* entries of this poll without an owner, closed ones aside */
+    size_t unresolved;     /* those of them due for a full search (see due_for_full_search) */
     owner_process *processes;
     size_t process_count, process_capacity;
     index_map by_pid;      /* pid -> index in processes */
@@ -151,7 +166,11 @@ struct tcptable_owners {
     int by_slot_ready;     /* by_slot holds every resolved entry */
     size_t by_slot_keys;   /* keys put since its reset (stale ones included) */
     int proc_fd;           /* a dirfd on /proc; -1 until needed */
+    int diag_fd;           /* a sock_diag socket for single-socket lookups; -1 until needed */
+    uint32_t diag_sequence;
     uint32_t *listener_pid; /* local port -> pid of its listener, during a search */
+    uint32_t *row_entry;   /* row -> entry index + 1 (0 = no inode) of this poll */
+    size_t row_entry_capacity;
     unsigned char dirents[32768];
 };
 
@@ -172,6 +191,7 @@ static int owners_get(tcptable_poller *poller, struct tcptable_owners **out)
                                  "owner cache: out of memory");
         owners->pid_max_age = 1.0;
         owners->proc_fd = -1;
+        owners->diag_fd = -1;
         poller->owners = owners;
     }
     *out = owners;
@@ -208,6 +228,8 @@ void tcptable_owners_release(tcptable_poller *poller)
         close_dirfd(&owners->processes[i]);
     if (owners->proc_fd >= 0)
         close(owners->proc_fd);
+    if (owners->diag_fd >= 0)
+        close(owners->diag_fd);
     for (i = 0; i < 2; i++) {
         free(owners->tables[i].entries);
         map_free(&owners->tables[i].by_inode);
@@ -216,8 +238,23 @@ void tcptable_owners_release(tcptable_poller *poller)
     map_free(&owners->by_pid);
     map_free(&owners->by_slot);
     free(owners->listener_pid);
+    free(owners->row_entry);
     free(owners);
     poller->owners = NULL;
+}
+
+void tcptable_owners_forget(tcptable_poller *poller)
+{
+    struct tcptable_owners *owners = NULL;
+    double pid_max_age;
+    if (poller->owners == NULL)
+        return;
+    pid_max_age = poller->owners->pid_max_age;
+    tcptable_owners_release(poller);
+    if (owners_get(poller, &owners) == TCPTABLE_OK && owners != NULL)
+        owners->pid_max_age = pid_max_age;
+    else
+        memset(&poller->status, 0, sizeof(poller->status)); /* the next poll tries again */
 }
 
 /* ---- processes ---------------------------------------------------------------------------- */
@@ -348,19 +385,27 @@ static uint64_t read_fd(int dirfd, int32_t fd)
 
 static int needs_search(const struct tcptable_owners *owners, const owner_entry *entry)
 {
-    /* A socket no complete search could find (a process we may not inspect holds it) is
-     * searched for again once pid_max_age has passed, not on every poll. */
-    return entry->pid == 0 &&
-           !(entry->missing >= 0 && owners->now - entry->missing < owners->pid_max_age);
+    return entry->pid == 0 && entry->closed != owners->generation;
 }
 
-static void entry_unresolve(struct tcptable_owners *owners, owner_entry *entry)
+/* The cheap stages look for every socket without an owner on every poll; a full scan of
+ * every process is spent on one that a full scan missed before (a process we may not inspect
+ * holds it, or one in another pid namespace) only after pid_max_age, and then after as long
+ * as it has been missing (up to a minute), as netdata backs off: a handoff of such a socket
+ * to a process we can see changes that process's fd count, which the cheap stages notice. */
+static int due_for_full_search(const struct tcptable_owners *owners, const owner_entry *entry)
 {
-    entry->pid = 0;
-    entry->fd = -1;
-    entry->missing = -1;
-    owners->unresolved++;
-    owners->by_slot_ready = 0;
+    double wait;
+    if (!needs_search(owners, entry))
+        return 0;
+    if (entry->missing < 0 || owners->pid_max_age <= 0)
+        return 1;
+    wait = owners->now - entry->missing_since;
+    if (wait > 60)
+        wait = 60;
+    if (wait < owners->pid_max_age)
+        wait = owners->pid_max_age;
+    return owners->now - entry->missing >= wait;
 }
 
 /* Remember entry `index` under its (pid, fd), or mark the slot map for a rebuild when it is
@@ -378,6 +423,21 @@ static void slot_put(struct tcptable_owners *owners, size_t index)
     owners->by_slot_keys++;
 }
 
+/* When (pid, fd) of `inode`, read now, must be read again: at the next of its own phase
+ * boundaries, which fall every pid_max_age seconds at an offset drawn from the inode.  So
+ * sockets found together are re-read spread over the following polls (never all in one),
+ * each again after at most pid_max_age, and a slow poll that makes many due at once does not
+ * keep them bunched afterwards. */
+static double next_read(const struct tcptable_owners *owners, uint64_t inode)
+{
+    double age = owners->pid_max_age, phase;
+    if (age <= 0)
+        return owners->now;
+    phase = (double)((inode * 0x9E3779B97F4A7C15ull) >> 40) / (double)(1 << 24);
+    /* now, age and phase are positive: truncation is floor(), without libm */
+    return ((double)(long long)(owners->now / age + phase) + 1 - phase) * age;
+}
+
 /* A scan saw (pid, fd) hold `inode` now. */
 static void entry_found(struct tcptable_owners *owners, owner_process *process, int32_t fd,
                         uint64_t inode)
@@ -390,7 +450,7 @@ static void entry_found(struct tcptable_owners *owners, owner_process *process, 
     entry = &table->entries[index];
     if (entry->pid == process->pid) {
         entry->fd = fd;
-        entry->checked = owners->now;
+        entry->due = next_read(owners, inode);
         entry->read = owners->generation;
         slot_put(owners, index);
         return;
@@ -398,19 +458,18 @@ static void entry_found(struct tcptable_owners *owners, owner_process *process, 
     /* Several holders: the lowest pid, as today's full scan in pid order reports. */
     if (entry->pid != 0 && entry->pid < process->pid)
         return;
-    if (entry->pid == 0 && needs_search(owners, entry))
-        owners->unresolved--;
-    entry->checked = owners->now;
-    if (entry->read == 0) {
-        /* Sockets first seen together would all come due together: spread their first
-         * re-read over half of pid_max_age (a fraction drawn from the inode). */
-        double share = (double)((inode * 0x9E3779B97F4A7C15ull) >> 40) / (double)(1 << 24);
-        entry->checked -= share * owners->pid_max_age * 0.5;
+    if (entry->pid == 0) {
+        owners->unresolved -= (size_t)due_for_full_search(owners, entry);
+        owners->unowned -= (size_t)needs_search(owners, entry);
     }
+    if (entry->pid == 0)
+        process->hot_until = owners->now + HOT_SECONDS;
+    entry->due = next_read(owners, inode);
     entry->pid = process->pid;
     entry->fd = fd;
     entry->read = owners->generation;
     entry->missing = -1;
+    entry->missing_since = -1;
     process->owns = owners->generation;
     slot_put(owners, index);
 }
@@ -439,10 +498,19 @@ static int build_by_slot(tcptable_poller *poller, struct tcptable_owners *owners
 
 /* ---- scanning one process's fds ----------------------------------------------------------- */
 
-/* Read the fds of `process` that hold no socket known to be there (verified this poll when
- * `verified_only`), until no entry needs a search (unless `exhaustive`). */
+/* Which fds of a process a scan reads.  A fd that held a known socket at its last read is
+ * cheap to trust, but it may have been closed and reused for a new socket since then. */
+enum {
+    READ_UNKNOWN = 1, /* fds that hold no known socket */
+    READ_KNOWN = 2,   /* fds that held a known socket, unless read this poll already */
+    READ_ALL = READ_UNKNOWN | READ_KNOWN
+};
+
+/* Read the `which` fds of `process` until *remaining (a count of entries still sought) is 0,
+ * or all of them when `exhaustive`. */
 static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
-                        owner_process *process, int verified_only, int exhaustive)
+                        owner_process *process, int which, int exhaustive,
+                        const size_t *remaining)
 {
     struct stat status;
     int rc;
@@ -483,19 +551,20 @@ static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
                 continue;
             if (owners->by_slot_ready) {
                 size_t known = map_find(&owners->by_slot, (uint64_t)process->pid << 32 | fd);
-                if (known != NOT_FOUND) {
-                    const owner_entry *entry = &current_table(owners)->entries[known];
-                    if (entry->pid == process->pid && entry->fd == (int32_t)fd &&
-                        (!verified_only || entry->read == owners->generation))
-                        continue;
-                }
+                const owner_entry *entry =
+                    known == NOT_FOUND ? NULL : &current_table(owners)->entries[known];
+                if (entry != NULL && (entry->pid != process->pid || entry->fd != (int32_t)fd))
+                    entry = NULL; /* a stale key: that entry moved on */
+                if (entry == NULL ? !(which & READ_UNKNOWN)
+                                  : !(which & READ_KNOWN) || entry->read == owners->generation)
+                    continue;
             }
             {
                 uint64_t inode = read_fd(process->dirfd, (int32_t)fd);
                 if (inode != 0)
                     entry_found(owners, process, (int32_t)fd, inode);
             }
-            if (owners->unresolved == 0 && !exhaustive)
+            if (*remaining == 0 && !exhaustive)
                 return TCPTABLE_OK;
             if (!owners->by_slot_ready) {
                 rc = build_by_slot(poller, owners);
@@ -513,8 +582,8 @@ static void search_freed_fds(struct tcptable_owners *owners)
 {
     const entry_table *previous = &owners->tables[!owners->current];
     const entry_table *table = current_table(owners);
-    size_t i;
-    for (i = 0; i < previous->count && owners->unresolved > 0; i++) {
+    size_t i, budget = owners->unowned * 4 + 256; /* beyond that a scan is cheaper */
+    for (i = 0; i < previous->count && owners->unowned > 0 && budget > 0; i++) {
         const owner_entry *gone = &previous->entries[i];
         owner_process *process;
         uint64_t inode;
@@ -523,6 +592,7 @@ static void search_freed_fds(struct tcptable_owners *owners)
         process = process_find(owners, gone->pid);
         if (process == NULL || !process_alive(owners, process))
             continue;
+        budget--;
         inode = read_fd(process->dirfd, gone->fd);
         if (inode != 0)
             entry_found(owners, process, gone->fd, inode);
@@ -551,7 +621,7 @@ static int search_listeners(tcptable_poller *poller, struct tcptable_owners *own
         if (index != NOT_FOUND && table->entries[index].pid != 0)
             owners->listener_pid[rows[i].local_port] = table->entries[index].pid;
     }
-    for (i = 0; i < count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++) {
+    for (i = 0; i < count && owners->unowned > 0 && rc == TCPTABLE_OK; i++) {
         size_t index;
         uint32_t pid = owners->listener_pid[rows[i].local_port];
         owner_process *process;
@@ -563,7 +633,7 @@ static int search_listeners(tcptable_poller *poller, struct tcptable_owners *own
         process = process_find(owners, pid);
         if (process != NULL && process->scanned != owners->generation &&
             process_alive(owners, process))
-            rc = scan_process(poller, owners, process, 0, 0);
+            rc = scan_process(poller, owners, process, READ_UNKNOWN, 0, &owners->unowned);
     }
     for (i = 0; i < count; i++)
         owners->listener_pid[rows[i].local_port] = 0;
@@ -642,9 +712,97 @@ static int fd_count_changed(const struct tcptable_owners *owners, const owner_pr
     return rc == 0 && status.st_size != 0 && (long long)status.st_size != process->fd_count;
 }
 
-/* Stages 3 and 4, then the last resort: every owner re-read, every process scanned again. */
+/* Does the socket of `row` still exist with its inode?  One sock_diag lookup by its
+ * addresses and ports (no dump).  1 = yes, 0 = it has closed, -1 = could not tell. */
+static int socket_still_open(struct tcptable_owners *owners, const tcptable_row *row)
+{
+    struct {
+        struct nlmsghdr header;
+        struct inet_diag_req_v2 request;
+    } message;
+    union {
+        struct nlmsghdr header;
+        unsigned char bytes[1024];
+    } reply;
+    struct sockaddr_nl kernel;
+    ssize_t length;
+    const struct nlmsghdr *header = &reply.header;
+    if (owners->diag_fd < 0) {
+        owners->diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        if (owners->diag_fd < 0)
+            return -1;
+    }
+    memset(&message, 0, sizeof(message));
+    memset(&kernel, 0, sizeof(kernel));
+    kernel.nl_family = AF_NETLINK;
+    message.header.nlmsg_len = sizeof(message);
+    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    message.header.nlmsg_flags = NLM_F_REQUEST;
+    message.header.nlmsg_seq = ++owners->diag_sequence;
+    message.request.sdiag_family = row->family == 4 ? AF_INET : AF_INET6;
+    message.request.sdiag_protocol = IPPROTO_TCP;
+    message.request.idiag_states = ~0u;
+    message.request.id.idiag_sport = htons(row->local_port);
+    message.request.id.idiag_dport = htons(row->remote_port);
+    if (row->family == 4) {
+        memcpy(message.request.id.idiag_src, row->local_addr + 12, 4);
+        memcpy(message.request.id.idiag_dst, row->remote_addr + 12, 4);
+    } else {
+        memcpy(message.request.id.idiag_src, row->local_addr, 16);
+        memcpy(message.request.id.idiag_dst, row->remote_addr, 16);
+    }
+    message.request.id.idiag_if = row->local_scope_id;
+    message.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+    message.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    if (sendto(owners->diag_fd, &message, sizeof(message), 0, (struct sockaddr *)&kernel,
+               sizeof(kernel)) != (ssize_t)sizeof(message))
+        return -1;
+    do { /* skip any late reply to an earlier request */
+        length = recv(owners->diag_fd, &reply, sizeof(reply), 0);
+        if (length < (ssize_t)sizeof(struct nlmsghdr) || !NLMSG_OK(header, (size_t)length))
+            return -1;
+    } while (header->nlmsg_seq != owners->diag_sequence);
+    if (header->nlmsg_type == NLMSG_ERROR) {
+        const struct nlmsgerr *error = NLMSG_DATA(header);
+        if (header->nlmsg_len >= NLMSG_LENGTH(sizeof(*error)) && error->error == -ENOENT)
+            return 0;
+        return -1;
+    }
+    if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+        header->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+        const struct inet_diag_msg *found = NLMSG_DATA(header);
+        return found->idiag_inode == row->inode ? 1 : 0;
+    }
+    return -1;
+}
+
+/* Before a full scan: drop from the search the sockets that closed since the dump (a busy
+ * server's short connections), which no scan could find. */
+static void drop_closed_sockets(struct tcptable_owners *owners, const tcptable_row *rows,
+                                size_t count)
+{
+    entry_table *table = current_table(owners);
+    size_t i;
+    for (i = 0; i < count && owners->unresolved > 0; i++) {
+        size_t index;
+        owner_entry *entry;
+        if (rows[i].inode == 0)
+            continue;
+        index = map_find(&table->by_inode, rows[i].inode);
+        if (index == NOT_FOUND)
+            continue;
+        entry = &table->entries[index];
+        if (due_for_full_search(owners, entry) && socket_still_open(owners, &rows[i]) == 0) {
+            owners->unresolved--;
+            owners->unowned--;
+            entry->closed = owners->generation;
+        }
+    }
+}
+
+/* Stages 3 and 4. */
 static int search_processes(tcptable_poller *poller, struct tcptable_owners *owners,
-                            int exhaustive_new)
+                            const tcptable_row *rows, size_t count, int exhaustive_new)
 {
     size_t i;
     int rc = list_processes(poller, owners);
@@ -653,46 +811,30 @@ static int search_processes(tcptable_poller *poller, struct tcptable_owners *own
     qsort(owners->processes, owners->process_count, sizeof(*owners->processes),
           compare_processes);
     rc = processes_reindex(poller, owners);
-    /* Stage 3: processes never scanned (new ones) and those whose fd count changed. */
+    /* Stage 3: processes never scanned (new ones), those where a new socket turned up lately,
+     * and those whose fd count changed. */
     for (i = 0; i < owners->process_count && rc == TCPTABLE_OK; i++) {
         owner_process *process = &owners->processes[i];
         if (process->scanned == owners->generation)
             continue;
-        if (process->scanned == 0 && (exhaustive_new || owners->unresolved > 0))
-            rc = scan_process(poller, owners, process, 0, exhaustive_new);
-        else if (owners->unresolved > 0 && fd_count_changed(owners, process))
-            rc = scan_process(poller, owners, process, 0, 0);
+        if (process->scanned == 0 && (exhaustive_new || owners->unowned > 0))
+            rc = scan_process(poller, owners, process, READ_UNKNOWN, exhaustive_new,
+                              &owners->unowned);
+        else if (owners->unowned > 0 &&
+                 (process->hot_until > owners->now || fd_count_changed(owners, process)))
+            rc = scan_process(poller, owners, process, READ_UNKNOWN, 0, &owners->unowned);
     }
-    /* Stage 4: everyone else, in pid order, until nothing is missing. */
-    for (i = 0; i < owners->process_count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++)
-        if (owners->processes[i].scanned != owners->generation)
-            rc = scan_process(poller, owners, &owners->processes[i], 0, 0);
-    return rc;
-}
-
-/* The last resort, when a socket is still missing: it may sit in an fd that the cache
- * trusted for another socket (closed and reused between checks).  Re-read every remembered
- * (pid, fd) not read this poll, then scan everyone again reading every fd not verified now. */
-static int search_everything(tcptable_poller *poller, struct tcptable_owners *owners)
-{
-    entry_table *table = current_table(owners);
-    size_t i;
-    int rc = TCPTABLE_OK;
-    for (i = 0; i < table->count; i++) {
-        owner_entry *entry = &table->entries[i];
-        owner_process *process;
-        if (entry->pid == 0 || entry->read == owners->generation)
-            continue;
-        process = process_find(owners, entry->pid);
-        if (process != NULL && process->dirfd >= 0 &&
-            read_fd(process->dirfd, entry->fd) == entry->inode) {
-            entry->checked = owners->now;
-            entry->read = owners->generation;
-        } else
-            entry_unresolve(owners, entry);
+    if (rc == TCPTABLE_OK && owners->unresolved > 0)
+        drop_closed_sockets(owners, rows, count);
+    /* Stage 4: every process in pid order, every fd not read this poll, until nothing is
+     * missing: what today's full scan reads, so nothing it would find can be missed. */
+    for (i = 0; i < owners->process_count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++) {
+        owner_process *process = &owners->processes[i];
+        /* A process scanned earlier in this poll had its unknown fds read then. */
+        rc = scan_process(poller, owners, process,
+                          process->scanned == owners->generation ? READ_KNOWN : READ_ALL, 0,
+                          &owners->unresolved);
     }
-    for (i = 0; i < owners->process_count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++)
-        rc = scan_process(poller, owners, &owners->processes[i], 1, 0);
     return rc;
 }
 
@@ -717,6 +859,14 @@ static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners
         table->entries = entries;
         table->capacity = count;
     }
+    if (owners->row_entry_capacity < count) {
+        uint32_t *row_entry = realloc(owners->row_entry, count * sizeof(*row_entry));
+        if (row_entry == NULL)
+            return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0,
+                                 "owner cache: out of memory");
+        owners->row_entry = row_entry;
+        owners->row_entry_capacity = count;
+    }
     rc = map_reset(poller, &table->by_inode, count);
     if (rc != TCPTABLE_OK)
         return rc;
@@ -725,8 +875,14 @@ static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners
         uint64_t inode = rows[i].inode;
         size_t known;
         owner_entry *entry;
-        if (inode == 0 || map_find(&table->by_inode, inode) != NOT_FOUND)
-            continue; /* TIME_WAIT and request sockets own no inode */
+        owners->row_entry[i] = 0;
+        if (inode == 0) /* TIME_WAIT and request sockets own no inode */
+            continue;
+        known = map_find(&table->by_inode, inode);
+        if (known != NOT_FOUND) {
+            owners->row_entry[i] = (uint32_t)(known + 1);
+            continue;
+        }
         entry = &table->entries[table->count];
         known = map_find(&previous->by_inode, inode);
         if (known != NOT_FOUND) {
@@ -735,11 +891,14 @@ static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners
             entry->inode = inode;
             entry->pid = 0;
             entry->fd = -1;
-            entry->checked = 0;
+            entry->due = 0;
             entry->read = 0;
             entry->missing = -1;
+            entry->missing_since = -1;
+            entry->closed = 0;
         }
         map_put(&table->by_inode, inode, table->count++);
+        owners->row_entry[i] = (uint32_t)table->count;
     }
     return TCPTABLE_OK;
 }
@@ -766,6 +925,7 @@ static void trim_dirfds(struct tcptable_owners *owners)
 int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t count)
 {
     struct tcptable_owners *owners = NULL;
+    owner_process *last = NULL;
     entry_table *table;
     size_t i;
     int rc = owners_get(poller, &owners);
@@ -782,53 +942,54 @@ int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t cou
 
     /* Check every remembered owner: alive (each poll), still holding it (when due). */
     owners->unresolved = 0;
+    owners->unowned = 0;
     for (i = 0; i < table->count; i++) {
         owner_entry *entry = &table->entries[i];
         if (entry->pid != 0) {
-            owner_process *process = process_find(owners, entry->pid);
+            /* Sockets of one process come in runs: look its record up once per run. */
+            owner_process *process = last != NULL && last->pid == entry->pid
+                                         ? last
+                                         : process_find(owners, entry->pid);
+            last = process;
             if (process == NULL || !process_alive(owners, process)) {
                 entry->pid = 0;
                 entry->fd = -1;
-            } else if (owners->now - entry->checked >= owners->pid_max_age) {
+            } else if (owners->now >= entry->due) {
                 if (read_fd(process->dirfd, entry->fd) == entry->inode) {
-                    entry->checked = owners->now;
+                    entry->due = next_read(owners, entry->inode);
                     entry->read = owners->generation;
                 } else {
                     entry->pid = 0;
                     entry->fd = -1;
-                    entry->missing = -1;
                 }
             }
             if (entry->pid != 0)
                 process->owns = owners->generation;
         }
-        if (needs_search(owners, entry))
-            owners->unresolved++;
+        owners->unowned += (size_t)needs_search(owners, entry);
+        owners->unresolved += (size_t)due_for_full_search(owners, entry);
     }
 
-    if (owners->unresolved > 0)
+    if (owners->unowned > 0)
         search_freed_fds(owners);
-    if (owners->unresolved > 0)
+    if (owners->unowned > 0)
         rc = search_listeners(poller, owners, rows, count);
     /* pid_max_age=0 is exact: a new process may hold a socket with a lower pid than its
      * owner (pids wrap), so every new process is scanned whole. */
-    if (rc == TCPTABLE_OK && (owners->unresolved > 0 || owners->pid_max_age <= 0))
-        rc = search_processes(poller, owners, owners->pid_max_age <= 0);
-    if (rc == TCPTABLE_OK && owners->unresolved > 0)
-        rc = search_everything(poller, owners);
+    if (rc == TCPTABLE_OK && (owners->unowned > 0 || owners->pid_max_age <= 0))
+        rc = search_processes(poller, owners, rows, count, owners->pid_max_age <= 0);
     if (rc != TCPTABLE_OK)
         return rc;
     for (i = 0; i < table->count; i++)
-        if (needs_search(owners, &table->entries[i]))
+        if (due_for_full_search(owners, &table->entries[i])) {
             table->entries[i].missing = owners->now;
+            if (table->entries[i].missing_since < 0)
+                table->entries[i].missing_since = owners->now;
+        }
 
-    for (i = 0; i < count; i++) {
-        size_t index;
-        if (rows[i].inode == 0)
-            continue;
-        index = map_find(&table->by_inode, rows[i].inode);
-        rows[i].pid = index == NOT_FOUND ? 0 : table->entries[index].pid;
-    }
+    for (i = 0; i < count; i++)
+        if (owners->row_entry[i] != 0)
+            rows[i].pid = table->entries[owners->row_entry[i] - 1].pid;
     trim_dirfds(owners);
     return TCPTABLE_OK;
 }

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
 #include "tcptable_filter.h"
+#include "tcptable_stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,7 +154,7 @@ static int parse_endpoint(const char **cursor, int words, uint8_t addr[16], uint
 }
 
 size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw, int family,
-                               tcptable_row *rows, int *rc)
+                               tcptable_row *rows, tcptable_stats *stats, int *rc)
 {
     const char *cursor, *end;
     const int words = family == 4 ? 1 : 4;
@@ -199,7 +200,17 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
                 cursor++;
             continue;
         }
-        for (field = 0; field < 3; field++) { /* tx:rx queues, timer, retransmits */
+        skip_spaces(&cursor);
+        if (stats != NULL) {
+            /* "tx_queue:rx_queue", both 8 hex digits: the only stats this source has */
+            tcptable_stats *record = &stats[n];
+            memset(record, 0, sizeof(*record));
+            if (parse_hex(&cursor, 8, &record->tx_queue) != 0 || *cursor++ != ':' ||
+                parse_hex(&cursor, 8, &record->rx_queue) != 0)
+                goto malformed;
+        }
+        skip_field(&cursor);
+        for (field = 0; field < 2; field++) { /* timer, retransmits */
             skip_spaces(&cursor);
             skip_field(&cursor);
         }

@@ -2,8 +2,8 @@
  * fuzz_netlink.c - the sock_diag reply walker and decoder (tcptable_netlink.c), fed through
  * the poller's system-call seam.
  *
- * Input: one config byte (families, sort, pids, the default source, a second poll, a filter:
- * see fuzz_set_filter), then datagrams, each a
+ * Input: one config byte (families, sort, pids or stats, the default source, a second poll, a
+ * filter: see fuzz_set_filter), then datagrams, each a
  * 2-byte little-endian length and that many bytes.  recv() hands out one datagram per call
  * as the kernel does with MSG_TRUNC: the datagram's own length even when the buffer is
  * shorter.  Length 0xFFFF reports a datagram of 1 MiB (truncated), 0xFFFE is EINTR; when the
@@ -87,6 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The pid lookup walks the real /proc: a quarter of the inputs, to keep the pace. */
     if ((config & 0x18) == 0x18)
         flags |= TCPTABLE_PIDS;
+    else if ((config & 0x18) == 0x10) /* tcp_info attributes parsed into stats records */
+        flags |= TCPTABLE_STATS;
     source = (config & 0x20) ? TCPTABLE_SOURCE_DEFAULT : TCPTABLE_SOURCE_NETLINK;
     poller = tcptable_poller_new();
     if (poller == NULL)

@@ -87,6 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     flags = (config & 4) ? TCPTABLE_SORT : 0;
     if ((config & 0x48) == 0x48) /* the pid lookup walks the real /proc: a few inputs only */
         flags |= TCPTABLE_PIDS;
+    else if ((config & 0x48) == 0x08) /* the tx_queue:rx_queue column into stats records */
+        flags |= TCPTABLE_STATS;
     fuzz_poll(poller, families, TCPTABLE_SOURCE_PROC_NET, flags);
     tcptable_poller_free(poller);
     fuzz_check_fds_closed();

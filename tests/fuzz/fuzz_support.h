@@ -14,6 +14,7 @@
 
 #include "tcptable_internal.h"
 #include "tcptable_filter.h"
+#include "tcptable_stats.h"
 
 #define FUZZ_MAX_FDS 64
 
@@ -142,6 +143,7 @@ static inline void fuzz_poll(tcptable_poller *poller, int families, int source, 
 {
     size_t count = 0, written = 0;
     tcptable_row *rows;
+    tcptable_stats *stats = NULL;
     int rc = tcptable_fetch(poller, families, source, flags, &count);
     /* TCPTABLE_FUZZ_VERBOSE=1: say how far each input got (to check that seeds decode). */
     static int verbose = -1;
@@ -156,7 +158,15 @@ static inline void fuzz_poll(tcptable_poller *poller, int families, int source, 
     rows = malloc(count > 0 ? count * sizeof(*rows) : 1);
     if (rows == NULL)
         abort();
-    rc = tcptable_decode(poller, rows, count, &written);
+    /* With TCPTABLE_STATS, exactly `count` stats records too. */
+    if (flags & TCPTABLE_STATS) {
+        stats = malloc(count > 0 ? count * sizeof(*stats) : 1);
+        if (stats == NULL)
+            abort();
+        rc = tcptable_decode_stats(poller, rows, stats, count, &written);
+    } else {
+        rc = tcptable_decode(poller, rows, count, &written);
+    }
     if (verbose)
         fprintf(stderr, "decode: %d (%zu rows) %s\n", rc, written,
                 tcptable_poller_status(poller)->message);
@@ -169,6 +179,7 @@ static inline void fuzz_poll(tcptable_poller *poller, int families, int source, 
         fuzz_check_rows(poller, rows, written, families, flags);
     }
     free(rows);
+    free(stats);
 }
 
 #endif /* TCPTABLE_FUZZ_SUPPORT_H */

@@ -1,6 +1,7 @@
 """Host-side steps of the Windows lane (tests/windows/run.sh), run by the Linux Python.
 
     lane.py deb-src SOURCES          print one deb-src line derived from the machine's apt sources
+    lane.py mirror SOURCES           print the archive URI and keyring of the machine's apt sources
     lane.py emit OUT.c               write cffi's C for tcptable._native; print the compile inputs
     lane.py wheel PYD DIST           build the win_amd64 abi3 wheel around PYD; print its path
 
@@ -22,18 +23,57 @@ import zipfile
 WHEEL_TAG = "cp39-abi3-win_amd64"
 
 
+def deb822_stanzas(text: str) -> list[dict[str, str]]:
+    """The stanzas of a deb822 sources file, field names lower-cased, comments dropped."""
+    stanzas = []
+    for stanza in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line.startswith("#") or ":" not in line:
+                continue
+            key, value = line.split(":", 1)
+            fields[key.strip().lower()] = value.strip()
+        stanzas.append(fields)
+    return stanzas
+
+
+def mirror(path: str) -> str:
+    """The URI of the machine's main archive (not its security archive) and the keyring that
+    signs it ('-' if none is named), for debootstrap."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    if path.endswith(".sources"):
+        for fields in deb822_stanzas(text):
+            suites = fields.get("suites", "").split()
+            if (
+                "deb" in fields.get("types", "").split()
+                and fields.get("uris")
+                and suites
+                and not suites[0].endswith("-security")
+            ):
+                return f"{fields['uris'].split()[0]} {fields.get('signed-by') or '-'}"
+    else:
+        for line in text.splitlines():
+            words = line.split()
+            if words[:1] != ["deb"]:
+                continue
+            options: list[str] = []
+            if len(words) > 1 and words[1].startswith("["):
+                end = next(i for i, word in enumerate(words) if word.endswith("]"))
+                options = " ".join(words[1 : end + 1]).strip("[]").split()
+                words = words[:1] + words[end + 1 :]
+            keyring = next((o.split("=", 1)[1] for o in options if o.startswith("signed-by=")), "-")
+            if len(words) >= 3 and not words[2].endswith("-security"):
+                return f"{words[1]} {keyring}"
+    raise SystemExit(f"{path}: no 'deb' entry of the main archive to take a mirror from")
+
+
 def deb_src(path: str) -> str:
     """The first 'deb' entry of a deb822 sources file (or a one-line list) as a deb-src line."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     if path.endswith(".sources"):
-        for stanza in text.split("\n\n"):
-            fields: dict[str, str] = {}
-            for line in stanza.splitlines():
-                if line.startswith("#") or ":" not in line:
-                    continue
-                key, value = line.split(":", 1)
-                fields[key.strip().lower()] = value.strip()
+        for fields in deb822_stanzas(text):
             if "deb" in fields.get("types", "").split() and fields.get("uris"):
                 options = ""
                 if fields.get("signed-by"):
@@ -121,6 +161,8 @@ def wheel(pyd: str, dist: str) -> str:
 def main(argv: list[str]) -> None:
     if len(argv) == 2 and argv[0] == "deb-src":
         print(deb_src(argv[1]))
+    elif len(argv) == 2 and argv[0] == "mirror":
+        print(mirror(argv[1]))
     elif len(argv) == 2 and argv[0] == "emit":
         emit(argv[1])
     elif len(argv) == 3 and argv[0] == "wheel":

@@ -1,53 +1,69 @@
 #!/usr/bin/env bash
 # The Windows lane: cross-compile tcptable._native from build_ffi.py, wrap it in a win_amd64
 # abi3 wheel, install that wheel with pip into the official embeddable CPython 3.9 ... 3.13 and
-# run the whole tests/ suite under Wine.  Also compile-and-link checks (no run) for 32-bit
-# Windows (mingw i686) and Windows ARM64 (zig, aarch64-windows-gnu).
+# run the whole tests/ suite under Wine 10 (Debian trixie's, in a root that debootstrap builds
+# once under the cache: see root.sh).  Also builds the C test driver (tests/windows/driver.c)
+# for x86_64 and i686 and runs both under Wine (i686 through classic WoW64), and keeps a
+# compile-and-link check (no run) for Windows ARM64 (zig, aarch64-windows-gnu).
 #
-#   tests/windows/run.sh                          build, then pytest under every Windows Python
+#   tests/windows/run.sh                          build, drivers, pytest under every Python
 #   tests/windows/run.sh --python 3.12 -- ARGS... build, then `python ARGS...` under that one
+#   tests/windows/run.sh --bench [ARGS...]        build, then benchmarks/windows_wine.py ARGS
+#                                                 (the README's Wine timings; --help for ARGS)
 #
-# Exit status: 0 all passed; 77 the lane cannot run on this machine (no apt-get to install Wine
-# or mingw-w64, or not x86-64); anything else a failure.  Downloads are cached in
-# $TCPTABLE_WINDOWS_CACHE (default ~/.cache/tcptable-windows-lane), so a warm run needs no
-# network; the wheel is left in build/windows-lane/dist/.
+# Exit status: 0 all passed; 77 the lane cannot run on this machine (not x86-64 Linux, or no
+# apt-get to install its tools); anything else a failure, a Wine root that cannot be built
+# included.  Downloads and the root are cached in $TCPTABLE_WINDOWS_CACHE (default
+# ~/.cache/tcptable-windows-lane), so a warm run needs no network; the wheel is left in
+# build/windows-lane/dist/.  Runs as root (debootstrap, chroot, mount namespaces).
 set -euo pipefail
 
 VERSIONS=(3.9 3.10 3.11 3.12 3.13)
 ALL_VERSIONS=("${VERSIONS[@]}")
-# Every cp313 numpy wheel aborts on import under Wine 8 (its ucrtbase lacks cimag/crealf), so
-# 3.13 gets no numpy and the numpy tests skip there; numpy 2.0.2 is the last release for 3.9.
+# numpy 2.1 and later abort on import under Wine 10 (its ucrtbase.dll has only stubs for the C99
+# complex functions, crealf first); 2.0.2, the newest before that and the last with cp39 wheels,
+# imports and runs on 3.9 - 3.12.  No numpy release below 2.1 has cp313 wheels, so 3.13 gets
+# none and the numpy tests skip there (pytest.importorskip).
 NUMPY_SPEC=numpy==2.0.2
-NUMPY_SKIP_REASON="numpy is not installed for 3.13: every cp313 numpy wheel aborts on import under Wine 8 (ucrtbase lacks cimag/crealf)"
+NUMPY_SKIP_REASON="numpy is not installed for 3.13: numpy >= 2.1 aborts on import under Wine 10 (ucrtbase.dll's complex functions are stubs) and no older numpy has cp313 wheels"
 PIP_SPEC=pip==25.2
 SETUPTOOLS_SPEC="setuptools>=77"
 ZIG_SPEC=ziglang==0.14.1
 CFFI_VERSION=2.0.0
 MARKER="tcptable-windows-lane-python-ran"
+BENCH_PYTHON=3.12
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${TCPTABLE_WINDOWS_CACHE:-$HOME/.cache/tcptable-windows-lane}
 OUT=$REPO/build/windows-lane
 LANE_PY=$REPO/tests/windows/lane.py
 HOST_PYTHON=${PYTHON:-python3}
-export WINEPREFIX=$CACHE/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" WINEARCH=win64
+APT_LOCK=${TCPTABLE_APT_LOCK:-/tmp/apt.lock}
+# Not exported: only the Wine processes get the Wine environment (wine_env), so that the
+# leftover scan, which looks for this prefix in every process's environment, finds nothing else.
+WINEPREFIX=$CACHE/wineprefix-wine10
 WINE=/usr/lib/wine/wine64
 WINESERVER=/usr/lib/wine/wineserver
 
+original_args=("$@")
+mode=suite
 only_python=
 run_args=()
 while [ $# -gt 0 ]; do
     case $1 in
         --python) only_python=${2:?--python needs a version}; shift 2 ;;
-        --) shift; run_args=("$@"); break ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        --bench) mode=bench; shift; run_args=("$@"); break ;;
+        --) shift; run_args=("$@"); mode=run; break ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 if [ -n "$only_python" ]; then
     case " ${VERSIONS[*]} " in *" $only_python "*) ;; *) echo "run.sh: --python takes one of ${VERSIONS[*]}" >&2; exit 2 ;; esac
-    [ ${#run_args[@]} -gt 0 ] || { echo "run.sh: --python $only_python needs '-- ARGS...'" >&2; exit 2; }
+    [ "$mode" = run ] || { echo "run.sh: --python $only_python needs '-- ARGS...'" >&2; exit 2; }
     VERSIONS=("$only_python")
+elif [ "$mode" = run ]; then
+    echo "run.sh: '-- ARGS...' needs --python VERSION" >&2; exit 2
 fi
 
 say() { printf '[windows-lane %(%H:%M:%S)T] %s\n' -1 "$*"; }
@@ -57,57 +73,111 @@ nodot() { echo "${1/./}"; }
 
 # ---------------------------------------------------------------- Wine processes never linger
 wine_pids() {
-    # Every process started for this lane's prefix, whatever its name.
+    # Every live process started for this lane's prefix, whatever its name.  Only Wine processes
+    # carry WINEPREFIX (wine_env).  A process that has exited but is not reaped yet (a zombie)
+    # has no environment left to match.
     local environ pid
     for environ in /proc/[0-9]*/environ; do
         pid=${environ#/proc/}; pid=${pid%/environ}
-        [ "$pid" != $$ ] || continue
         if grep -qzxF "WINEPREFIX=$WINEPREFIX" "$environ" 2>/dev/null; then
             echo "$pid"
         fi
     done
 }
-wine_started=
-stop_wine() {
-    local status=$? left
-    trap - EXIT INT TERM HUP
-    if [ -n "$wine_started" ]; then
-        timeout 30 "$WINESERVER" -k 2>/dev/null || true
-        timeout 30 "$WINESERVER" -w 2>/dev/null || true
-        left=$(wine_pids)
-        if [ -n "$left" ]; then
-            say "FAILED: Wine processes left behind: $left" >&2
-            # shellcheck disable=SC2086
-            kill -9 $left 2>/dev/null || true
-            [ "$status" -ne 0 ] || status=1
-        fi
+describe_pids() {
+    local pid
+    for pid in "$@"; do
+        printf '%s(%s) ' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80)"
+    done
+}
+# Wait up to $1 seconds for every Wine process of the prefix to be gone; print what is left.
+# `wineserver -k` kills its clients with SIGKILL and returns while they still exit (a process
+# with many threads takes a moment to die): that is the lane's own cleanup, waited for here, not
+# a leftover.
+wait_wine_gone() {
+    local deadline=$((SECONDS + $1)) left
+    while left=$(wine_pids) && [ -n "$left" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "$left"; return 1; }
+        sleep 0.1
+    done
+}
+# Called on every exit of the namespaced run, and again by the outer run once the namespace is
+# gone: end Wine, wait (bounded) for its processes to exit, fail only if one really lingers.
+end_wine() {
+    local left started=$SECONDS
+    timeout 30 "${IN_ROOT[@]}" "$WINESERVER" -k 2>/dev/null || true
+    if left=$(wait_wine_gone 30); then
+        say "Wine stopped ($((SECONDS - started)) s)"
+        return 0
+    fi
+    say "FAILED: Wine processes still running 30 s after wineserver -k: $(describe_pids $left)" >&2
+    # shellcheck disable=SC2086
+    kill -9 $left 2>/dev/null
+    wait_wine_gone 10 >/dev/null || say "FAILED: could not kill $left" >&2
+    return 1
+}
+
+# ---------------------------------------------------------------- a private mount namespace
+# The whole lane runs in a mount namespace of its own: the root's proc, dev, sys and the bind
+# mounts of the repository and cache into it exist there only and vanish with it.  The outer
+# process only waits, then checks from the host that no Wine process is left.
+if [ "${TCPTABLE_LANE_IN_NAMESPACE:-}" != "$$" ]; then
+    [ "$(uname -m)" = x86_64 ] || cannot_run "the lane needs an x86-64 Linux host (this is $(uname -m))"
+    [ "$(id -u)" = 0 ] || cannot_run "the lane needs root (debootstrap, chroot, mount namespaces)"
+    command -v unshare >/dev/null || cannot_run "no unshare (util-linux)"
+    set +e
+    # The child checks its own pid against the marker, so a nested run cannot mistake it.
+    unshare --mount --propagation private -- /bin/sh -c \
+        'export TCPTABLE_LANE_IN_NAMESPACE=$$; exec "$0" "$@"' "$BASH" "$0" ${original_args[@]+"${original_args[@]}"} &
+    child=$!
+    # Signals go to the namespaced run, which cleans up; this one outlives it to check.
+    trap 'kill -INT $child 2>/dev/null' INT
+    trap 'kill -TERM $child 2>/dev/null' TERM HUP
+    wait $child
+    status=$?
+    while kill -0 $child 2>/dev/null; do wait $child; status=$?; done
+    trap - INT TERM HUP
+    set -e
+    ROOT=
+    wine_env=()
+    if ! left=$(wait_wine_gone 30); then
+        say "FAILED: Wine processes left behind: $(describe_pids $left)" >&2
+        # shellcheck disable=SC2086
+        kill -9 $left 2>/dev/null
+        [ "$status" -ne 0 ] || status=1
     fi
     exit "$status"
-}
-trap stop_wine EXIT
+fi
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 # ---------------------------------------------------------------- tools
-[ "$(uname -m)" = x86_64 ] || cannot_run "the lane needs an x86-64 Linux host (this is $(uname -m))"
 missing=()
-[ -x "$WINE" ] || missing+=(wine64)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
 command -v i686-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-i686)
+command -v unzip >/dev/null || missing+=(unzip)
 if [ ${#missing[@]} -gt 0 ]; then
     command -v apt-get >/dev/null || cannot_run "needs ${missing[*]} and there is no apt-get to install them"
     say "installing ${missing[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
-    timeout 300 apt-get -qq update || cannot_run "apt-get update failed"
-    timeout 600 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    # One apt at a time on a shared machine: everyone takes the same lock file.
+    timeout 300 flock "$APT_LOCK" apt-get -qq update || cannot_run "apt-get update failed"
+    timeout 600 flock "$APT_LOCK" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
         || cannot_run "apt-get install ${missing[*]} failed"
 fi
-[ -x "$WINE" ] || cannot_run "no $WINE after installing wine64"
 
 mkdir -p "$CACHE" "$OUT"
-# One lane at a time per cache: runs would share the Wine prefix and its wineserver.
+# One lane at a time per cache: runs would share the root, the Wine prefix and its wineserver.
 exec 9>"$CACHE/.lock"
 flock -w 1800 9 || die "another Windows lane run holds $CACHE/.lock"
+
+# ---------------------------------------------------------------- the Wine 10 root
+# shellcheck source=tests/windows/root.sh
+. "$REPO/tests/windows/root.sh"
+ROOT=$(root_dir)
+build_root "$ROOT"
+
 # Host-side helpers: setuptools new enough for the project's metadata, zig for ARM64, and the
 # lane's own cffi.  That cffi writes the C source and is also the one installed on Windows (the
 # generated code and _cffi_backend go together), so it must have wheels for cp39 ... cp313:
@@ -243,42 +313,84 @@ timeout 900 env PYTHONPATH="$HOSTTOOLS" "$HOST_PYTHON" -m ziglang cc -target aar
     || die "aarch64-windows-gnu zig compile/link (warnings are errors)"
 say "win_arm64 (aarch64-windows-gnu) compile and link: ok"
 
+# The C test driver, against the same shim sources, for both architectures that run under Wine.
+for arch in x86_64 i686; do
+    mkdir -p "$OUT/obj/$arch"
+    timeout 300 "$arch-w64-mingw32-gcc" -O2 -Wall -Wextra -Werror "${includes[@]}" \
+        -o "$OUT/obj/$arch/driver.exe" tests/windows/driver.c "${sources[@]}" "${libraries[@]}" \
+        -lws2_32 -static-libgcc || die "$arch mingw compile/link of tests/windows/driver.c (warnings are errors)"
+done
+say "C test driver built for x86_64 and i686"
+timeout 300 x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -o "$OUT/obj/x86_64/windows_tcp_floor.exe" \
+    benchmarks/windows_tcp_floor.c -liphlpapi -static-libgcc \
+    || die "x86_64 mingw compile/link of benchmarks/windows_tcp_floor.c (warnings are errors)"
+
 # ---------------------------------------------------------------- the wheel
 rm -rf "$OUT/dist"
 WHEEL=$(host_python "$LANE_PY" wheel "$OUT/obj/_native.pyd" "$OUT/dist" | tail -n 1)
 [ -e "$WHEEL" ] || die "no wheel was built"
 say "wheel: $WHEEL"
 
-# ---------------------------------------------------------------- Wine
-# A persistent wineserver and a finished wineboot before any piped run: otherwise Wine's
-# background services start during a run, inherit its pipe, and the pipe never closes.
-say "starting Wine ($("$WINE" --version))"
+# ---------------------------------------------------------------- Wine, in the root
+# The root sees the repository and the cache at their host paths, so every path below means the
+# same inside and out; /tmp is a fresh tmpfs (wineserver's socket lives there).
+for dir in "$REPO" "$CACHE"; do mkdir -p "$ROOT$dir"; done
+mount -t proc proc "$ROOT/proc" && mount --rbind /dev "$ROOT/dev" && mount --rbind /sys "$ROOT/sys" \
+    && mount --bind "$REPO" "$ROOT$REPO" && mount --bind "$CACHE" "$ROOT$CACHE" \
+    && mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp" && mkdir -m 700 "$ROOT/tmp/xdg" \
+    || die "cannot mount proc, dev, sys, the repository and the cache into the Wine root"
+wine_env=(HOME=/root LANG=C.UTF-8 PATH=/usr/bin:/bin XDG_RUNTIME_DIR=/tmp/xdg WINEARCH=win64
+          "WINEPREFIX=$WINEPREFIX" WINEDEBUG=-all "WINEDLLOVERRIDES=mscoree,mshtml=")
+# chroot changes to the root's /: every Windows program starts in the repository instead.
+IN_ROOT=(chroot "$ROOT" /usr/bin/env -i --chdir="$REPO" "${wine_env[@]}")
+wine_started=
+on_exit() {
+    local status=$?
+    trap - EXIT
+    trap '' INT TERM HUP  # the cleanup itself is not interrupted
+    if [ -n "$wine_started" ]; then end_wine || [ "$status" -ne 0 ] || status=1; fi
+    exit "$status"
+}
+trap on_exit EXIT
+
+# A persistent wineserver and a finished wineboot before the first run: Wine's services then
+# start once, not during (and as part of) a timed test run.
+say "starting Wine ($("${IN_ROOT[@]}" "$WINE" --version)) from $ROOT"
 mkdir -p "$WINEPREFIX"
 wine_started=1
-"$WINESERVER" -p
+"${IN_ROOT[@]}" "$WINESERVER" -p
 fresh_prefix=
 [ -e "$WINEPREFIX/system.reg" ] || fresh_prefix=1
-timeout 300 "$WINE" wineboot -i </dev/null >/dev/null 2>&1 || die "wineboot failed"
+timeout 300 "${IN_ROOT[@]}" "$WINE" wineboot -i </dev/null >/dev/null 2>&1 || die "wineboot failed"
 if [ -n "$fresh_prefix" ]; then
-    timeout 120 "$WINE" winecfg -v win10 </dev/null >/dev/null 2>&1 || die "winecfg -v win10 failed"
+    timeout 120 "${IN_ROOT[@]}" "$WINE" winecfg -v win10 </dev/null >/dev/null 2>&1 || die "winecfg -v win10 failed"
 fi
 
-# Run a Windows program with stdin from /dev/null and output through a pipe (CPython under Wine
-# dies at start when a standard stream is a regular file).
+# Run a Windows program with stdin from /dev/null and its output into a file that is shown as
+# it grows.  Not a pipe: processes the program starts (a test's child python.exe, Wine's
+# services) inherit its output and would hold a pipe open after it exits, and the run would
+# never end; tail --pid stops when the program itself exits.
 # In the background and waited for, so that an interrupt runs the traps at once (bash defers
 # traps while a foreground command runs, and timeout's own process group gets no Ctrl-C).
 wine_run() {
-    local limit=$1; shift
-    (set -o pipefail; timeout --kill-after=10 "$limit" "$WINE" "$@" </dev/null 2>&1 | sed -u 's/\r$//' \
-        | tee "${WINE_RUN_LOG:-/dev/null}") &
-    wait $!
+    local limit=$1 output program reader status; shift
+    output=$(mktemp "${TMPDIR:-/tmp}/tcptable-wine-run.XXXXXX")
+    timeout --kill-after=10 "$limit" "${IN_ROOT[@]}" "$WINE" "$@" </dev/null >"$output" 2>&1 &
+    program=$!
+    tail -n +1 -s 0.2 --pid="$program" -f "$output" | sed -u 's/\r$//' | tee "${WINE_RUN_LOG:-/dev/null}" &
+    reader=$!
+    wait "$program"
+    status=$?
+    wait "$reader"
+    rm -f "$output"
+    return "$status"
 }
 
 winpath() { echo "Z:${1//\//\\}"; }
 
 # pip from its own wheel.  pip's user agent asks platform.release(), which on 3.12+ queries WMI
-# through _wmi and aborts under Wine 8 (propsys.VariantToString is unimplemented): without _wmi
-# the platform module falls back to the Windows version API.
+# through _wmi, and that aborted under Wine 8 (propsys.VariantToString unimplemented): without
+# _wmi the platform module falls back to the Windows version API.
 pip_run() {
     local python=$1 limit=$2; shift 2
     local command=$1; shift
@@ -327,7 +439,7 @@ prepare_python() {
         || die "$version: tcptable was not imported from the installed wheel: $out"
 }
 
-if [ -n "$only_python" ]; then
+if [ "$mode" = run ]; then
     prepare_python "$only_python"
     tag=cp$(nodot "$only_python")
     set +e
@@ -335,8 +447,43 @@ if [ -n "$only_python" ]; then
     exit $?
 fi
 
+# benchmarks/windows_wine.py in the benchmark's Python, with the mingw-built C floor.
+bench() {
+    local limit=$1; shift
+    wine_run "$limit" "$CACHE/python/cp$(nodot "$BENCH_PYTHON")/python.exe" benchmarks/windows_wine.py \
+        --floor "$(winpath "$OUT/obj/x86_64/windows_tcp_floor.exe")" "$@"
+}
+if [ "$mode" = bench ]; then
+    prepare_python "$BENCH_PYTHON"
+    set +e
+    bench 1800 ${run_args[@]+"${run_args[@]}"}
+    exit $?
+fi
+
 summaries=()
 failed=0
+
+# The driver prints "driver: BITS-bit, ..." first and "N passed, N failed" last; a 32-bit
+# program that Wine did not really run exits 0 with neither, and counts as a failure.
+for arch in x86_64 i686; do
+    bits=64 && [ "$arch" = x86_64 ] || bits=32
+    say "$arch C test driver (tests/windows/driver.c)"
+    log=$OUT/driver-$arch.log
+    set +e
+    WINE_RUN_LOG=$log wine_run 120 "$OUT/obj/$arch/driver.exe"
+    status=$?
+    set -e
+    line=$(tail -n 1 "$log")
+    if ! grep -q "^driver: $bits-bit" "$log"; then
+        failed=1; line="did not run as a $bits-bit program (exit $status): $(head -c 200 "$log")"
+    elif ! [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        failed=1; line="no closing 'N passed, N failed' line (exit $status)"
+    elif [ "${BASH_REMATCH[2]}" != 0 ] || [ "${BASH_REMATCH[1]}" = 0 ] || [ "$status" -ne 0 ]; then
+        failed=1; line="$line (exit $status)"
+    fi
+    summaries+=("C driver, $arch ($bits-bit): $line")
+done
+
 for version in "${VERSIONS[@]}"; do
     prepare_python "$version"
     tag=cp$(nodot "$version")
@@ -356,7 +503,16 @@ for version in "${VERSIONS[@]}"; do
     summaries+=("Windows CPython $version: $line")
 done
 
+# A short run of the benchmark, so that `run.sh --bench` cannot rot unseen.
+say "$BENCH_PYTHON: benchmarks/windows_wine.py, short run"
+set +e
+bench 300 --pairs 20 --iterations 5
+status=$?
+set -e
+line="passed" && [ "$status" -eq 0 ] || { failed=1; line="FAILED (exit $status)"; }
+summaries+=("benchmarks/windows_wine.py short run: $line")
+
 say "summary (wheel $(basename "$WHEEL"))"
 printf '  %s\n' "${summaries[@]}"
-[ "$failed" -eq 0 ] || die "pytest failed under at least one Windows CPython"
-say "all ${#VERSIONS[@]} Windows CPythons passed"
+[ "$failed" -eq 0 ] || die "the C driver or pytest failed (see the summary above)"
+say "both C drivers and all ${#VERSIONS[@]} Windows CPythons passed"

@@ -1,0 +1,246 @@
+"""The ``tcptable`` command (also ``python -m tcptable``): the live TCP table, counts, changes.
+
+Exit status: 0 success (also after Ctrl-C, or when the reader of a pipe leaves), 1 the OS
+refused (message on stderr), 2 bad usage (argparse's message naming the option).
+``tcptable exporter ...`` runs the Prometheus exporter (tcptable/exporter.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import fnmatch
+import os
+import sys
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from typing import Any, Callable, cast
+
+from . import _cli_format
+from ._changes import Changes
+from ._cli_args import build_parser, check, flatten, program_name
+from ._cli_format import Event, Record
+from ._enums import Direction, State
+from ._errors import TcpTableError
+from ._poller import Poller
+from ._snapshot import Snapshot
+from ._watch import watch
+
+__all__ = ["main", "program_name"]
+
+# --counts key -> Snapshot.count_by key (process: counted by pid, then grouped by name)
+_COUNT_BY = {
+    "state": "state",
+    "port": "local_port",
+    "pid": "pid",
+    "process": "pid",
+    "remote": "remote_address",
+    "direction": "direction",
+}
+
+
+# ---------------------------------------------------------------------------- running
+
+
+class _Query:
+    """The options turned into Poller keywords, plus the filters applied here in Python
+    (``--port`` matches either end and ``--process`` names; the library filters are ANDed)."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        self.pids = not options.no_pids
+        self.names = self.pids and not options.no_names
+        states = set(flatten(options.state))
+        if options.listening:
+            states.add(State.LISTEN)
+        keywords: dict[str, Any] = {"family": options.family or "all", "pids": self.pids}
+        if self.names:
+            keywords["names"] = True
+        if states:
+            keywords["states"] = states
+        for keyword, values in (
+            ("local_ports", options.sport),
+            ("remote_ports", options.dport),
+            ("owner_pids", options.pid),
+        ):
+            if values:
+                keywords[keyword] = flatten(values)
+        self.keywords = keywords
+        self.ports = set(flatten(options.port))
+        self.process_patterns: list[str] = options.process
+
+    @property
+    def filters_in_python(self) -> bool:
+        return bool(self.ports or self.process_patterns)
+
+    def poller(self, sort: bool) -> Poller:
+        return Poller(sort=sort, **self.keywords)
+
+    def wants(self, record: Record) -> bool:
+        connection = record.connection
+        if self.ports and not (
+            connection.local_port in self.ports or connection.remote_port in self.ports
+        ):
+            return False
+        if self.process_patterns:
+            name = record.process
+            return name is not None and any(
+                fnmatch.fnmatchcase(name, pattern) for pattern in self.process_patterns
+            )
+        return True
+
+
+def _records(table: Snapshot, directions: Iterable[int] | None) -> Iterator[Record]:
+    """The rows with their process names, and their directions when given."""
+    names = table.process_names or {}
+    if directions is None:
+        for connection in table:
+            yield Record(connection, names.get(connection.pid), None)
+        return
+    direction_names = {member.value: member.name for member in Direction}
+    for connection, direction in zip(table, directions):
+        yield Record(connection, names.get(connection.pid), direction_names[direction])
+
+
+def _connections(count: int) -> str:
+    return f"{count} connection" if count == 1 else f"{count} connections"
+
+
+def _show_table(query: _Query, output: str) -> int:
+    with query.poller(sort=True) as poller:
+        table = poller.poll()
+    records = [r for r in _records(table, table.directions()) if query.wants(r)]
+    _cli_format.write_records(sys.stdout, records, output, pids=query.pids, names=query.names)
+    sys.stdout.flush()
+    if output == "table":
+        print(_connections(len(records)), file=sys.stderr)
+    return 0
+
+
+def _label(key: str, value: Any) -> str:
+    """A ``count_by`` value as --counts shows it: state and direction names, "-" for no pid or
+    no name."""
+    if key in ("state", "direction"):
+        return str(value.name)
+    if key in ("pid", "process"):
+        return str(value) if value else "-"
+    return str(value)
+
+
+# A row's --counts value as shown, for counting row by row (the command's own filters).
+_RECORD_LABELS: dict[str, Callable[[Record], str]] = {
+    "state": lambda r: r.connection.state.name,
+    "port": lambda r: str(r.connection.local_port),
+    "pid": lambda r: str(r.connection.pid) if r.connection.pid else "-",
+    "process": lambda r: r.process or "-",
+    "remote": lambda r: r.connection.remote_address,
+    "direction": lambda r: r.direction or "-",
+}
+
+
+def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
+    with query.poller(sort=False) as poller:
+        table = poller.poll()
+    totals: collections.Counter[str] = collections.Counter()
+    if query.filters_in_python:
+        # Filters the library does not have: count the rows that pass them one by one.
+        directions = table.directions() if key == "direction" else None
+        for record in _records(table, directions):
+            if query.wants(record):
+                totals[_RECORD_LABELS[key](record)] += 1
+    else:
+        names = table.process_names or {}
+        for value, count in table.count_by(_COUNT_BY[key]).items():
+            shown = names.get(value) if key == "process" else value
+            totals[_label(key, shown)] += count
+    return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _events(changes: Changes, query: _Query) -> list[Event]:
+    """The changes of one poll as events that pass the filters: closed, changed, opened."""
+    after = changes.after.process_names or {}
+    before = changes.before.process_names or {}
+    events = []
+    for connection in changes.closed:
+        record = Record(connection, before.get(connection.pid), None)
+        if query.wants(record):
+            events.append(Event("closed", changes.after.timestamp, record, None))
+    for connection, old in zip(changes.changed, changes.changed_from):
+        record = Record(connection, after.get(connection.pid), None)
+        if query.wants(record):
+            events.append(Event("changed", changes.after.timestamp, record, State(old).name))
+    for connection in changes.opened:
+        record = Record(connection, after.get(connection.pid), None)
+        if query.wants(record):
+            events.append(Event("opened", changes.after.timestamp, record, None))
+    return events
+
+
+def _watch(query: _Query, output: str, interval: float) -> int:
+    # tcptable.watch sleeps to deadlines (no drift); closing the generator closes its poller.
+    stream = cast("Generator[Changes, None, None]", watch(interval, **query.keywords))
+    with contextlib.closing(stream):
+        # The first Changes is the starting point (every row in it counts as opened): not
+        # printed; changes are reported from the next poll on.
+        start = next(stream).after
+        if query.filters_in_python:
+            shown = sum(1 for record in _records(start, None) if query.wants(record))
+        else:
+            shown = len(start)
+        print(
+            f"watching {_connections(shown)} every {interval:g} s (Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+        header = True
+        for changes in stream:
+            events = _events(changes, query)
+            if events or (header and output == "csv"):
+                _cli_format.write_events(sys.stdout, events, output, header=header)
+                header = False
+                sys.stdout.flush()
+    return 0
+
+
+def _stdout_gone() -> None:
+    # The reader left (`| head`): point stdout at devnull so the interpreter's own flush at
+    # exit does not fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """Run the command with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+    Bad usage exits 2 through argparse (SystemExit)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    prog = prog or program_name()
+    if args[:1] == ["exporter"]:
+        from .exporter import main as exporter_main
+
+        return exporter_main(args[1:], prog=f"{prog} exporter")
+    parser = build_parser(prog)
+    options = parser.parse_args(args)
+    check(parser, options)
+    output = options.output or "table"
+    query = _Query(options)
+    if output == "csv":
+        # RFC 4180 ends lines with CRLF; the csv module writes them, so no newline translation.
+        sys.stdout.reconfigure(newline="")  # type: ignore[union-attr]
+    try:
+        if options.watch:
+            return _watch(query, output, options.interval or 1.0)
+        if options.counts:
+            _cli_format.write_counts(
+                sys.stdout, options.counts, _counts(query, options.counts), output
+            )
+            sys.stdout.flush()
+            return 0
+        return _show_table(query, output)
+    except TcpTableError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        _stdout_gone()
+        return 0
