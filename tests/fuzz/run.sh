@@ -4,7 +4,7 @@
 # also holds every crash found so far: they are replayed first).  Fails on any crash, leak,
 # timeout, out-of-memory or sanitizer report.  Installs clang and libFuzzer if missing.
 #
-#   bash tests/fuzz/run.sh                          # 20 s per harness (CI)
+#   bash tests/fuzz/run.sh                          # 15 s per harness (CI)
 #   TCPTABLE_FUZZ_SECONDS=3600 bash tests/fuzz/run.sh netlink   # a long local run of one
 #
 # New inputs go to a scratch corpus under $TCPTABLE_FUZZ_DIR (default: a temporary
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-SECONDS_EACH=${TCPTABLE_FUZZ_SECONDS:-20}
+SECONDS_EACH=${TCPTABLE_FUZZ_SECONDS:-15}
 # shellcheck source=tests/apt_install.sh
 . tests/apt_install.sh
 CLANG=${CLANG:-clang}
