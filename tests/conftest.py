@@ -17,6 +17,7 @@ import pytest
 import tcptable
 
 LOOPBACK = {4: "127.0.0.1", 6: "::1"}
+WILDCARD = {4: "0.0.0.0", 6: "::"}
 
 
 def under_wine() -> bool:
@@ -106,14 +107,25 @@ def pair(request: pytest.FixtureRequest) -> Iterator[Pair]:
 def own_rows(
     connections: Iterable[tcptable.Connection], pair: Pair
 ) -> dict[tuple[int, int, tcptable.State], tcptable.Connection]:
-    """The rows of `pair`'s sockets, keyed by (local port, remote port, state)."""
+    """The rows of `pair`'s sockets, keyed by (local port, remote port, state).
+
+    Addresses are matched too: another process's connection may share both port numbers
+    (ports are per address, and a dual-stack socket's IPv4 peers show as ::ffff:127.0.0.1
+    in the IPv6 table)."""
     wanted = pair.expected()
+    loopback = LOOPBACK[pair.family]
     found = {}
     for connection in connections:
         key = (connection.local_port, connection.remote_port, connection.state)
-        if key in wanted and connection.family == pair.family:
-            assert key not in found, f"row {key} appears twice"
-            found[key] = connection
+        if key not in wanted or connection.family != pair.family:
+            continue
+        listening = connection.state == tcptable.State.LISTEN
+        if connection.local_address != loopback or (
+            connection.remote_address != (WILDCARD[pair.family] if listening else loopback)
+        ):
+            continue
+        assert key not in found, f"row {key} appears twice"
+        found[key] = connection
     return found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -84,3 +85,18 @@ def test_proc_source_sorts_in_order_true_order(pair: Pair) -> None:
         for r in rows
     ]
     assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("source", ["netlink", "proc"])
+def test_a_bound_socket_that_neither_listens_nor_connects_is_not_a_row(source: str) -> None:
+    # Linux 6.7+ dumps such sockets (TCP_BOUND_INACTIVE) when asked for state bit 13;
+    # /proc/net/tcp, psutil and GetTcpTable2 never list them, and neither do we.
+    with socket.socket() as bound, socket.socket() as listener:
+        bound.bind(("127.0.0.1", 0))
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        ports = {bound.getsockname()[1], listener.getsockname()[1]}
+        rows = tcptable.snapshot(source=source, local_ports=ports)
+        assert [(row.local_port, row.state) for row in rows] == [
+            (listener.getsockname()[1], tcptable.State.LISTEN)
+        ]

@@ -33,6 +33,8 @@
 #define NETLINK_RECV_SPACE 65536
 /* Room for the request's bytecode attribute (tcptable_bytecode_linux.c needs < 2.6 KiB). */
 #define NETLINK_ATTRIBUTE_ROOM 4096
+/* Linux TCP states 1 (ESTABLISHED) .. 12 (NEW_SYN_RECV), one bit each. */
+#define NETLINK_ALL_STATES 0x1FFEu
 /* The largest errno the kernel reports (include/linux/err.h MAX_ERRNO). */
 #define NETLINK_MAX_ERRNO 4095
 #define NETLINK_RECV_SPACE_LIMIT ((size_t)16 << 20)
@@ -170,7 +172,10 @@ size_t tcptable_netlink_narrow(tcptable_poller *poller, uint32_t *states, uint8_
     struct rtattr header;
     size_t program;
     unsigned linux_state;
-    *states = 0xFFFFFFFFu; /* every state, as `ss -a` */
+    /* Every TCP state 1..12, as `ss -a`.  Not bit 13: since Linux 6.7 it asks for sockets
+     * that are bound but neither listening nor connecting (TCP_BOUND_INACTIVE, `ss -B`), which
+     * /proc/net/tcp, psutil and GetTcpTable2 never list. */
+    *states = NETLINK_ALL_STATES;
     /* tcp_info in the same dump: no extra system call per socket. */
     *extensions = (poller->flags & TCPTABLE_STATS) ? (uint8_t)(1u << (INET_DIAG_INFO - 1)) : 0;
     if (filter == NULL)

@@ -333,11 +333,12 @@ say "wheel: $WHEEL"
 
 # ---------------------------------------------------------------- Wine, in the root
 # The root sees the repository and the cache at their host paths, so every path below means the
-# same inside and out; /tmp is a fresh tmpfs (wineserver's socket lives there).
-for dir in "$REPO" "$CACHE"; do mkdir -p "$ROOT$dir"; done
+# same inside and out; /tmp is a fresh tmpfs (wineserver's socket lives there), mounted first
+# so that a repository or cache under /tmp (a CI clone) is bound on top of it, not hidden by it.
 mount -t proc proc "$ROOT/proc" && mount --rbind /dev "$ROOT/dev" && mount --rbind /sys "$ROOT/sys" \
-    && mount --bind "$REPO" "$ROOT$REPO" && mount --bind "$CACHE" "$ROOT$CACHE" \
     && mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp" && mkdir -m 700 "$ROOT/tmp/xdg" \
+    && mkdir -p "$ROOT$REPO" "$ROOT$CACHE" \
+    && mount --bind "$REPO" "$ROOT$REPO" && mount --bind "$CACHE" "$ROOT$CACHE" \
     || die "cannot mount proc, dev, sys, the repository and the cache into the Wine root"
 wine_env=(HOME=/root LANG=C.UTF-8 PATH=/usr/bin:/bin XDG_RUNTIME_DIR=/tmp/xdg WINEARCH=win64
           "WINEPREFIX=$WINEPREFIX" WINEDEBUG=-all "WINEDLLOVERRIDES=mscoree,mshtml=")
