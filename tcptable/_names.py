@@ -46,8 +46,8 @@ def names_for_rows(handle: Any, rows: Any, count: int) -> dict[int, str]:
 
 
 def process_name(pid: int) -> str | None:
-    """The name of process ``pid``, or None if there is no such process (any more), it has no
-    name, or we may not inspect it.
+    """The name of process ``pid``, or None if there is no such process (any more) or it has
+    no name (pid 0, the table's "unknown owner", gives None).
 
     >>> tcptable.process_name(os.getpid())
     'python3'

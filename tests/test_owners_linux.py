@@ -204,7 +204,54 @@ def test_pid_max_age_must_be_a_number(value: object) -> None:
         tcptable.Poller(pid_max_age=value)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("value", [0, 0.2, 5, 1e9])
+@pytest.mark.parametrize("value", [0, 5e-324, 1e-9, 0.2, 5, 1e9, 1e308])
 def test_pid_max_age_accepts_seconds(value: float) -> None:
-    with tcptable.Poller(pid_max_age=value) as poller:
+    with tcptable.Poller(family="ipv4", pid_max_age=value) as poller:
         assert poller.pid_max_age == value
+        listener = open_listener(4)
+        try:
+            for _ in range(2):  # the second poll re-checks (or trusts) what the first found
+                port = listener.getsockname()[1]
+                assert pid_of(poller.poll(), port, tcptable.State.LISTEN) == os.getpid()
+        finally:
+            listener.close()
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="needs root, to fork a process that may not inspect this one",
+)
+def test_a_process_we_may_not_inspect_leaves_pid_zero(pair: Pair) -> None:
+    # A forked child drops to an unprivileged uid: this (root) process's fds are closed to it,
+    # its own are not.  As with ss: the socket we may not inspect stays 0, never a guess.
+    client = ports(pair)
+    read_end, write_end = os.pipe()
+    child_pid = os.fork()
+    if child_pid == 0:  # the child: report, then leave without pytest's teardown
+        code = 1
+        try:
+            os.close(read_end)
+            for inherited in (pair.client, pair.server, pair.listener):
+                inherited.close()  # only this (root) process holds the pair now
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            own = open_listener(4)
+            with tcptable.Poller(family="ipv4") as poller:
+                table = poller.poll()
+                result = (
+                    client_pid(table, client),
+                    pid_of(table, own.getsockname()[1], tcptable.State.LISTEN),
+                )
+            os.write(write_end, f"{result[0]} {result[1]}".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        report = reader.read().decode()
+    _, status = os.waitpid(child_pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, report
+    theirs, own_listener = map(int, report.split())
+    assert theirs == 0
+    assert own_listener == child_pid

@@ -17,15 +17,15 @@
  *   1. the fds freed by sockets that left the table (the kernel hands out the lowest free
  *      fd, so a replacement socket usually lands there);
  *   2. the process holding the listener on the same local port (accepted connections);
- *   3. processes never scanned, those where new sockets turned up lately, and those whose
- *      fd count changed (st_size of /proc/PID/fd, Linux 6.2+); these scans skip fds that hold
+ *   3. processes never scanned, those where a full scan found new sockets lately, and those
+ *      whose fd count changed (st_size of /proc/PID/fd, Linux 6.2+); these scans skip fds that hold
  *      a known socket;
  *   4. sockets that closed since the dump are dropped (one sock_diag lookup each), then
  *      every process in pid order, every fd not read this poll: what a full scan reads.
  *   The search stops as soon as every such socket has an owner.
  * - Several holders (fork): the lowest pid, as a full scan in pid order finds first.  Sockets
- *   of processes we may not inspect stay 0 (as with ss); stage 4 is spent on them again only
- *   after a back-off (see due_for_full_search), not on every poll.
+ *   of processes we may not inspect stay 0 (as with ss); they are searched for again only
+ *   after a back-off (see due_for_search), not on every poll.
  */
 #if defined(__linux__)
 
@@ -113,6 +113,18 @@ static void map_put(index_map *map, uint64_t key, size_t index)
     map->values[slot] = (uint32_t)(index + 1);
 }
 
+/* Put key -> index unless the key is there already; returns its index then, else NOT_FOUND. */
+static size_t map_put_new(index_map *map, uint64_t key, size_t index)
+{
+    size_t mask = map->capacity - 1, slot = hash_key(key, mask);
+    for (; map->values[slot] != 0; slot = (slot + 1) & mask)
+        if (map->keys[slot] == key)
+            return map->values[slot] - 1;
+    map->keys[slot] = key;
+    map->values[slot] = (uint32_t)(index + 1);
+    return NOT_FOUND;
+}
+
 static void map_free(index_map *map)
 {
     free(map->keys);
@@ -157,8 +169,8 @@ struct tcptable_owners {
     double now;            /* monotonic time of the current poll */
     entry_table tables[2]; /* this poll's and the previous poll's */
     int current;           /* index of this poll's table */
-    size_t unowned;        /* entries of this poll without an owner, closed ones aside */
-    size_t unresolved;     /* those of them due for a full search (see due_for_full_search) */
+    size_t unresolved;     /* entries of this poll due for a search (see due_for_search) */
+    int stage;             /* of the search running now (1 to 4) */
     owner_process *processes;
     size_t process_count, process_capacity;
     index_map by_pid;      /* pid -> index in processes */
@@ -388,12 +400,13 @@ static int needs_search(const struct tcptable_owners *owners, const owner_entry 
     return entry->pid == 0 && entry->closed != owners->generation;
 }
 
-/* The cheap stages look for every socket without an owner on every poll; a full scan of
- * every process is spent on one that a full scan missed before (a process we may not inspect
- * holds it, or one in another pid namespace) only after pid_max_age, and then after as long
- * as it has been missing (up to a minute), as netdata backs off: a handoff of such a socket
- * to a process we can see changes that process's fd count, which the cheap stages notice. */
-static int due_for_full_search(const struct tcptable_owners *owners, const owner_entry *entry)
+/* A socket without an owner is searched for in the poll that first sees it so (new, or its
+ * owner failed a check).  One that a full search could not find (a process we may not
+ * inspect holds it, or one in another pid namespace: most machines have some) would cost a
+ * full scan on every poll, so it is searched for again only after pid_max_age, then after as
+ * long as it has been missing, up to a minute (netdata backs off likewise).  pid_max_age=0
+ * searches on every poll: exact, as a full scan is. */
+static int due_for_search(const struct tcptable_owners *owners, const owner_entry *entry)
 {
     double wait;
     if (!needs_search(owners, entry))
@@ -430,12 +443,15 @@ static void slot_put(struct tcptable_owners *owners, size_t index)
  * keep them bunched afterwards. */
 static double next_read(const struct tcptable_owners *owners, uint64_t inode)
 {
-    double age = owners->pid_max_age, phase;
+    double age = owners->pid_max_age, phase, ticks;
     if (age <= 0)
         return owners->now;
     phase = (double)((inode * 0x9E3779B97F4A7C15ull) >> 40) / (double)(1 << 24);
-    /* now, age and phase are positive: truncation is floor(), without libm */
-    return ((double)(long long)(owners->now / age + phase) + 1 - phase) * age;
+    ticks = owners->now / age + phase;
+    if (!(ticks < 1e15)) /* an age of nanoseconds or less: every poll, as 0 */
+        return owners->now;
+    /* ticks is positive: truncation is floor(), without libm */
+    return ((double)(long long)ticks + 1 - phase) * age;
 }
 
 /* A scan saw (pid, fd) hold `inode` now. */
@@ -459,11 +475,11 @@ static void entry_found(struct tcptable_owners *owners, owner_process *process, 
     if (entry->pid != 0 && entry->pid < process->pid)
         return;
     if (entry->pid == 0) {
-        owners->unresolved -= (size_t)due_for_full_search(owners, entry);
-        owners->unowned -= (size_t)needs_search(owners, entry);
+        owners->unresolved -= (size_t)due_for_search(owners, entry);
+        /* Only a full scan found it: look in this process early next time. */
+        if (owners->stage == 4)
+            process->hot_until = owners->now + HOT_SECONDS;
     }
-    if (entry->pid == 0)
-        process->hot_until = owners->now + HOT_SECONDS;
     entry->due = next_read(owners, inode);
     entry->pid = process->pid;
     entry->fd = fd;
@@ -514,9 +530,9 @@ static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
 {
     struct stat status;
     int rc;
-    process->scanned = owners->generation;
     if (process->dirfd >= 0 && !process_alive(owners, process))
         process_forget(process); /* and scan whichever process has the pid now */
+    process->scanned = owners->generation;
     if (process->dirfd < 0) {
         char path[32];
         snprintf(path, sizeof(path), "/proc/%u/fd", (unsigned)process->pid);
@@ -582,8 +598,8 @@ static void search_freed_fds(struct tcptable_owners *owners)
 {
     const entry_table *previous = &owners->tables[!owners->current];
     const entry_table *table = current_table(owners);
-    size_t i, budget = owners->unowned * 4 + 256; /* beyond that a scan is cheaper */
-    for (i = 0; i < previous->count && owners->unowned > 0 && budget > 0; i++) {
+    size_t i, budget = owners->unresolved * 4 + 256; /* beyond that a scan is cheaper */
+    for (i = 0; i < previous->count && owners->unresolved > 0 && budget > 0; i++) {
         const owner_entry *gone = &previous->entries[i];
         owner_process *process;
         uint64_t inode;
@@ -621,19 +637,19 @@ static int search_listeners(tcptable_poller *poller, struct tcptable_owners *own
         if (index != NOT_FOUND && table->entries[index].pid != 0)
             owners->listener_pid[rows[i].local_port] = table->entries[index].pid;
     }
-    for (i = 0; i < count && owners->unowned > 0 && rc == TCPTABLE_OK; i++) {
+    for (i = 0; i < count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++) {
         size_t index;
         uint32_t pid = owners->listener_pid[rows[i].local_port];
         owner_process *process;
         if (pid == 0 || rows[i].inode == 0)
             continue;
         index = map_find(&table->by_inode, rows[i].inode);
-        if (index == NOT_FOUND || !needs_search(owners, &table->entries[index]))
+        if (index == NOT_FOUND || !due_for_search(owners, &table->entries[index]))
             continue;
         process = process_find(owners, pid);
         if (process != NULL && process->scanned != owners->generation &&
             process_alive(owners, process))
-            rc = scan_process(poller, owners, process, READ_UNKNOWN, 0, &owners->unowned);
+            rc = scan_process(poller, owners, process, READ_UNKNOWN, 0, &owners->unresolved);
     }
     for (i = 0; i < count; i++)
         owners->listener_pid[rows[i].local_port] = 0;
@@ -792,9 +808,8 @@ static void drop_closed_sockets(struct tcptable_owners *owners, const tcptable_r
         if (index == NOT_FOUND)
             continue;
         entry = &table->entries[index];
-        if (due_for_full_search(owners, entry) && socket_still_open(owners, &rows[i]) == 0) {
+        if (due_for_search(owners, entry) && socket_still_open(owners, &rows[i]) == 0) {
             owners->unresolved--;
-            owners->unowned--;
             entry->closed = owners->generation;
         }
     }
@@ -811,21 +826,23 @@ static int search_processes(tcptable_poller *poller, struct tcptable_owners *own
     qsort(owners->processes, owners->process_count, sizeof(*owners->processes),
           compare_processes);
     rc = processes_reindex(poller, owners);
-    /* Stage 3: processes never scanned (new ones), those where a new socket turned up lately,
-     * and those whose fd count changed. */
+    owners->stage = 3;
+    /* Stage 3: processes never scanned (new ones), those where a full scan found a new socket
+     * lately, and those whose fd count changed. */
     for (i = 0; i < owners->process_count && rc == TCPTABLE_OK; i++) {
         owner_process *process = &owners->processes[i];
         if (process->scanned == owners->generation)
             continue;
-        if (process->scanned == 0 && (exhaustive_new || owners->unowned > 0))
+        if (process->scanned == 0 && (exhaustive_new || owners->unresolved > 0))
             rc = scan_process(poller, owners, process, READ_UNKNOWN, exhaustive_new,
-                              &owners->unowned);
-        else if (owners->unowned > 0 &&
+                              &owners->unresolved);
+        else if (owners->unresolved > 0 &&
                  (process->hot_until > owners->now || fd_count_changed(owners, process)))
-            rc = scan_process(poller, owners, process, READ_UNKNOWN, 0, &owners->unowned);
+            rc = scan_process(poller, owners, process, READ_UNKNOWN, 0, &owners->unresolved);
     }
     if (rc == TCPTABLE_OK && owners->unresolved > 0)
         drop_closed_sockets(owners, rows, count);
+    owners->stage = 4;
     /* Stage 4: every process in pid order, every fd not read this poll, until nothing is
      * missing: what today's full scan reads, so nothing it would find can be missed. */
     for (i = 0; i < owners->process_count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++) {
@@ -846,7 +863,7 @@ static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners
 {
     const entry_table *previous;
     entry_table *table;
-    size_t i;
+    size_t i, cursor = 0;
     int rc;
     owners->current = !owners->current;
     previous = &owners->tables[!owners->current];
@@ -878,14 +895,20 @@ static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners
         owners->row_entry[i] = 0;
         if (inode == 0) /* TIME_WAIT and request sockets own no inode */
             continue;
-        known = map_find(&table->by_inode, inode);
-        if (known != NOT_FOUND) {
+        known = map_put_new(&table->by_inode, inode, table->count);
+        if (known != NOT_FOUND) { /* the same socket twice */
             owners->row_entry[i] = (uint32_t)(known + 1);
             continue;
         }
         entry = &table->entries[table->count];
-        known = map_find(&previous->by_inode, inode);
+        /* A quiet table comes back in the same order (the kernel walks the same hash
+         * chains): try the entry after the last one found before hashing. */
+        if (cursor < previous->count && previous->entries[cursor].inode == inode)
+            known = cursor;
+        else
+            known = map_find(&previous->by_inode, inode);
         if (known != NOT_FOUND) {
+            cursor = known + 1;
             *entry = previous->entries[known];
         } else {
             entry->inode = inode;
@@ -897,8 +920,7 @@ static int carry_entries(tcptable_poller *poller, struct tcptable_owners *owners
             entry->missing_since = -1;
             entry->closed = 0;
         }
-        map_put(&table->by_inode, inode, table->count++);
-        owners->row_entry[i] = (uint32_t)table->count;
+        owners->row_entry[i] = (uint32_t)++table->count;
     }
     return TCPTABLE_OK;
 }
@@ -942,7 +964,7 @@ int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t cou
 
     /* Check every remembered owner: alive (each poll), still holding it (when due). */
     owners->unresolved = 0;
-    owners->unowned = 0;
+    owners->unresolved = 0;
     for (i = 0; i < table->count; i++) {
         owner_entry *entry = &table->entries[i];
         if (entry->pid != 0) {
@@ -966,22 +988,23 @@ int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t cou
             if (entry->pid != 0)
                 process->owns = owners->generation;
         }
-        owners->unowned += (size_t)needs_search(owners, entry);
-        owners->unresolved += (size_t)due_for_full_search(owners, entry);
+        owners->unresolved += (size_t)due_for_search(owners, entry);
     }
 
-    if (owners->unowned > 0)
+    if (owners->unresolved > 0)
         search_freed_fds(owners);
-    if (owners->unowned > 0)
+    owners->stage = 2;
+    if (owners->unresolved > 0)
         rc = search_listeners(poller, owners, rows, count);
     /* pid_max_age=0 is exact: a new process may hold a socket with a lower pid than its
      * owner (pids wrap), so every new process is scanned whole. */
-    if (rc == TCPTABLE_OK && (owners->unowned > 0 || owners->pid_max_age <= 0))
+    if (rc == TCPTABLE_OK && (owners->unresolved > 0 || owners->pid_max_age <= 0))
         rc = search_processes(poller, owners, rows, count, owners->pid_max_age <= 0);
+    owners->stage = 0;
     if (rc != TCPTABLE_OK)
         return rc;
     for (i = 0; i < table->count; i++)
-        if (due_for_full_search(owners, &table->entries[i])) {
+        if (due_for_search(owners, &table->entries[i])) {
             table->entries[i].missing = owners->now;
             if (table->entries[i].missing_since < 0)
                 table->entries[i].missing_since = owners->now;
