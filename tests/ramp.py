@@ -68,11 +68,15 @@ def hold() -> None:
     listener.listen(1024)
     held: list[socket.socket] = []
     for line in sys.stdin:
-        for _ in range(int(line)):
-            client = socket.socket(family)
-            client.connect(listener.getsockname()[:2])
-            server, _ = listener.accept()
-            held += (client, server)
+        try:
+            for _ in range(int(line)):
+                client = socket.socket(family)
+                held.append(client)
+                client.connect(listener.getsockname()[:2])
+                held.append(listener.accept()[0])
+        except OSError as error:  # the parent says why the ramp cannot go on
+            print(f"error after {len(held) // 2} pairs: {error!r}", flush=True)
+            break
         print(len(held) // 2, flush=True)
     for sock in held:
         sock.close()
@@ -110,8 +114,11 @@ class Holders:
                 asked.append(process)
         for process in asked:
             assert process.stdout is not None
-            if not process.stdout.readline():
-                raise RuntimeError(f"pair holder {process.pid} died (exit {process.wait()})")
+            answer = process.stdout.readline().strip()
+            if not answer.isdigit():
+                raise RuntimeError(
+                    f"pair holder {process.pid}: {answer or f'died (exit {process.wait()})'}"
+                )
         self.pairs += pairs
 
     def close(self) -> None:

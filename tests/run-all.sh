@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project, on a fresh machine: installs what the tests need, then runs
 #   1. the pytest suite on this machine's Python (Linux),
-#   2. the Windows lane: the same suite on official Windows CPythons under Wine,
-#   3. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing.
+#   2. Linux hardening: bounded fuzzing, the suite under ASan+UBSan, valgrind memcheck,
+#   3. the Windows lane: the same suite on official Windows CPythons under Wine,
+#   4. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing.
 # Exits non-zero if any step fails; every step runs even when an earlier one failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,12 @@ python -m pip install -q -e ".[test]" || exit 1
 # test_release.py needs the release tools: the release checks below run it with them.
 step "pytest (Linux, $(python -c 'import platform; print(platform.python_version())'))" \
     python -m pytest tests -p no:cacheprovider --ignore=tests/test_release.py
+# Linux hardening lanes: bounded fuzzing, the suite under ASan+UBSan, valgrind over a poll loop.
+if [ "$(uname -s)" = Linux ]; then
+    step "fuzzing (libFuzzer + ASan/UBSan, bounded)" bash tests/fuzz/run.sh
+    step "sanitizers (the suite and a stress ramp under ASan+UBSan)" bash tests/sanitizers/run.sh
+    step "valgrind memcheck (poll loop)" bash tests/valgrind/run.sh
+fi
 if [ -f tests/windows/run.sh ]; then
     step "Windows lane (Wine)" bash tests/windows/run.sh
 fi

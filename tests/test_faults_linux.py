@@ -446,6 +446,26 @@ def test_unknown_state_or_family_in_a_row_is_bad_data(
     raises(poller, errno.EBADMSG, words)
 
 
+def test_a_row_of_the_other_family_in_a_one_family_dump_is_bad_data(
+    faulty: Make, pair: Pair
+) -> None:
+    # Found by tests/fuzz/fuzz_netlink.c: it came out as a row of the family not asked for.
+    other = socket.AF_INET6 if pair.family == 4 else socket.AF_INET
+
+    def edit(index: int, datagram: bytes) -> list[bytes | int]:
+        return [
+            join(
+                set_diag_byte(part, 0, other)
+                if kind(part) == SOCK_DIAG_BY_FAMILY and diag_port(part) == pair.listen_port
+                else part
+                for part in messages(datagram)
+            )
+        ]
+
+    poller, _ = faulty(recv=Replies(edit))
+    raises(poller, errno.EBADMSG, f"in the IPv{pair.family} dump")
+
+
 # ---------------------------------------------------------------- odd /proc/net/tcp* text
 
 

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tcptable_status status;
     tcptable_diff_counts counts;
     tcptable_row *before, *after, *opened, *closed, *changed;
-    uint32_t *after_match;
+    uint32_t *after_match, *opened_index, *closed_index, *changed_index;
     uint8_t *before_matched, *changed_from;
     size_t before_count, after_count, i, matched = 0, state_changes = 0, k;
     int copy, rc;
@@ -86,24 +86,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     closed = malloc(counts.closed * sizeof(*closed) + 1);
     changed = malloc(counts.changed * sizeof(*changed) + 1);
     changed_from = malloc(counts.changed + 1);
-    if (opened == NULL || closed == NULL || changed == NULL || changed_from == NULL)
+    opened_index = malloc(counts.opened * sizeof(*opened_index) + 1);
+    closed_index = malloc(counts.closed * sizeof(*closed_index) + 1);
+    changed_index = malloc(counts.changed * sizeof(*changed_index) + 1);
+    if (opened == NULL || closed == NULL || changed == NULL || changed_from == NULL ||
+        opened_index == NULL || closed_index == NULL || changed_index == NULL)
         abort();
     rc = tcptable_diff_collect(&status, before, before_count, after, after_count, after_match,
-                               before_matched, &counts, opened, closed, changed, changed_from);
+                               before_matched, &counts, opened, opened_index, closed,
+                               closed_index, changed, changed_index, changed_from);
     if (rc != TCPTABLE_OK)
         fail("collect failed after a successful diff", (size_t)rc);
-    for (i = 0, k = 0; i < after_count; i++)
-        if (after_match[i] == TCPTABLE_DIFF_UNMATCHED &&
-            memcmp(&opened[k++], &after[i], sizeof(*after)) != 0)
+    for (i = 0, k = 0; i < after_count; i++) {
+        if (after_match[i] != TCPTABLE_DIFF_UNMATCHED)
+            continue;
+        if (opened_index[k] != i || memcmp(&opened[k], &after[i], sizeof(*after)) != 0)
             fail("opened rows are not after's unmatched rows in order", i);
-    for (i = 0, k = 0; i < before_count; i++)
-        if (!before_matched[i] && memcmp(&closed[k++], &before[i], sizeof(*before)) != 0)
+        k++;
+    }
+    for (i = 0, k = 0; i < before_count; i++) {
+        if (before_matched[i])
+            continue;
+        if (closed_index[k] != i || memcmp(&closed[k], &before[i], sizeof(*before)) != 0)
             fail("closed rows are not before's unmatched rows in order", i);
+        k++;
+    }
     for (i = 0, k = 0; i < after_count; i++) {
         uint32_t m = after_match[i];
         if (m == TCPTABLE_DIFF_UNMATCHED || after[i].state == before[m].state)
             continue;
-        if (memcmp(&changed[k], &after[i], sizeof(*after)) != 0 ||
+        if (changed_index[k] != i || memcmp(&changed[k], &after[i], sizeof(*after)) != 0 ||
             changed_from[k] != before[m].state)
             fail("changed rows or their old states are wrong", i);
         k++;
@@ -112,6 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(closed);
     free(changed);
     free(changed_from);
+    free(opened_index);
+    free(closed_index);
+    free(changed_index);
 done:
     free(before);
     free(after);

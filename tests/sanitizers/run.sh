@@ -21,11 +21,18 @@ LOGS="$WORK/reports"
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
 
+# shellcheck source=tests/apt_install.sh
+. tests/apt_install.sh
+if ! [ -e "$(gcc -print-file-name=libasan.so)" ] || ! [ -e "$(gcc -print-file-name=libubsan.so)" ]; then
+    apt_install "libgcc-$(gcc -dumpversion | cut -d. -f1)-dev"
+fi
+
 FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1"
 echo "building the extension with $FLAGS into $WORK"
 "$PYTHON" tests/sanitizers/build.py "$WORK" "$FLAGS" >/dev/null
 
-# The runtimes of the compiler that built the extension (gcc: libasan, libubsan).
+# The runtimes of the compiler that built the extension (gcc: libasan, libubsan; Debian ships
+# them with libgcc-N-dev, which gcc depends on).
 PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 for runtime in $PRELOAD; do
     [ -e "$runtime" ] || { echo "sanitizer runtime $runtime is missing"; exit 1; }
