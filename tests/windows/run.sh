@@ -38,7 +38,6 @@ CACHE=${TCPTABLE_WINDOWS_CACHE:-$HOME/.cache/tcptable-windows-lane}
 OUT=$REPO/build/windows-lane
 LANE_PY=$REPO/tests/windows/lane.py
 HOST_PYTHON=${PYTHON:-python3}
-APT_LOCK=${TCPTABLE_APT_LOCK:-/tmp/apt.lock}
 # Not exported: only the Wine processes get the Wine environment (wine_env), so that the
 # leftover scan, which looks for this prefix in every process's environment, finds nothing else.
 WINEPREFIX=$CACHE/wineprefix-wine10
@@ -158,13 +157,8 @@ command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
 command -v i686-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-i686)
 command -v unzip >/dev/null || missing+=(unzip)
 if [ ${#missing[@]} -gt 0 ]; then
-    command -v apt-get >/dev/null || cannot_run "needs ${missing[*]} and there is no apt-get to install them"
-    say "installing ${missing[*]} with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    # One apt at a time on a shared machine: everyone takes the same lock file.
-    timeout 300 flock "$APT_LOCK" apt-get -qq update || cannot_run "apt-get update failed"
-    timeout 600 flock "$APT_LOCK" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-        || cannot_run "apt-get install ${missing[*]} failed"
+    timeout 900 bash -c '. "$1"; shift; apt_install "$@"' apt_install "$REPO/tests/apt_install.sh" "${missing[@]}" \
+        || cannot_run "could not install ${missing[*]} with apt-get"
 fi
 
 mkdir -p "$CACHE" "$OUT"
