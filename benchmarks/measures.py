@@ -101,12 +101,14 @@ def timed(
     run: Callable[[], object],
     iterations: int,
     budget: float,
+    minimum: int = 3,
     reference: Callable[[], object] | None = None,
     before: Callable[[], object] | None = None,
     period: float | None = None,
 ) -> Timing:
-    """`run`'s wall and CPU times after one untimed warm-up call.  `reference` (the floor)
-    runs just before each timed call, and the ratios are medians over those pairs."""
+    """`run`'s wall and CPU times after one untimed warm-up call: up to `iterations` calls,
+    fewer once `budget` seconds passed and `minimum` were made.  `reference` (the floor) runs
+    just before each timed call, and the ratios are medians over those pairs."""
     run()
     walls: list[float] = []
     cpus: list[float] = []
@@ -130,7 +132,7 @@ def timed(
             ratios.append(wall / floor[0])
         if floor is not None and floor[1] > 0:
             cpu_ratios.append(cpu / floor[1])
-        if len(walls) >= 3 and time.perf_counter() - started > budget:
+        if len(walls) >= minimum and time.perf_counter() - started > budget:
             break
     return Timing(
         statistics.median(walls),
@@ -367,7 +369,11 @@ MEASURES = [
 
 def run_measure(measure: Measure, setting: Setting) -> Result:
     result = Result(measure.key, measure.label)
-    iterations = max(3, setting.iterations // 2) if measure.slow else setting.iterations
+    # Fast calls get up to ten times the samples, within a shorter budget: small tables cost
+    # fractions of a millisecond, where a few samples would leave the ratios to chance.
+    iterations = max(3, setting.iterations // 2) if measure.slow else 10 * setting.iterations
+    budget = setting.budget if measure.slow else setting.budget / 2
+    minimum = 3 if measure.slow else setting.iterations
     try:
         with contextlib.ExitStack() as stack:
             run = measure.setup(setting, stack)
@@ -382,7 +388,8 @@ def run_measure(measure: Measure, setting: Setting) -> Result:
             timing = timed(
                 run,
                 iterations,
-                setting.budget,
+                budget,
+                minimum,
                 reference=reference,
                 before=before,
                 period=measure.period,

@@ -2,7 +2,8 @@
  * windows_tcp_floor.c - the floor for a Windows TCP table poll: GetTcpTable2 then
  * GetTcp6Table2 into buffers sized beforehand, counting rows, no decoding, no Python.
  * Built with mingw by tests/windows/run.sh; benchmarks/windows_wine.py runs it.
- * Usage: windows_tcp_floor ITERATIONS   -> prints "rows=N median_us=X min_us=Y"
+ * Usage: windows_tcp_floor ITERATIONS
+ *   -> prints "rows=N median_us=X min_us=Y samples_us=A,B,..." (samples in call order)
  */
 #ifndef _WIN32_WINNT
 #define _WIN32_WINNT 0x0600
@@ -88,7 +89,10 @@ int main(int argc, char **argv)
         rows = rows4 + rows6;
         times[i] = (double)(end.QuadPart - start.QuadPart) * 1e6 / (double)frequency.QuadPart;
     }
+    printf("rows=%ld", rows);
+    for (i = 0; i < iterations; i++)
+        printf("%s%.1f", i == 0 ? " samples_us=" : ",", times[i]);
     qsort(times, (size_t)iterations, sizeof(double), compare);
-    printf("rows=%ld median_us=%.1f min_us=%.1f\n", rows, times[iterations / 2], times[0]);
+    printf(" median_us=%.1f min_us=%.1f\n", times[iterations / 2], times[0]);
     return 0;
 }

@@ -23,6 +23,8 @@ from typing import Callable
 
 import tcptable
 
+ROUNDS = 5
+
 
 def hold_pairs(count: int) -> list[socket.socket]:
     """`count` established loopback pairs, three quarters IPv4 and a quarter IPv6."""
@@ -41,23 +43,23 @@ def hold_pairs(count: int) -> list[socket.socket]:
     return held
 
 
-def timed(function: Callable[[], object], iterations: int) -> tuple[float, float]:
-    """(median, min) wall time of one call, in ms."""
+def timed(function: Callable[[], object], iterations: int) -> list[float]:
+    """Wall time of each of `iterations` calls, in ms."""
     samples = []
     for _ in range(iterations):
         start = time.perf_counter()
         function()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e3, min(samples) * 1e3
+        samples.append((time.perf_counter() - start) * 1e3)
+    return samples
 
 
-def c_floor(program: str, iterations: int) -> tuple[float, float, int]:
-    """(median ms, min ms, rows) of the bare C loop, a separate Windows process."""
+def c_floor(program: str, iterations: int) -> tuple[list[float], int]:
+    """Per-call ms of the bare C loop (a separate Windows process), and the rows it saw."""
     out = subprocess.run(
         [program, str(iterations)], capture_output=True, text=True, check=True
     ).stdout
     fields = dict(item.split("=") for item in out.split())
-    return float(fields["median_us"]) / 1e3, float(fields["min_us"]) / 1e3, int(fields["rows"])
+    return [float(us) / 1e3 for us in fields["samples_us"].split(",")], int(fields["rows"])
 
 
 def wine_version() -> str:
@@ -86,15 +88,26 @@ def main() -> int:
         if own != len(held):
             print(f"expected {len(held)} rows of this process, the poll shows {own}")
             return 1
-        floor_median, floor_min, rows = c_floor(args.floor, args.iterations)
-        results = {
-            "bare C GetTcpTable2 + GetTcp6Table2 (floor)": (floor_median, floor_min),
-            "tcptable Poller.poll()": timed(poller.poll, args.iterations),
-            "tcptable list(Poller.poll())": timed(lambda: list(poller.poll()), args.iterations),
-            "psutil.net_connections('tcp')": timed(
-                lambda: psutil.net_connections("tcp"), max(3, args.iterations // 4)
-            ),
-        }
+        # Rounds that alternate the contenders, so that load from elsewhere on the machine
+        # falls on all of them alike.
+        names = [
+            "bare C GetTcpTable2 + GetTcp6Table2 (floor)",
+            "tcptable Poller.poll()",
+            "tcptable list(Poller.poll())",
+            "psutil.net_connections('tcp')",
+        ]
+        samples: dict[str, list[float]] = {name: [] for name in names}
+        per_round = max(1, args.iterations // ROUNDS)
+        rows = 0
+        for _ in range(ROUNDS):
+            floor, rows = c_floor(args.floor, per_round)
+            samples[names[0]] += floor
+            samples[names[1]] += timed(poller.poll, per_round)
+            samples[names[2]] += timed(lambda: list(poller.poll()), per_round)
+            samples[names[3]] += timed(
+                lambda: psutil.net_connections("tcp"), max(1, per_round // 4)
+            )
+        results = {name: (statistics.median(s), min(s)) for name, s in samples.items()}
         poller.close()
         print(f"{wine_version()}, Python {sys.version.split()[0]} (64-bit), psutil "
               f"{psutil.__version__}: Wine timings, not Windows ones")  # fmt: skip
@@ -103,15 +116,17 @@ def main() -> int:
             f"({args.pairs} established loopback pairs and 2 listeners); Wine lists only the "
             "sockets of Wine processes"
         )
-        print(f"{'what':<46} {'median ms':>10} {'min ms':>9}")
+        print(f"{'what (median and min of all rounds)':<46} {'median ms':>10} {'min ms':>9}")
         for name, (median, best) in results.items():
             print(f"{name:<46} {median:>10.3f} {best:>9.3f}")
-        poll = results["tcptable Poller.poll()"][0]
-        psutil_median = results["psutil.net_connections('tcp')"][0]
-        print(f"tcptable Poller.poll() / C floor: {poll / floor_median:.2f}x")
-        print(
-            f"psutil.net_connections('tcp') / tcptable Poller.poll(): {psutil_median / poll:.1f}x"
-        )
+        for label, index in (("medians", 0), ("minimums", 1)):
+            floor_time = results[names[0]][index]
+            poll = results[names[1]][index]
+            psutil_time = results[names[3]][index]
+            print(
+                f"ratios of the {label}: Poller.poll() / C floor {poll / floor_time:.2f}x, "
+                f"psutil / Poller.poll() {psutil_time / poll:.1f}x"
+            )
     finally:
         for sock in held:
             sock.close()

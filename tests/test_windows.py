@@ -483,3 +483,44 @@ def test_a_child_process_listener_carries_the_child_pid(family: int) -> None:
         ]
         assert [(c.local_address, c.pid) for c in rows] == [(LOOPBACK[family], child.pid)]
         assert child.pid != os.getpid()
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=["ipv4", "ipv6"])
+def test_owner_pids_filters_on_real_pids(family: int) -> None:
+    pair = open_pair(family)
+    try:
+        with listening_child(family) as (child, child_port):
+            own_keys = pair.expected()
+            child_key = (child_port, 0, tcptable.State.LISTEN)
+
+            def keys(owner_pids: set[int]) -> set[tuple[int, int, tcptable.State]]:
+                return {
+                    (c.local_port, c.remote_port, c.state)
+                    for c in tcptable.snapshot(owner_pids=owner_pids)
+                    if c.family == family
+                }
+
+            mine = keys({os.getpid()})
+            assert own_keys <= mine
+            assert child_key not in mine
+            childs = keys({child.pid})
+            assert child_key in childs
+            assert not own_keys & childs
+            assert own_keys | {child_key} <= keys({os.getpid(), child.pid})
+    finally:
+        for sock in (pair.client, pair.server, pair.listener):
+            sock.close()
+
+
+def test_process_names_name_python_exe() -> None:
+    pair = open_pair(4)
+    try:
+        with listening_child(4) as (child, _):
+            table = tcptable.snapshot(names=True, owner_pids={os.getpid(), child.pid})
+            assert table.process_names is not None
+            assert table.process_names == {os.getpid(): "python.exe", child.pid: "python.exe"}
+            assert tcptable.process_name(child.pid) == "python.exe"
+            assert tcptable.process_name(os.getpid()) == "python.exe"
+    finally:
+        for sock in (pair.client, pair.server, pair.listener):
+            sock.close()

@@ -340,8 +340,10 @@ mount -t proc proc "$ROOT/proc" && mount --rbind /dev "$ROOT/dev" && mount --rbi
     && mkdir -p "$ROOT$REPO" "$ROOT$CACHE" \
     && mount --bind "$REPO" "$ROOT$REPO" && mount --bind "$CACHE" "$ROOT$CACHE" \
     || die "cannot mount proc, dev, sys, the repository and the cache into the Wine root"
+# winedbg disabled: a crashing program then ends at once instead of waiting on a debugger that
+# tries to open a window.
 wine_env=(HOME=/root LANG=C.UTF-8 PATH=/usr/bin:/bin XDG_RUNTIME_DIR=/tmp/xdg WINEARCH=win64
-          "WINEPREFIX=$WINEPREFIX" WINEDEBUG=-all "WINEDLLOVERRIDES=mscoree,mshtml=")
+          "WINEPREFIX=$WINEPREFIX" WINEDEBUG=-all "WINEDLLOVERRIDES=mscoree,mshtml=;winedbg.exe=d")
 # chroot changes to the root's /: every Windows program starts in the repository instead.
 IN_ROOT=(chroot "$ROOT" /usr/bin/env -i --chdir="$REPO" "${wine_env[@]}")
 wine_started=
@@ -374,8 +376,7 @@ fi
 # In the background and waited for, so that an interrupt runs the traps at once (bash defers
 # traps while a foreground command runs, and timeout's own process group gets no Ctrl-C).
 wine_run() {
-    local limit=$1 output program reader status; shift
-    output=$(mktemp "${TMPDIR:-/tmp}/tcptable-wine-run.XXXXXX")
+    local limit=$1 output=$OUT/obj/wine-run.out program reader status; shift
     timeout --kill-after=10 "$limit" "${IN_ROOT[@]}" "$WINE" "$@" </dev/null >"$output" 2>&1 &
     program=$!
     tail -n +1 -s 0.2 --pid="$program" -f "$output" | sed -u 's/\r$//' | tee "${WINE_RUN_LOG:-/dev/null}" &
@@ -383,7 +384,6 @@ wine_run() {
     wait "$program"
     status=$?
     wait "$reader"
-    rm -f "$output"
     return "$status"
 }
 
@@ -495,7 +495,7 @@ for version in "${VERSIONS[@]}"; do
     WINE_RUN_LOG=$log wine_run 900 "$CACHE/python/$tag/python.exe" -u -m pytest tests -p no:cacheprovider -ra --durations=5
     status=$?
     set -e
-    line=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran).* =+$' "$log" | tail -n 1 | tr -d '=' | xargs)
+    line=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran).* =+$' "$log" | tail -n 1 | tr -d '=' | xargs) || true
     if [ -z "$line" ]; then
         failed=1; line="no pytest summary: pytest did not run to its end (exit $status)"
     elif [ "$status" -ne 0 ]; then
