@@ -57,6 +57,34 @@ def fail(err: int) -> int:
     return -1
 
 
+class KernelStub:
+    """A fake kernel behind one poller's sendto and recv (subclasses define `_sendto` and
+    `_recv`): `calls` is the tcptable_linux_calls table to install; an exception raised in a
+    callback cannot cross the C caller, so it is kept in `errors` (the call then fails)."""
+
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+        self.sendto = ffi.callback(
+            "ptrdiff_t(int, void *, size_t, int, void *, uint32_t)",
+            self._sendto,
+            error=-1,
+            onerror=self._onerror,
+        )
+        self.recv = ffi.callback(
+            "ptrdiff_t(int, void *, size_t, int)", self._recv, error=-1, onerror=self._onerror
+        )
+        self.calls = ffi.new("tcptable_linux_calls *", {"sendto": self.sendto, "recv": self.recv})
+
+    def _onerror(self, exception: type, value: BaseException, traceback: Any) -> None:
+        self.errors.append(value)
+
+    def _sendto(self, fd: int, buffer: Any, length: int, flags: int, to: Any, size: int) -> int:
+        raise NotImplementedError
+
+    def _recv(self, fd: int, buffer: Any, length: int, flags: int) -> int:
+        raise NotImplementedError
+
+
 class Seam:
     """Replaces the named system calls of `poller` with `hooks` (name -> callable with the C
     call's arguments).  `calls` counts every call per name; a hook that raises is recorded in

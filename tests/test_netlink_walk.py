@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from conftest import Pair, ipv6_available, open_pair, own_rows
+from faults import KernelStub
 
 import tcptable
 
@@ -113,7 +114,7 @@ def test_one_walk_rows_carry_their_owner(pairs: list[Pair]) -> None:
     assert {row.pid for row in rows} == {os.getpid()}
 
 
-class FakeKernel:
+class FakeKernel(KernelStub):
     """sendto/recv for one poller: the one-walk request gets `answer` (an errno for an
     NLMSG_ERROR reply, a negative errno for a failing recv, None for the kernel's real answer);
     everything else is real."""
@@ -122,20 +123,7 @@ class FakeKernel:
         self.answer = answer
         self.requests: list[int] = []  # nlmsg_type of every request sent
         self.pending: bytes | None = None
-        self.errors: list[BaseException] = []
-        self.sendto = ffi.callback(
-            "ptrdiff_t(int, void *, size_t, int, void *, uint32_t)",
-            self._sendto,
-            error=-1,
-            onerror=self._onerror,
-        )
-        self.recv = ffi.callback(
-            "ptrdiff_t(int, void *, size_t, int)", self._recv, error=-1, onerror=self._onerror
-        )
-        self.calls = ffi.new("tcptable_linux_calls *", {"sendto": self.sendto, "recv": self.recv})
-
-    def _onerror(self, exception: type, value: BaseException, traceback: Any) -> None:
-        self.errors.append(value)
+        super().__init__()
 
     @staticmethod
     def _address(pointer: Any) -> int:

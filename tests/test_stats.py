@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import pytest
 from conftest import LOOPBACK, Pair, ipv6_available, open_pair, wait_until
+from faults import KernelStub
 
 import tcptable
 
@@ -212,27 +213,14 @@ def attribute(kind: int, payload: bytes, length: int | None = None) -> bytes:
     return raw + bytes(-len(raw) % 4)
 
 
-class CraftedKernel:
+class CraftedKernel(KernelStub):
     """sendto keeps the request; recv answers it with `reply(sequence, type)` then
     NLMSG_DONE.  Nothing reaches the kernel."""
 
     def __init__(self, reply: Callable[[int, int], bytes]) -> None:
         self.reply = reply
         self.request: bytes | None = None
-        self.errors: list[BaseException] = []
-        self.sendto = ffi.callback(
-            "ptrdiff_t(int, void *, size_t, int, void *, uint32_t)",
-            self._sendto,
-            error=-1,
-            onerror=self._onerror,
-        )
-        self.recv = ffi.callback(
-            "ptrdiff_t(int, void *, size_t, int)", self._recv, error=-1, onerror=self._onerror
-        )
-        self.calls = ffi.new("tcptable_linux_calls *", {"sendto": self.sendto, "recv": self.recv})
-
-    def _onerror(self, exception: type, value: BaseException, traceback: Any) -> None:
-        self.errors.append(value)
+        super().__init__()
 
     def _sendto(self, fd: int, buffer: Any, length: int, flags: int, to: Any, size: int) -> int:
         self.request = ffi.buffer(buffer, length)[:]
