@@ -32,13 +32,6 @@ def under_wine() -> bool:
 UNDER_WINE = under_wine()
 
 
-def rounds(count: int) -> int:
-    """How many real polls a loop makes.  Under Wine one GetTcpTable2 call costs ~65 ms (its
-    nsiproxy service rebuilds the table and a pid map each time), so loops run a tenth of
-    their rounds there; Windows and Linux run them all."""
-    return max(5, count // 10) if UNDER_WINE else count
-
-
 def ipv6_available() -> bool:
     if not socket.has_ipv6:
         return False

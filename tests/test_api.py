@@ -9,7 +9,7 @@ import sys
 import threading
 
 import pytest
-from conftest import LOOPBACK, Pair, open_pair, own_rows, rounds
+from conftest import LOOPBACK, Pair, open_pair, own_rows
 
 import tcptable
 
@@ -151,7 +151,7 @@ def test_pollers_in_two_threads_see_the_same_sockets(pair: Pair) -> None:
     def worker(index: int) -> None:
         try:
             with tcptable.Poller() as poller:
-                for _ in range(rounds(50)):
+                for _ in range(50):
                     found = own_rows(poller.poll(), pair)
                 results[index] = set(found)
         except BaseException as error:  # reported below
@@ -172,7 +172,7 @@ def test_one_poller_shared_by_threads_serialises(pair: Pair) -> None:
 
         def worker() -> None:
             try:
-                for _ in range(rounds(50)):
+                for _ in range(50):
                     assert set(own_rows(poller.poll(), pair)) == pair.expected()
             except BaseException as error:
                 errors.append(error)

@@ -10,7 +10,7 @@ import pytest
 
 np = pytest.importorskip("numpy", reason="numpy is not installed (or does not import here)")
 
-from conftest import UNDER_WINE, Pair, open_pair, rounds  # noqa: E402
+from conftest import Pair, open_pair  # noqa: E402
 from tcptable._native import ffi  # noqa: E402
 
 import tcptable  # noqa: E402
@@ -126,7 +126,7 @@ def test_kept_snapshot_never_changes_across_polls() -> None:
 def test_steady_state_polling_reuses_row_memory() -> None:
     addresses = set()
     with tcptable.Poller(pids=False) as poller:
-        for _ in range(rounds(50)):
+        for _ in range(50):
             table = poller.poll()
             addresses.add(ffi.cast("uintptr_t", ffi.from_buffer(table.view)))
             del table
@@ -144,11 +144,6 @@ def test_live_snapshots_never_share_memory(pair: Pair) -> None:
                 assert not np.shares_memory(arrays[i], arrays[j])
 
 
-@pytest.mark.skipif(
-    UNDER_WINE,
-    reason="3300 polls at Wine's ~65 ms per GetTcpTable2 take minutes; "
-    "test_windows.py::test_no_memory_growth_through_the_seam runs them on Windows tables",
-)
 def test_no_memory_growth_over_thousands_of_polls() -> None:
     psutil = pytest.importorskip("psutil", reason="psutil measures the process's memory")
     process = psutil.Process()

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import Pair, open_pair, own_rows, rounds
+from conftest import Pair, open_pair, own_rows
 
 import tcptable
 
@@ -38,7 +38,7 @@ def test_closing_a_shared_poller_while_others_poll(ipv4_pair: Pair) -> None:
         try:
             start.wait(60)
             with tcptable.Poller(family="ipv4", pids=False) as poller:
-                for _ in range(rounds(20)):
+                for _ in range(20):
                     assert set(own_rows(poller.poll(), pair)) == pair.expected()
         except BaseException as error:
             failures.append(error)

@@ -14,6 +14,7 @@
 #endif
 
 #include "tcptable_windows_rows.h"
+#include "tcptable_stats.h"
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -131,6 +132,13 @@ int tcptable_os_fetch(tcptable_poller *poller)
                              ERROR_NOT_SUPPORTED,
                              "source %d (a Linux source) is not available on Windows",
                              poller->source);
+    if (poller->flags & TCPTABLE_STATS)
+        return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED, TCPTABLE_OS_ERROR_WIN32,
+                             ERROR_NOT_SUPPORTED,
+                             "per-socket TCP stats are not available on Windows: "
+                             "GetPerTcpConnectionEStats reports only connections whose "
+                             "collection was switched on one by one "
+                             "(SetPerTcpConnectionEStats), which needs administrator rights");
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
         tcptable_get_table_fn get = poller->get_table[i] ? poller->get_table[i] : tables[i].real;
         if (!(poller->families & tables[i].family))
