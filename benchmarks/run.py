@@ -33,10 +33,16 @@ import tcptable
 README_BEGIN = "<!-- benchmarks: begin (python benchmarks/run.py --readme README.md) -->"
 README_END = "<!-- benchmarks: end -->"
 CAVEAT = (
-    "The machine is shared: other work ran beside the suite, so single figures are noisy; "
+    "On a shared machine other work may run beside the suite, so single figures are noisy; "
     "the minimums show what the code costs on a quiet machine, the medians what a poller "
     "met in practice.  Timings under Wine say nothing about Windows."
 )
+
+
+def load_average() -> str:
+    """The 1-minute load average, or why there is none (Windows has no getloadavg)."""
+    getloadavg = getattr(os, "getloadavg", None)
+    return f"{getloadavg()[0]:.2f}" if getloadavg is not None else "unknown"
 
 
 def measure_size(
@@ -129,9 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{'wall/floor':>7}",
         flush=True,
     )
-    started = time.monotonic()
+    started, load_before = time.monotonic(), load_average()
     runs = [measure_size(size, iterations, budget, floor, fdmix) for size in sizes]
-    elapsed = time.monotonic() - started
+    elapsed, load_after = time.monotonic() - started, load_average()
 
     os.makedirs(args.out, exist_ok=True)
     png = os.path.join(args.out, "benchmarks.png")
@@ -141,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     header = report.header(
         command,
         f"{limits}  Sizes held: {held}.  Suite runtime {elapsed:.0f} s.",
-        CAVEAT,
+        f"Load average (1 min): {load_before} at the start, {load_after} at the end.  {CAVEAT}",
     )
     if plot_problem:
         header += ["", f"No plot: {plot_problem}."]
