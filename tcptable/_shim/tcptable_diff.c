@@ -1,7 +1,9 @@
 /*
  * tcptable_diff.c - match the rows of two polls by identity with hash tables: O(rows), no sort.
  *
- * Passes over `after`, each with a chained index of `before`:
+ * First a walk of both tables side by side (pair_aligned): two polls of a table that changed
+ * little list most rows in the same order, so most rows pair there at the cost of a compare.
+ * Then passes over what it left of `after`, each with a chained index of `before`:
  *   1. exact: identity + inode + pid (the same socket, whatever the OS gives to tell it apart);
  *   2. identity only, for the rows pass 1 left: a socket whose owner lookup changed (same
  *      inode, preferred), whose inode dropped to 0 (TIME_WAIT, an orphan) or was just given
@@ -142,6 +144,53 @@ static uint32_t take(chain_index *index, const tcptable_row *before, uint64_t ha
     return 0;
 }
 
+/* How far pair_aligned looks ahead, on either side, for the row it expected: the rows opened or
+ * closed between two polls that it steps over at one place. */
+#define ALIGNED_LOOKAHEAD 8
+
+static void pair(uint32_t *after_match, uint8_t *before_matched, size_t i, size_t j)
+{
+    after_match[i] = (uint32_t)j;
+    before_matched[j] = 1;
+}
+
+/* Walk both tables in step and pair the same socket (identity, inode and pid) where it stands
+ * at the same place, give or take ALIGNED_LOOKAHEAD rows opened or closed in between (the
+ * kernel lists an unchanged table in the same order every time).  Every pair is one the exact
+ * pass would accept; what is left, out of order or absent, goes to the hash passes.  Returns
+ * how many rows it paired, and counts those whose state changed into *changed. */
+static size_t pair_aligned(const tcptable_row *before, size_t before_count,
+                           const tcptable_row *after, size_t after_count, uint32_t *after_match,
+                           uint8_t *before_matched, size_t *changed)
+{
+    size_t i = 0, j = 0, k, matched = 0;
+    while (i < after_count && j < before_count) {
+        if (!same_socket(&after[i], &before[j])) {
+            for (k = 1; k <= ALIGNED_LOOKAHEAD; k++) {
+                if (j + k < before_count && same_socket(&after[i], &before[j + k])) {
+                    j += k; /* before[j .. j+k) closed, or moved: the hash passes decide */
+                    break;
+                }
+                if (i + k < after_count && same_socket(&after[i + k], &before[j])) {
+                    i += k; /* after[i .. i+k) opened, or moved */
+                    break;
+                }
+            }
+            if (k > ALIGNED_LOOKAHEAD) { /* no pair near here: leave both to the hash passes */
+                i++;
+                j++;
+                continue;
+            }
+        }
+        pair(after_match, before_matched, i, j);
+        matched++;
+        *changed += before[j].state != after[i].state;
+        i++;
+        j++;
+    }
+    return matched;
+}
+
 int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t before_count,
                   const tcptable_row *after, size_t after_count, uint32_t *after_match,
                   uint8_t *before_matched, tcptable_diff_counts *counts)
@@ -175,14 +224,18 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
         return tcptable_fail_status(status, TCPTABLE_ERR_NO_MEMORY, 0, 0,
                                     "diff: cannot allocate an index of %zu rows", before_count);
     }
-    for (i = 0; i < before_count; i++) {
-        hashes[i] = identity_hash(&before[i]);
-        before_matched[i] = 0;
-    }
-    for (i = 0; i < after_count; i++) {
-        hashes[before_count + i] = identity_hash(&after[i]);
+    memset(before_matched, 0, before_count);
+    for (i = 0; i < after_count; i++)
         after_match[i] = TCPTABLE_DIFF_UNMATCHED;
-    }
+    matched = pair_aligned(before, before_count, after, after_count, after_match,
+                           before_matched, &changed);
+    /* Hashes only for the rows the passes below will look at. */
+    for (i = 0; i < before_count; i++)
+        if (!before_matched[i])
+            hashes[i] = identity_hash(&before[i]);
+    for (i = 0; i < after_count; i++)
+        if (after_match[i] == TCPTABLE_DIFF_UNMATCHED)
+            hashes[before_count + i] = identity_hash(&after[i]);
     for (pass = 2; pass >= 0; pass--) {
         if (matched == before_count || matched == after_count)
             break;
