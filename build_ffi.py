@@ -4,10 +4,12 @@ setup.py names ``ffibuilder`` in ``cffi_modules``; the Windows lane (tests/windo
 imports this file too and cross-compiles ``ffibuilder.emit_c_code()`` with ``SHIM_SOURCES``,
 so every platform builds from the same declarations and the same C files.
 
-Every ``tcptable/_shim/*.c`` file is compiled on every OS (a per-OS file reduces to nothing
-outside its ``#ifdef``).  Every public header (``tcptable*.h`` with a cdef section) is fed to
-``cdef`` and included by the module: ``tcptable.h`` first (the row, the poller, the status),
-then one header per job (filters, diff, names, statistics, ...) in name order.
+The shim lives in one folder per OS under ``tcptable/_shim/``: ``common/`` (the poller, errors,
+buffers and the row operations), ``linux/`` and ``windows/``.  Every ``*.c`` file of every folder
+is compiled on every OS (a per-OS file reduces to nothing outside its ``#ifdef``), with every
+folder on the include path.  Every public header (``tcptable*.h`` with a cdef section) is fed to
+``cdef`` and included by the module: ``common/tcptable.h`` first (the row, the poller, the
+status), then one header per job (filters, diff, names, statistics, ...) in name order.
 """
 
 from __future__ import annotations
@@ -21,13 +23,19 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHIM_DIR = os.path.join("tcptable", "_shim")
-HEADER = os.path.join(SHIM_DIR, "tcptable.h")
+SHIM_FOLDERS = ("common", "linux", "windows")
+INCLUDE_DIRS = [os.path.join(SHIM_DIR, folder) for folder in SHIM_FOLDERS]
+HEADER = os.path.join(SHIM_DIR, "common", "tcptable.h")
 CDEF_SECTION = re.compile(r"/\* cdef begin \*/(.*)/\* cdef end \*/", re.DOTALL)
 
 
 def _shim_files(pattern: str) -> list[str]:
-    found = glob.glob(os.path.join(HERE, SHIM_DIR, pattern))
-    return sorted(os.path.join(SHIM_DIR, os.path.basename(path)) for path in found)
+    found = []
+    for folder in INCLUDE_DIRS:
+        found += glob.glob(os.path.join(HERE, folder, pattern))
+    # Sorted by file name, so the cdef order does not depend on which folder a header is in.
+    relative = (os.path.relpath(path, HERE) for path in found)
+    return sorted(relative, key=lambda path: (os.path.basename(path), path))
 
 
 def _has_cdef(path: str) -> bool:
@@ -56,7 +64,7 @@ ffibuilder.set_source(
     "tcptable._native",
     "".join(f'#include "{os.path.basename(h)}"\n' for h in CDEF_HEADERS),
     sources=SHIM_SOURCES,
-    include_dirs=[SHIM_DIR],
+    include_dirs=INCLUDE_DIRS,
     libraries=LIBRARIES,
 )
 ffibuilder.cdef("".join(read_cdef(h) for h in CDEF_HEADERS))

@@ -34,7 +34,8 @@ _FIELDS = (
     ("family", "B", "u1"),
     ("state", "B", "u1"),
     ("offload_state", "B", "u1"),
-    ("reserved", "B", "u1"),
+    ("protocol", "B", "u1"),
+    ("netns", "Q", "u8"),
 )
 
 # Native byte order, no alignment padding: the offsets below prove it matches the C struct.
@@ -69,8 +70,8 @@ def row_dtype() -> numpy.dtype:
     if _dtype is None:
         import numpy
 
-        names = [name for name, _, _ in _FIELDS if name != "reserved"]
-        formats: list[Any] = [fmt for name, _, fmt in _FIELDS if name != "reserved"]
+        names = [name for name, _, _ in _FIELDS]
+        formats: list[Any] = [fmt for _, _, fmt in _FIELDS]
         offsets = [ffi.offsetof("tcptable_row", name) for name in names]
         # IPv4 is stored IPv4-mapped: bytes 12..15 hold the address in network order.
         for side in ("local", "remote"):
@@ -101,6 +102,8 @@ class Connection(NamedTuple):
     remote_scope_id: int
     uid: int
     inode: int
+    protocol: int = 6
+    netns: int = 0
 
 
 def _address(family: int, packed: bytes) -> str:
@@ -124,7 +127,8 @@ def connection_from_fields(fields: tuple[Any, ...]) -> Connection:
         family,
         state,
         offload_state,
-        _,
+        protocol,
+        netns,
     ) = fields
     return Connection(
         family,
@@ -139,4 +143,6 @@ def connection_from_fields(fields: tuple[Any, ...]) -> Connection:
         remote_scope_id,
         uid,
         inode,
+        protocol,
+        netns,
     )

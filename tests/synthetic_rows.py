@@ -26,6 +26,8 @@ def make_row(
     pid: int = 0,
     inode: int = 0,
     scope_ids: tuple[int, int] = (0, 0),
+    protocol: int = 6,
+    netns: int = 0,
 ) -> bytes:
     """One packed row; the family follows from the local address unless given."""
     if family is None:
@@ -46,7 +48,8 @@ def make_row(
         family,
         int(state),
         0,
-        0,
+        protocol,
+        netns,
     )
 
 

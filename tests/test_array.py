@@ -158,6 +158,6 @@ def test_no_memory_growth_over_thousands_of_polls() -> None:
             list(table[:2])
         gc.collect()
         after = process.memory_info().rss
-    # A leak of one row buffer or one raw reply per poll would be > 3000 * 64 bytes at least;
+    # A leak of one row buffer or one raw reply per poll would be > 3000 * 72 bytes at least;
     # the bound leaves room for allocator noise.
     assert after - before < 4 * 1024 * 1024, (before, after)

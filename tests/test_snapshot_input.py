@@ -55,7 +55,7 @@ def test_a_snapshot_built_from_a_polls_rows_reads_the_same(pair: Pair) -> None:
         ("x" * 64, TypeError, "bytes-like object, not str"),
         (bytearray(64), ValueError, "read-only"),
         (memoryview(bytearray(64)), ValueError, "read-only"),
-        (b"\0" * 63, ValueError, "whole rows of 64 bytes, not 63 bytes"),
+        (b"\0" * 71, ValueError, "whole rows of 72 bytes, not 71 bytes"),
         (memoryview(array.array("I", [0] * 16).tobytes()).cast("I").toreadonly(), ValueError,
          "format 'I'"),
         (memoryview(b"\0" * 128).cast("B", (2, 64)), ValueError, "2 dimensions"),

@@ -338,7 +338,7 @@ def test_no_memory_growth_through_the_seam(fake_poller: Any) -> None:
         list(table[:2])
     gc.collect()
     after = process.memory_info().rss
-    # One leaked row buffer (250 * 64 bytes) or raw reply per poll would be > 40 MB.
+    # One leaked row buffer (250 * 72 bytes) or raw reply per poll would be > 40 MB.
     assert after - before < 4 * 1024 * 1024, (before, after)
 
 

@@ -5,7 +5,7 @@
  * Input: a key byte (any value: invalid keys must fail cleanly), a capacity byte (0xFF: as
  * many groups as rows; else that many), a flags byte (bit 0: pass the directions to count_by;
  * bit 1: the subset for directions_of holds an index past the table), then rows
- * (64 bytes each).  A successful count must account for every row once, in ascending keys.
+ * (sizeof(tcptable_row) bytes each).  A successful count must account for every row once, in ascending keys.
  */
 #include "fuzz_support.h"
 #include "tcptable_count.h"

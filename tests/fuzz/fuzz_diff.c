@@ -2,7 +2,7 @@
  * fuzz_diff.c - tcptable_diff() and tcptable_diff_collect() (tcptable_diff.c) on arbitrary
  * rows: what opened, closed and changed between two tables.
  *
- * Input: a byte b: the first b whole rows (64 bytes each) are `before`, the rest `after`;
+ * Input: a byte b: the first b whole rows (sizeof(tcptable_row) bytes each) are `before`, the rest `after`;
  * bit 7 of the next byte makes `after` a copy of `before` with the states of some rows
  * changed (so that matches happen), else it is the input's own rows.
  */

@@ -5,7 +5,7 @@
  *
  * Input: 2 bytes of states; a count byte and that many 2-byte local ports (0xFF: no list);
  * the same for remote ports, then for 4-byte pids; 2 bytes of bytecode room; the rest is rows
- * (64 bytes each).
+ * (sizeof(tcptable_row) bytes each).
  */
 #include <linux/inet_diag.h>
 

@@ -121,7 +121,7 @@ static inline void fuzz_check_rows(const tcptable_poller *poller, const tcptable
         }
         int family_bit = row->family == 4 ? TCPTABLE_FAMILY_IPV4 : TCPTABLE_FAMILY_IPV6;
         if ((row->family != 4 && row->family != 6) || !(families & family_bit) ||
-            row->state < 1 || row->state > 12 || row->offload_state != 0 || row->reserved != 0 ||
+            row->state < 1 || row->state > 12 || row->offload_state != 0 || row->protocol != TCPTABLE_PROTOCOL_TCP ||
             (!(flags & TCPTABLE_PIDS) && row->pid != 0)) {
             fprintf(stderr, "row %zu of %zu is malformed (family %u state %u)\n", i, count,
                     row->family, row->state);

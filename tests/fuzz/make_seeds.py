@@ -163,18 +163,19 @@ def main() -> int:
     write("windows_rows", "pairs", b"\x01" + bytes([len(v4) // 28]) + v4 + v6)
     # Packed rows of a real poll: this process's own sockets first, a few others after.
     import tcptable
+    from tcptable._rows import ROW_SIZE
 
     own = {s.getsockname()[1] for pair in pairs for s in pair}
     table = tcptable.snapshot(pids=True)
     chosen = sorted(range(len(table)), key=lambda i: table[i].local_port not in own)[:8]
-    rows = b"".join(bytes(table.view[i * 64 : (i + 1) * 64]) for i in chosen)
+    rows = b"".join(bytes(table.view[i * ROW_SIZE : (i + 1) * ROW_SIZE]) for i in chosen)
     for key in range(1, 8):  # count: key, capacity (0xFF: a group per row), directions
         write("count", f"key-{key}", bytes([key, 0xFF, 1]) + rows)
     write("diff", "copy-with-changed-states", bytes([len(rows) // 64, 0x80]) + rows)
     pairs[0][1].close()  # a close: the second table lacks a row of the first
     closed = tcptable.snapshot(pids=True)
     later = b"".join(
-        bytes(closed.view[i * 64 : (i + 1) * 64])
+        bytes(closed.view[i * ROW_SIZE : (i + 1) * ROW_SIZE])
         for i in range(len(closed))
         if closed[i].local_port in own
     )

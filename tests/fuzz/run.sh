@@ -53,8 +53,9 @@ for harness in "${harnesses[@]}"; do
     binary="$WORK/fuzz_$harness"
     # Every shim C file: the per-OS ones reduce to nothing off their OS.
     "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -Wall -Wextra -I tcptable/_shim -I tests/fuzz \
-        "tests/fuzz/fuzz_$harness.c" tcptable/_shim/*.c -o "$binary"
+        -Wall -Wextra -I tcptable/_shim/common -I tcptable/_shim/linux \
+        -I tcptable/_shim/windows -I tests/fuzz \
+        "tests/fuzz/fuzz_$harness.c" tcptable/_shim/*/*.c -o "$binary"
     scratch="$WORK/corpus_$harness"
     mkdir -p "$scratch" "tests/fuzz/corpus/$harness"
     log="$WORK/fuzz_$harness.log"

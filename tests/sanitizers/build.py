@@ -41,7 +41,7 @@ def main() -> int:
     compiler = os.environ.get("CC", "gcc")
     command = [
         compiler, "-shared", "-fPIC", "-Wall", "-Wextra", *flags,
-        "-I", os.path.join(ROOT, build_ffi.SHIM_DIR),
+        *(f"-I{os.path.join(ROOT, folder)}" for folder in build_ffi.INCLUDE_DIRS),
         "-I", sysconfig.get_paths()["include"],
         *sources, "-o", output,
     ]  # fmt: skip

@@ -16,7 +16,13 @@ import sys
 import xml.etree.ElementTree as ElementTree
 
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tcptable", "_shim")
-SHIM_FILES = {name for name in os.listdir(SHIM) if name.endswith(".c")}
+SHIM_FILES = {
+    name
+    for folder in os.listdir(SHIM)
+    if os.path.isdir(os.path.join(SHIM, folder))
+    for name in os.listdir(os.path.join(SHIM, folder))
+    if name.endswith(".c")
+}
 
 
 def in_shim(frame: ElementTree.Element) -> bool:

@@ -366,6 +366,7 @@ static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag
                        tcptable_row *row)
 {
     memset(row, 0, sizeof(*row));
+    row->protocol = TCPTABLE_PROTOCOL_TCP;
     if (diag->idiag_family == AF_INET) {
         row->family = 4;
         tcptable_set_ipv4(row->local_addr, &diag->id.idiag_src[0]);

@@ -80,6 +80,7 @@ size_t tcptable_windows_decode_rows(int family, const unsigned char *table_rows,
             row->family = 4;
             row->state = (uint8_t)source.state;
             row->offload_state = (uint8_t)source.offload_state;
+            row->protocol = TCPTABLE_PROTOCOL_TCP;
         } else {
             tcptable_mib_tcp6row2 source;
             uint16_t local_port, remote_port;
@@ -99,6 +100,7 @@ size_t tcptable_windows_decode_rows(int family, const unsigned char *table_rows,
             row->family = 6;
             row->state = (uint8_t)source.state;
             row->offload_state = (uint8_t)source.offload_state;
+            row->protocol = TCPTABLE_PROTOCOL_TCP;
         }
         n++;
     }

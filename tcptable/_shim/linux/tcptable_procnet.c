@@ -179,6 +179,7 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
         line++;
         memset(row, 0, sizeof(*row));
         row->family = (uint8_t)family;
+        row->protocol = TCPTABLE_PROTOCOL_TCP;
         skip_spaces(&cursor);
         skip_field(&cursor); /* "sl:" */
         skip_spaces(&cursor);

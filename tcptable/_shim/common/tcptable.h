@@ -52,9 +52,9 @@
 #define TCPTABLE_DUMP_TRIES 4
 #define TCPTABLE_LINUX_TIMEOUT_MS 10000
 
-/* One connection, packed, identical on every OS: 64 bytes, no implicit padding.
- * Addresses are 16 bytes in network order; IPv4 is stored IPv4-mapped (::ffff:a.b.c.d), so
- * bytes 12..15 of an IPv4 address are the address itself. */
+/* One connection, packed, identical on every OS: 72 bytes, no implicit padding, 8-byte
+ * aligned.  Addresses are 16 bytes in network order; IPv4 is stored IPv4-mapped
+ * (::ffff:a.b.c.d), so bytes 12..15 of an IPv4 address are the address itself. */
 typedef struct {
     uint8_t local_addr[16];
     uint8_t remote_addr[16];
@@ -68,8 +68,13 @@ typedef struct {
     uint8_t family;          /* 4 or 6 */
     uint8_t state;           /* MIB_TCP_STATE numbering, 1..12, on every OS */
     uint8_t offload_state;   /* TCP_CONNECTION_OFFLOAD_STATE, 0..3; 0 off Windows */
-    uint8_t reserved;
+    uint8_t protocol;        /* TCPTABLE_PROTOCOL_TCP (IPPROTO_TCP) or _UDP (IPPROTO_UDP) */
+    uint64_t netns;          /* Linux: inode of the row's network namespace; 0 on Windows */
 } tcptable_row;
+
+/* The row's protocol: the IANA protocol numbers, as IPPROTO_TCP / IPPROTO_UDP. */
+#define TCPTABLE_PROTOCOL_TCP 6
+#define TCPTABLE_PROTOCOL_UDP 17
 
 /* What os_error in tcptable_status holds. */
 #define TCPTABLE_OS_ERROR_NONE 0
