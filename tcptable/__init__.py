@@ -16,6 +16,7 @@ from typing import Any
 from ._changes import Changes, diff
 from ._enums import Direction, OffloadState, State
 from ._errors import NotSupportedError, TcpTableError
+from ._finished import Finished
 from ._names import process_name
 from ._poller import Poller, snapshot
 from ._rows import ROW_SIZE, Connection
@@ -30,6 +31,7 @@ __all__ = [
     "Changes",
     "Connection",
     "Direction",
+    "Finished",
     "NotSupportedError",
     "OffloadState",
     "Poller",

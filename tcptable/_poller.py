@@ -13,6 +13,7 @@ from typing import Any
 from ._changes import Changes, diff
 from ._errors import raise_for_status
 from ._filters import Filter, StateLike, make_filter
+from ._finished import Finished
 from ._names import names_for_rows
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
@@ -100,6 +101,11 @@ class Poller:
     ``stats=True`` adds per-socket TCP stats to every snapshot (``Snapshot.stats``,
     ``Snapshot.stats_array``): Linux only (the /proc source has the queues only); on Windows
     polls raise NotSupportedError.
+    ``closes=True`` listens to the kernel's close events on a socket of the poller's own, drained
+    at every poll: ``poll_changes()`` then reports in ``Changes.finished`` every socket destroyed
+    since the previous call, even one opened and closed between two polls, with its final TCP
+    stats, and ``Changes.events_lost``.  Linux sock_diag only: with ``source="proc"``, and on
+    Windows, the constructor raises NotSupportedError.
 
     Filters keep only the rows that pass all of those given (``None``: no filter):
     ``states`` (``State`` members, their names in any case, or their numbers),
@@ -128,6 +134,7 @@ class Poller:
         names: bool = False,
         pid_max_age: float = 1.0,
         stats: bool = False,
+        closes: bool = False,
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
             raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
@@ -136,6 +143,7 @@ class Poller:
         flags = _check_bool("sort", sort) * lib.TCPTABLE_SORT
         flags |= _check_bool("pids", pids) * lib.TCPTABLE_PIDS
         flags |= _check_bool("stats", stats) * lib.TCPTABLE_STATS
+        _check_bool("closes", closes)
         checked = make_filter(states, local_ports, remote_ports, owner_pids, pids)
         if _check_bool("names", names) and not pids:
             raise ValueError("names=True needs pids=True (names are looked up by pid)")
@@ -150,6 +158,7 @@ class Poller:
         self.pids = pids
         self.source = source
         self.stats = stats
+        self.closes = closes
         #: The filters as given, checked: frozensets, or None (no filter).
         self.states = checked.states
         self.local_ports = checked.local_ports
@@ -167,6 +176,8 @@ class Poller:
         self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
         raise_for_status(handle, lib.tcptable_poller_set_pid_max_age(handle, pid_max_age))
         _apply_filter(self._handle, checked)
+        if closes:
+            raise_for_status(handle, lib.tcptable_events_open(handle, self._families, self._source))
         # poll_changes(): the table it saw last (at first: nothing, as of now).
         self._changes_lock = threading.Lock()
         self._previous = Snapshot._from_rows(memoryview(b"").toreadonly(), time.time())
@@ -192,6 +203,8 @@ class Poller:
                     handle, target.rows, target.stats, len(target.rows), counts + 1
                 )
             raise_for_status(handle, code)
+            if self.closes:  # after the dump: its rows are the owners of what closed since
+                raise_for_status(handle, lib.tcptable_events_drain(handle))
             # ffi.buffer() keeps the memory alive; the weak references mark the buffer in use.
             exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
             users = [exported]
@@ -216,7 +229,39 @@ class Poller:
         with self._changes_lock:
             after = self.poll()
             before, self._previous = self._previous, after
-        return diff(before, after)
+            finished = self._take_finished(after.timestamp) if self.closes else None
+        changes = diff(before, after)
+        if finished is not None:
+            changes.finished, changes.events_lost = finished
+        return changes
+
+    def _take_finished(self, timestamp: float) -> tuple[Finished, int]:
+        """The destroyed sockets the poller kept since the last take, and the events lost."""
+        with self._lock:
+            handle = self._handle
+            if handle is None:
+                raise ValueError("poll_changes() on a closed tcptable.Poller")
+            info = ffi.new("tcptable_events_info *")
+            raise_for_status(handle, lib.tcptable_events_get_info(handle, info))
+            room = max(1, int(info.kept))
+            rows = _allocate("tcptable_row[]", room)
+            stats = _allocate("tcptable_stats[]", room)
+            unseen = _allocate("uint8_t[]", room)
+            written = ffi.new("size_t *")
+            lost = ffi.new("uint64_t *")
+            raise_for_status(
+                handle, lib.tcptable_events_take(handle, rows, stats, unseen, room, written, lost)
+            )
+            count = written[0]
+            return (
+                Finished._from_events(
+                    memoryview(ffi.buffer(rows, count * ROW_SIZE)).toreadonly(),
+                    memoryview(ffi.buffer(stats, count * STATS_SIZE)).toreadonly(),
+                    memoryview(ffi.buffer(unseen, count)).toreadonly(),
+                    timestamp,
+                ),
+                int(lost[0]),
+            )
 
     def _take_rows(self, count: int) -> _RowBuffer:
         """The smallest pooled row buffer of at least ``count`` rows that no snapshot uses."""
@@ -261,7 +306,8 @@ class Poller:
         return (
             f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
             f"pids={self.pids} source={self.source!r} names={self.names}"
-            f"{' stats=True' if self.stats else ''}{filters}>"
+            f"{' stats=True' if self.stats else ''}{' closes=True' if self.closes else ''}"
+            f"{filters}>"
         )
 
 

@@ -107,6 +107,10 @@ typedef struct {
     int (*open)(const char *path, int flags);
     ptrdiff_t (*read)(int fd, void *buffer, size_t length);
     uint64_t (*monotonic_ms)(void);
+    /* setsockopt(2), getsockopt(2) and bind(2), for the close-event socket. */
+    int (*setsockopt)(int fd, int level, int name, const void *value, uint32_t length);
+    int (*getsockopt)(int fd, int level, int name, void *value, uint32_t *length);
+    int (*bind)(int fd, const void *address, uint32_t address_length);
 } tcptable_linux_calls;
 
 /* A poller owns the raw OS buffers between polls; it holds no state shared with another

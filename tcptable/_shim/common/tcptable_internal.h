@@ -81,6 +81,9 @@ struct tcptable_poller {
 
     /* The sort's keys, order and gathered rows, kept between polls (tcptable_sort.c). */
     tcptable_raw sort_scratch;
+
+    /* Close events (tcptable_events.h): NULL unless tcptable_events_open() succeeded. */
+    struct tcptable_events *events;
 };
 
 /* Whether family "all" is one walk of the kernel's TCP hash or two dumps. */

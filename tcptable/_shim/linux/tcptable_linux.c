@@ -7,6 +7,7 @@
 
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
+#include "tcptable_events.h"
 #include "tcptable_stats.h"
 
 #include <errno.h>
@@ -83,6 +84,40 @@ ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_
     else
         RETRY_EINTR(got, read(fd, buffer, length));
     return got;
+}
+
+int tcptable_sys_setsockopt(tcptable_poller *poller, int fd, int level, int name,
+                            const void *value, uint32_t length)
+{
+    int rc;
+    if (poller->linux_calls.setsockopt != NULL)
+        RETRY_EINTR(rc, poller->linux_calls.setsockopt(fd, level, name, value, length));
+    else
+        RETRY_EINTR(rc, setsockopt(fd, level, name, value, (socklen_t)length));
+    return rc;
+}
+
+int tcptable_sys_getsockopt(tcptable_poller *poller, int fd, int level, int name, void *value,
+                            uint32_t *length)
+{
+    int rc;
+    socklen_t size = (socklen_t)*length;
+    if (poller->linux_calls.getsockopt != NULL)
+        return poller->linux_calls.getsockopt(fd, level, name, value, length);
+    RETRY_EINTR(rc, getsockopt(fd, level, name, value, &size));
+    *length = (uint32_t)size;
+    return rc;
+}
+
+int tcptable_sys_bind(tcptable_poller *poller, int fd, const void *address,
+                      uint32_t address_length)
+{
+    int rc;
+    if (poller->linux_calls.bind != NULL)
+        RETRY_EINTR(rc, poller->linux_calls.bind(fd, address, address_length));
+    else
+        RETRY_EINTR(rc, bind(fd, (const struct sockaddr *)address, (socklen_t)address_length));
+    return rc;
 }
 
 uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller)
@@ -231,8 +266,11 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
     struct tcptable_stats *stats4 = poller->stats;
     struct tcptable_stats *stats6 = NULL;
-    (void)capacity; /* tcptable_decode() checked it against the fetched row count */
     if (poller->source == TCPTABLE_SOURCE_NETLINK) {
+        /* Close events look owners up by the cookies of this dump's rows. */
+        rc = tcptable_events_dump_begin(poller, rows, capacity);
+        if (rc != TCPTABLE_OK)
+            return rc;
         /* After one walk for both families raw4 holds every row and raw6 none. */
         n4 = tcptable_netlink_decode(poller, raw4, rows, stats4, &rc);
         stats6 = stats4 != NULL ? stats4 + n4 : NULL;
@@ -247,6 +285,8 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     *written = n4 + n6;
     if (rc == TCPTABLE_OK && (poller->flags & TCPTABLE_PIDS))
         rc = tcptable_owners_fill(poller, rows, n4 + n6);
+    if (rc == TCPTABLE_OK && poller->source == TCPTABLE_SOURCE_NETLINK)
+        tcptable_events_dump_end(poller, rows, n4 + n6);
     return rc;
 }
 

@@ -6,6 +6,7 @@
  *   tcptable_netlink.c        NETLINK_SOCK_DIAG inet_diag dumps (what `ss` uses)
  *   tcptable_procnet.c        the /proc/net/tcp and /proc/net/tcp6 text
  *   tcptable_owners_linux.c   owning pids by socket inode from /proc/PID/fd
+ *   tcptable_events.c         close events from the sock_diag destroy groups
  */
 #ifndef TCPTABLE_LINUX_H
 #define TCPTABLE_LINUX_H
@@ -23,6 +24,12 @@ ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_
 int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags);
 ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length);
 uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller);
+int tcptable_sys_setsockopt(tcptable_poller *poller, int fd, int level, int name,
+                            const void *value, uint32_t length);
+int tcptable_sys_getsockopt(tcptable_poller *poller, int fd, int level, int name, void *value,
+                            uint32_t *length);
+int tcptable_sys_bind(tcptable_poller *poller, int fd, const void *address,
+                      uint32_t address_length);
 
 /* Data the kernel should never send: fail with TCPTABLE_ERR_BAD_DATA and errno EBADMSG. */
 int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...) TCPTABLE_PRINTF(2, 3);
@@ -45,6 +52,13 @@ struct tcptable_stats;
 size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, struct tcptable_stats *stats, int *rc);
 void tcptable_netlink_close(tcptable_poller *poller);
+/* One inet_diag_msg (a dump's row, or a close event) into a row; its queues and tcp_info
+ * attribute into a stats record (header: the whole message, its length already checked). */
+struct nlmsghdr;
+struct inet_diag_msg;
+int tcptable_netlink_decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
+                                 tcptable_row *row);
+void tcptable_netlink_decode_stats(const struct nlmsghdr *header, struct tcptable_stats *stats);
 
 /* tcptable_netlink.c: what narrows a dump request in the kernel, for either request type
  * (inet_diag_req_v2, or the older inet_diag_req): the Linux state bitmask from the filter's

@@ -11,6 +11,7 @@
 
 #if defined(__linux__)
 #include "tcptable_linux.h"
+#include "tcptable_events.h"
 #include "tcptable_filter.h"
 #include "tcptable_stats.h"
 
@@ -362,8 +363,8 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
     }
 }
 
-static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
-                       tcptable_row *row)
+int tcptable_netlink_decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
+                                 tcptable_row *row)
 {
     memset(row, 0, sizeof(*row));
     row->protocol = TCPTABLE_PROTOCOL_TCP;
@@ -395,7 +396,7 @@ static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag
 /* The stats of one socket: queues from the message, the rest from its INET_DIAG_INFO
  * attribute (a struct tcp_info) when the kernel sent one.  An older kernel's shorter tcp_info
  * fills what it has; the rest stays zero. */
-static void decode_stats(const struct nlmsghdr *header, tcptable_stats *stats)
+void tcptable_netlink_decode_stats(const struct nlmsghdr *header, tcptable_stats *stats)
 {
     const struct inet_diag_msg *diag = NLMSG_DATA(header);
     const unsigned char *at = (const unsigned char *)diag + NLMSG_ALIGN(sizeof(*diag));
@@ -431,6 +432,11 @@ static void decode_stats(const struct nlmsghdr *header, tcptable_stats *stats)
     stats->delivery_rate = info.tcpi_delivery_rate;
 }
 
+static const uint32_t *diag_cookie(const struct nlmsghdr *header)
+{
+    return ((const struct inet_diag_msg *)NLMSG_DATA(header))->id.idiag_cookie;
+}
+
 /* Decode the rows of one dump; netlink_receive() already checked every message's length. */
 size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, tcptable_stats *stats, int *rc)
@@ -445,7 +451,8 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
         if (header->nlmsg_type == raw->reply_type && header->nlmsg_seq == raw->sequence) {
             tcptable_row *row = &rows[n];
-            *rc = decode_diag(poller, NLMSG_DATA(header), row);
+            *rc = tcptable_netlink_decode_diag(poller, NLMSG_DATA(header), row);
+            tcptable_events_dump_cookie(poller, row, diag_cookie(header));
             if (*rc == TCPTABLE_OK && expected != 0 && row->family != expected)
                 *rc = tcptable_fail_bad_data(poller, "an IPv%u inet_diag_msg in the IPv%d dump",
                                              row->family, expected);
@@ -456,7 +463,7 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
             if (tcptable_filter_keeps(poller->filter, row->state, row->local_port,
                                       row->remote_port)) {
                 if (stats != NULL)
-                    decode_stats(header, &stats[n]);
+                    tcptable_netlink_decode_stats(header, &stats[n]);
                 n++;
             }
         }
