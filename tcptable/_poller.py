@@ -68,6 +68,10 @@ def _after_fork_in_child() -> None:
     for poller in list(_live_pollers):
         poller._lock = threading.Lock()
         poller._changes_lock = threading.Lock()
+        if poller.closes and poller._handle is not None:
+            # Its own event socket now, not at its first poll: closes in between count too.  A
+            # failure is reported by that poll, which tries again.
+            lib.tcptable_events_after_fork(poller._handle)
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork

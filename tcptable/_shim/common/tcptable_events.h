@@ -51,6 +51,11 @@ int tcptable_events_open(tcptable_poller *poller, int families, int source);
  * them.  Does nothing for a poller without events. */
 int tcptable_events_drain(tcptable_poller *poller);
 
+/* In a fork child: join on a socket of the child's own at once (the inherited one stays the
+ * parent's), so that the child misses no close between the fork and its first poll.  Does
+ * nothing in the process that opened the events, or for a poller without events. */
+int tcptable_events_after_fork(tcptable_poller *poller);
+
 int tcptable_events_get_info(tcptable_poller *poller, tcptable_events_info *info);
 
 /* Hand out what the poller kept, in arrival order, and forget it: rows[0 .. written), one

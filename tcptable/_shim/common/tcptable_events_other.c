@@ -38,6 +38,12 @@ int tcptable_events_drain(tcptable_poller *poller)
     return TCPTABLE_OK;
 }
 
+int tcptable_events_after_fork(tcptable_poller *poller)
+{
+    (void)poller;
+    return TCPTABLE_OK;
+}
+
 int tcptable_events_get_info(tcptable_poller *poller, tcptable_events_info *info)
 {
     if (info != NULL)

@@ -513,6 +513,21 @@ static int count_losses(tcptable_poller *poller, tcptable_events *events, uint64
     return TCPTABLE_OK;
 }
 
+int tcptable_events_after_fork(tcptable_poller *poller)
+{
+    tcptable_events *events = poller->events;
+    if (events == NULL || events->process == (long)getpid())
+        return TCPTABLE_OK;
+    memset(&poller->status, 0, sizeof(poller->status));
+    /* A fork child shares its parent's socket: the two would steal each other's events.  The
+     * child closes its copy and joins on a socket of its own; until that succeeds (a later
+     * drain tries again) it reads none. */
+    if (events->fd >= 0)
+        close(events->fd);
+    events->fd = -1;
+    return open_socket(poller, events);
+}
+
 int tcptable_events_drain(tcptable_poller *poller)
 {
     tcptable_events *events = poller->events;
@@ -521,17 +536,9 @@ int tcptable_events_drain(tcptable_poller *poller)
     int rc = TCPTABLE_OK;
     if (events == NULL)
         return TCPTABLE_OK;
-    memset(&poller->status, 0, sizeof(poller->status));
-    if (events->process != (long)getpid()) {
-        /* A fork child shares its parent's socket: the two would steal each other's events.
-         * The child joins on a socket of its own, from now on. */
-        if (events->fd >= 0)
-            close(events->fd);
-        events->fd = -1;
-        rc = open_socket(poller, events);
-        if (rc != TCPTABLE_OK)
-            return rc;
-    }
+    rc = tcptable_events_after_fork(poller);
+    if (rc != TCPTABLE_OK)
+        return rc;
     for (round = 0; round < EVENTS_DRAIN_LIMIT; round++) {
         ptrdiff_t received = tcptable_sys_recv(poller, events->fd, events->datagram.bytes,
                                                sizeof(events->datagram.bytes),
