@@ -206,6 +206,8 @@ void tcptable_events_dump_end(tcptable_poller *poller, const tcptable_row *rows,
         memset(&poller->status, 0, sizeof(poller->status));
         return;
     }
+    if (count == 0)
+        return; /* an empty dump: nothing to copy (and maybe nothing allocated yet) */
     memcpy(dump->rows, rows, count * sizeof(*rows));
     memcpy(dump->cookies, events->dump_cookies, count * sizeof(uint64_t));
     for (i = 0; i < count; i++) {
