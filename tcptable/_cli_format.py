@@ -62,7 +62,8 @@ def endpoint(family: int, address: str, port: int, scope_id: int) -> str:
 
 
 def _proto(connection: Connection) -> str:
-    return "tcp6" if connection.family == 6 else "tcp"
+    name = "udp" if connection.protocol == 17 else "tcp"  # IPPROTO_UDP, else IPPROTO_TCP
+    return name + "6" if connection.family == 6 else name
 
 
 def row_dict(record: Record) -> dict[str, Any]:
