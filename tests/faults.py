@@ -40,7 +40,16 @@ class _Real:
 
     def __getattr__(self, name: str) -> Any:
         libc = _libc_ffi.dlopen(None)
-        for call in ("socket", "sendto", "recv", "open", "read", "setsockopt", "getsockopt", "bind"):
+        for call in (
+            "socket",
+            "sendto",
+            "recv",
+            "open",
+            "read",
+            "setsockopt",
+            "getsockopt",
+            "bind",
+        ):
             setattr(self, call, getattr(libc, call))
         return getattr(libc, name)
 

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Li
 
 if sys.platform.startswith("linux"):
     from faults import REAL, Seam, fail
-    from tcptable._errors import raise_for_status
     from tcptable._native import ffi, lib
+
+    from tcptable._errors import raise_for_status
 
 MSG_DONTWAIT = 0x40
 MSG_TRUNC = 0x20
@@ -47,6 +48,7 @@ def open_fds() -> set[str]:
 def open_events(poller: tcptable.Poller, **hooks: Callable[..., int]) -> Seam:
     """Install `hooks` on `poller`, then open its close events as Poller(closes=True) does."""
     seam = Seam(poller, **hooks)
+    poller._test_seam = seam  # type: ignore[attr-defined]  # its callbacks live while it does
     code = lib.tcptable_events_open(poller._handle, poller._families, poller._source)
     if code == lib.TCPTABLE_OK:
         poller.closes = True
@@ -71,7 +73,9 @@ def event(
 ) -> bytes:
     """One destroy event as the kernel sends it: nlmsghdr + inet_diag_msg (no attributes)."""
     af = socket.AF_INET if family == 4 else socket.AF_INET6
-    addresses = [socket.inet_pton(af, address).ljust(16, b"\0") for address in (local[0], remote[0])]
+    addresses = [
+        socket.inet_pton(af, address).ljust(16, b"\0") for address in (local[0], remote[0])
+    ]
     message = struct.pack("=BBBB", af, state, 0, 0)
     message += struct.pack(">HH", local[1], remote[1]) + addresses[0] + addresses[1]
     message += struct.pack("=III", 0, *cookie)
@@ -324,8 +328,10 @@ def test_owner_by_four_tuple_only_when_the_event_has_no_cookie(pair4: Pair) -> N
     assert [c.local_port for c in finished] == [client[1], client[1]]
     assert [c.pid for c in finished] == [os.getpid(), 0]
     assert list(finished.unseen_flags) == [0, 1]
-    assert finished[0].inode != 0 and finished[0].uid == os.getuid()
-    assert len(finished.unseen) == 1 and finished.unseen[0].pid == 0
+    assert finished[0].inode != 0
+    assert finished[0].uid == os.getuid()
+    assert len(finished.unseen) == 1
+    assert finished.unseen[0].pid == 0
 
 
 def test_port_and_owner_filters_apply_to_closes() -> None:
@@ -366,7 +372,9 @@ def test_a_poller_never_asked_for_changes_keeps_at_most_the_limit(
 def test_repeated_failures_leak_no_descriptor(poller: tcptable.Poller) -> None:
     before = open_fds()
     for _ in range(20):
-        with pytest.raises(tcptable.TcpTableError):
-            with tcptable.Poller(family="ipv4", pids=False) as other:
-                open_events(other, bind=lambda *args: fail(errno.EADDRINUSE))
+        with (
+            tcptable.Poller(family="ipv4", pids=False) as other,
+            pytest.raises(tcptable.TcpTableError),
+        ):
+            open_events(other, bind=lambda *args: fail(errno.EADDRINUSE))
     assert open_fds() == before
