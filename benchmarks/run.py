@@ -78,6 +78,17 @@ def measure_size(
             run.results += [
                 measures.Result(m.key, m.label, note=f"failed: {error}", failed=True) for m in mixed
             ]
+        closing = [m for m in measures.MEASURES if m.scenario == "closes"]
+        if closing:
+            try:
+                with holders.CloseChurn(measures.CLOSE_RATE):
+                    for measure in closing:
+                        run.results.append(show(measures.run_measure(measure, setting)))
+            except RuntimeError as error:
+                run.results += [
+                    measures.Result(m.key, m.label, note=f"failed: {error}", failed=True)
+                    for m in closing
+                ]
     finally:
         held.__exit__()
     return run
