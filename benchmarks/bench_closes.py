@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import socket
 import statistics
 import sys
 import time
@@ -37,16 +38,16 @@ def event_cost_ns(events: int) -> tuple[float, int]:
     drain got): a burst of resets with this poller's queue filling, then one timed drain."""
     from tcptable._native import lib
 
-    listener = holders.socket.socket()
+    listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(512)
     with tcptable.Poller(family="ipv4", pids=False, closes=True) as poller:
         poller.poll_changes()
         for _ in range(events // 2):
-            client = holders.socket.create_connection(listener.getsockname())
+            client = socket.create_connection(listener.getsockname())
             server, _ = listener.accept()
-            server.setsockopt(holders.socket.SOL_SOCKET, holders.socket.SO_LINGER, holders.NO_LINGER)
-            client.setsockopt(holders.socket.SOL_SOCKET, holders.socket.SO_LINGER, holders.NO_LINGER)
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, holders.NO_LINGER)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, holders.NO_LINGER)
             server.close()
             client.close()
         time.sleep(0.2)  # the kernel queues the events from a work queue, a little later
@@ -77,7 +78,8 @@ def measure(sockets: int, rate: int, seconds: float) -> dict[str, float]:
                 changes = poller.poll_changes()
                 times[name].append((time.perf_counter() - start) * 1e3)
                 if name == "on":
-                    assert changes.finished is not None and changes.events_lost is not None
+                    assert changes.finished is not None
+                    assert changes.events_lost is not None
                     events.append(len(changes.finished))
                     lost += changes.events_lost
             tick += 0.1
