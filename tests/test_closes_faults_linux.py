@@ -70,6 +70,7 @@ def event(
     state: int = TCP_CLOSE,
     length: int | None = None,
     kind: int = SOCK_DIAG_BY_FAMILY,
+    protocol: int | None = None,
 ) -> bytes:
     """One destroy event as the kernel sends it: nlmsghdr + inet_diag_msg (no attributes)."""
     af = socket.AF_INET if family == 4 else socket.AF_INET6
@@ -80,6 +81,8 @@ def event(
     message += struct.pack(">HH", local[1], remote[1]) + addresses[0] + addresses[1]
     message += struct.pack("=III", 0, *cookie)
     message += struct.pack("=IIIII", 0, 0, 0, 0, 0)  # expires, queues, uid, inode
+    if protocol is not None:  # INET_DIAG_PROTOCOL (10), a u8, padded to 4 bytes
+        message += struct.pack("=HHB3x", 5, 10, protocol)
     size = 16 + len(message)
     return struct.pack("=IHHII", size if length is None else length, kind, 0, 0, 0) + message
 
@@ -378,3 +381,46 @@ def test_repeated_failures_leak_no_descriptor(poller: tcptable.Poller) -> None:
         ):
             open_events(other, bind=lambda *args: fail(errno.EADDRINUSE))
     assert open_fds() == before
+
+
+def test_the_protocol_attribute_decides_tcp_or_udp() -> None:
+    feed = EventFeed(event(protocol=17), event(protocol=6, local=("127.0.0.1", 40001)))
+    with tcptable.Poller(family="ipv4", protocol="all") as poller:
+        open_events(poller, recv=feed)
+        finished = poller.poll_changes().finished
+    assert [(c.protocol, c.state) for c in finished] == [
+        (17, tcptable.State.NONE),
+        (6, tcptable.State.CLOSED),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "datagram", "words"),
+    [
+        ("all", event(), "without INET_DIAG_PROTOCOL"),
+        ("tcp", event(protocol=17), "protocol 17 on a socket not joined for it"),
+        ("udp", event(protocol=6), "protocol 6 on a socket not joined for it"),
+        ("all", event(protocol=132), "protocol 132"),
+    ],
+)
+def test_an_event_of_a_protocol_not_joined_is_bad_data(
+    protocol: str, datagram: bytes, words: str
+) -> None:
+    with tcptable.Poller(family="ipv4", protocol=protocol) as poller:
+        open_events(poller, recv=EventFeed(datagram))
+        with pytest.raises(tcptable.TcpTableError, match=words) as raised:
+            poller.poll_changes()
+    assert raised.value.errno == errno.EBADMSG
+
+
+@pytest.mark.parametrize(("protocol", "groups"), [("udp", 1 << 1 | 1 << 3), ("all", 0b1111)])
+def test_udp_pollers_join_the_udp_destroy_groups(protocol: str, groups: int) -> None:
+    joined = []
+
+    def bind(fd: int, address: Any, length: int) -> int:
+        joined.append(struct.unpack("=HHII", ffi.buffer(ffi.cast("char *", address), 12))[3])
+        return int(REAL.bind(fd, address, length))
+
+    with tcptable.Poller(protocol=protocol) as poller:
+        open_events(poller, bind=bind)
+    assert joined == [groups]

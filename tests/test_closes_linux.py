@@ -140,19 +140,27 @@ def test_a_full_queue_counts_exactly_the_events_the_kernel_dropped() -> None:
                 events.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
             poller.poll_changes()
             ends = [short_connection(listener, b"z") for _ in range(300)]
+            dropped_before = kernel_drops(inode)
             seen = collect(poller, ends, timeout=0)
-            dropped = kernel_drops(inode)
-            assert dropped > 0
-            assert seen.events_lost == dropped
+            # The kernel keeps dropping (other processes close sockets too) until the queue
+            # is empty: the count reported lies between its counter before and after the poll.
+            assert 0 < dropped_before <= seen.events_lost <= kernel_drops(inode)
             assert seen.missing(ends) <= seen.events_lost
             # After an overflow the socket delivers again (given room: other processes' closes
-            # would overflow the smallest queue on their own), still counting exactly.
+            # would overflow the smallest queue on their own), and every drop is reported.
             with socket.socket(fileno=os.dup(fd_of_inode(inode))) as events:
                 events.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            # A queue that overflowed takes nothing until it was read empty (the kernel's
+            # congestion flag): one more poll reads it empty.
+            between = poller.poll_changes().events_lost
+            assert between is not None
             more = [short_connection(listener, b"z") for _ in range(2)]
             after = collect(poller, more)
             assert after.missing(more) == 0
-            assert after.events_lost == kernel_drops(inode) - dropped
+            last = poller.poll_changes().events_lost
+            assert last is not None
+            reported = seen.events_lost + between + after.events_lost + last
+            assert reported == kernel_drops(inode)
 
 
 def test_an_unprivileged_poller_receives_events() -> None:
@@ -272,3 +280,28 @@ def test_a_fork_child_receives_its_own_events() -> None:
         # The parent's socket still works, and the child did not take its events away.
         ends = short_connection(listener, b"p")
         assert ends in collect(poller, [ends]).finished
+
+
+@pytest.mark.parametrize("protocol", ["udp", "all"])
+def test_udp_sockets_closed_between_polls_are_finished_with_protocol_udp(protocol: str) -> None:
+    with tcptable.Poller(family="ipv4", protocol=protocol, closes=True) as poller:
+        poller.poll_changes()
+        ends = []
+        for _ in range(20):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.bind(("127.0.0.1", 0))
+                udp.connect(("127.0.0.1", 9))
+                ends.append(udp.getsockname() + udp.getpeername())
+        seen = collect(poller, ends)
+        assert seen.missing(ends) == 0
+        for finished in seen.finished.values():
+            ((connection, _, unseen),) = finished
+            assert connection.protocol == socket.IPPROTO_UDP
+            assert connection.state == tcptable.State.NONE
+            assert unseen
+        if protocol == "all":  # and TCP's closes still come, marked TCP
+            with open_listener(4) as listener:
+                listener.listen(8)
+                tcp = short_connection(listener, b"u")
+            ((connection, _, _),) = collect(poller, [tcp]).finished[tcp]
+            assert connection.protocol == socket.IPPROTO_TCP

@@ -5,7 +5,7 @@
  * Input: one config byte (bit 0: IPv4 groups, bit 1: IPv6 groups, neither: both; bit 2: a dump
  * first, whose rows the events are matched against; bit 3: pids in that dump; bit 4: no drop
  * count (a kernel before 4.12); bit 5: a second drain before the take; bits 6-7: a filter,
- * see fuzz_set_filter), then datagrams framed as in fuzz_netlink.c: a 2-byte little-endian
+ * see fuzz_set_filter, and the protocols joined: 1 TCP, 2 UDP, 3 both), then datagrams framed as in fuzz_netlink.c: a 2-byte little-endian
  * length and that many bytes; 0xFFFF reports a 1 MiB datagram (truncated), 0xFFFE fails with
  * ENOBUFS (the queue overflowed), 0xFFFD with EINTR.  The dump (when there is one) reads the
  * first datagrams, numbered 1 (IPv4) and 2 (IPv6) or 1 (one walk); the drains read the rest
@@ -16,6 +16,7 @@
 
 #include "fuzz_support.h"
 #include "tcptable_events.h"
+#include "tcptable_protocols.h"
 
 static const uint8_t *input;
 static size_t input_size, input_offset;
@@ -141,8 +142,10 @@ static void check_finished(tcptable_poller *poller, int families)
     for (i = 0; i < written; i++) {
         int bit = rows[i].family == 4 ? TCPTABLE_FAMILY_IPV4 : TCPTABLE_FAMILY_IPV6;
         if ((rows[i].family != 4 && rows[i].family != 6) || !(families & bit) ||
-            rows[i].state < 1 || rows[i].state > 12 || unseen[i] > 1 ||
-            rows[i].protocol != TCPTABLE_PROTOCOL_TCP || (unseen[i] && rows[i].pid != 0)) {
+            unseen[i] > 1 || (unseen[i] && rows[i].pid != 0) ||
+            (rows[i].protocol == TCPTABLE_PROTOCOL_TCP ? rows[i].state < 1 || rows[i].state > 12
+             : rows[i].protocol == TCPTABLE_PROTOCOL_UDP ? rows[i].state != TCPTABLE_STATE_NONE
+                                                         : 1)) {
             fprintf(stderr, "close event %zu of %zu is malformed\n", i, written);
             abort();
         }
@@ -177,6 +180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tcptable_poller_set_linux_calls(poller, &calls);
     if (config & 0xC0)
         fuzz_set_filter(poller, &data, &size);
+    /* Bits 6-7 also pick the protocols: TCP, UDP, both (3 only with a filter as well). */
+    tcptable_poller_set_protocols(poller, (config >> 6) ? (config >> 6) : TCPTABLE_PROTOCOLS_TCP);
     input = data;
     input_size = size;
     input_offset = 0;

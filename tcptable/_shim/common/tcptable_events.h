@@ -42,8 +42,9 @@ typedef struct {
     uint64_t lost;           /* events lost since the last take */
 } tcptable_events_info;
 
-/* Join the destroy groups of the families in `families` (TCPTABLE_FAMILY_* bits) on a socket
- * of the poller's own.  TCPTABLE_ERR_NOT_SUPPORTED when the source is /proc, off Linux, or
+/* Join the destroy groups of the families in `families` (TCPTABLE_FAMILY_* bits) and of the
+ * poller's protocols (tcptable_poller_set_protocols: TCP, UDP or both) on a socket of the
+ * poller's own.  TCPTABLE_ERR_NOT_SUPPORTED when the source is /proc, off Linux, or
  * when this kernel has no sock_diag. */
 int tcptable_events_open(tcptable_poller *poller, int families, int source);
 

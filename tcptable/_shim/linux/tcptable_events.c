@@ -19,6 +19,7 @@
 #include "tcptable_linux.h"
 #include "tcptable_events.h"
 #include "tcptable_filter.h"
+#include "tcptable_protocols.h"
 #include "tcptable_stats.h"
 
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include <sys/socket.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 
 #ifndef SO_MEMINFO
@@ -63,6 +65,7 @@ typedef struct tcptable_events {
     int fd;
     long process; /* the process that opened fd: a fork child opens its own */
     int families;
+    int protocols; /* TCPTABLE_PROTOCOLS_* joined */
     uint32_t groups;
     int forced;
     int exact_losses;
@@ -165,6 +168,9 @@ int tcptable_events_dump_begin(tcptable_poller *poller, const tcptable_row *rows
         }
         events->dump_capacity = capacity;
     }
+    /* Rows from /proc (UDP's fallback) carry no cookie: theirs stay "none". */
+    if (capacity > 0)
+        memset(events->dump_cookies, 0xff, capacity * sizeof(uint64_t));
     return TCPTABLE_OK;
 }
 
@@ -373,10 +379,20 @@ int tcptable_events_open(tcptable_poller *poller, int families, int source)
                              "close events: cannot allocate their state");
     events->fd = -1;
     events->families = families;
-    if (families & TCPTABLE_FAMILY_IPV4)
-        events->groups |= 1u << (SKNLGRP_INET_TCP_DESTROY - 1);
-    if (families & TCPTABLE_FAMILY_IPV6)
-        events->groups |= 1u << (SKNLGRP_INET6_TCP_DESTROY - 1);
+    events->protocols = poller->protocols != 0 ? poller->protocols : TCPTABLE_PROTOCOLS_TCP;
+    /* The groups of the poller's families and protocols (tcptable_poller_set_protocols). */
+    if (events->protocols & TCPTABLE_PROTOCOLS_TCP) {
+        if (families & TCPTABLE_FAMILY_IPV4)
+            events->groups |= 1u << (SKNLGRP_INET_TCP_DESTROY - 1);
+        if (families & TCPTABLE_FAMILY_IPV6)
+            events->groups |= 1u << (SKNLGRP_INET6_TCP_DESTROY - 1);
+    }
+    if (events->protocols & TCPTABLE_PROTOCOLS_UDP) {
+        if (families & TCPTABLE_FAMILY_IPV4)
+            events->groups |= 1u << (SKNLGRP_INET_UDP_DESTROY - 1);
+        if (families & TCPTABLE_FAMILY_IPV6)
+            events->groups |= 1u << (SKNLGRP_INET6_UDP_DESTROY - 1);
+    }
     rc = open_socket(poller, events);
     if (rc != TCPTABLE_OK) {
         free(events);
@@ -419,13 +435,56 @@ static int ports_wanted(const tcptable_filter *filter, const tcptable_row *row)
     return 1;
 }
 
+/* The event's protocol: its INET_DIAG_PROTOCOL attribute, which the kernel adds to every
+ * destroy broadcast so that TCP and UDP events can be told apart; without one, the one
+ * protocol joined.  TCPTABLE_PROTOCOL_TCP / _UDP, or -1 (the status says why). */
+static int event_protocol(tcptable_poller *poller, const tcptable_events *events,
+                          const struct nlmsghdr *header)
+{
+    const unsigned char *at =
+        (const unsigned char *)NLMSG_DATA(header) + NLMSG_ALIGN(sizeof(struct inet_diag_msg));
+    const unsigned char *end = (const unsigned char *)header + header->nlmsg_len;
+    int protocol = -1, joined;
+    while (at + sizeof(struct rtattr) <= end) {
+        struct rtattr attribute;
+        memcpy(&attribute, at, sizeof(attribute));
+        if (attribute.rta_len < sizeof(attribute) || attribute.rta_len > (size_t)(end - at))
+            break; /* malformed attributes: as if there were none */
+        if (attribute.rta_type == INET_DIAG_PROTOCOL && attribute.rta_len >= RTA_LENGTH(1)) {
+            protocol = at[RTA_LENGTH(0)];
+            break;
+        }
+        at += RTA_ALIGN(attribute.rta_len);
+    }
+    if (protocol < 0) {
+        if (events->protocols == TCPTABLE_PROTOCOLS_TCP)
+            return TCPTABLE_PROTOCOL_TCP;
+        if (events->protocols == TCPTABLE_PROTOCOLS_UDP)
+            return TCPTABLE_PROTOCOL_UDP;
+        tcptable_fail_bad_data(poller, "close event without INET_DIAG_PROTOCOL");
+        return -1;
+    }
+    joined = protocol == TCPTABLE_PROTOCOL_TCP   ? TCPTABLE_PROTOCOLS_TCP
+             : protocol == TCPTABLE_PROTOCOL_UDP ? TCPTABLE_PROTOCOLS_UDP
+                                                 : 0;
+    if (!(events->protocols & joined)) {
+        tcptable_fail_bad_data(poller, "close event of protocol %d on a socket not joined for it",
+                               protocol);
+        return -1;
+    }
+    return protocol;
+}
+
 static int keep_event(tcptable_poller *poller, tcptable_events *events,
                       const struct nlmsghdr *header)
 {
     const struct inet_diag_msg *diag = NLMSG_DATA(header);
     tcptable_row row;
     const tcptable_row *seen;
-    int rc = tcptable_netlink_decode_diag(poller, diag, &row);
+    int protocol = event_protocol(poller, events, header), rc;
+    if (protocol < 0)
+        return TCPTABLE_ERR_BAD_DATA;
+    rc = tcptable_netlink_decode_diag(poller, diag, protocol, &row);
     if (rc != TCPTABLE_OK)
         return rc;
     if (!(events->families & (row.family == 4 ? TCPTABLE_FAMILY_IPV4 : TCPTABLE_FAMILY_IPV6)))

@@ -57,7 +57,7 @@ void tcptable_netlink_close(tcptable_poller *poller);
 struct nlmsghdr;
 struct inet_diag_msg;
 int tcptable_netlink_decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
-                                 tcptable_row *row);
+                                 int protocol, tcptable_row *row);
 void tcptable_netlink_decode_stats(const struct nlmsghdr *header, struct tcptable_stats *stats);
 
 /* tcptable_netlink.c: what narrows a dump request in the kernel, for either request type
