@@ -18,6 +18,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from ._pacing import Pacer
 
@@ -205,7 +206,10 @@ def _push(options: argparse.Namespace) -> int:
         import numpy  # noqa: F401 - counts rows by family and state
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.metrics.export import (
+            MetricExportResult,
+            PeriodicExportingMetricReader,
+        )
         from opentelemetry.sdk.resources import Resource
     except ImportError as error:
         log.error("--otlp needs %s: pip install 'tcptable[otel]'", error.name)
@@ -213,7 +217,18 @@ def _push(options: argparse.Namespace) -> int:
     from .otel import instrument
 
     interval = options.interval or PUSH_INTERVAL
-    exporter = OTLPMetricExporter(endpoint=options.otlp, timeout=_PUSH_TIMEOUT_SECONDS)
+
+    class Exporter(OTLPMetricExporter):
+        """Says which push failed in the exporter's own words (the OTLP exporter's log
+        says why)."""
+
+        def export(self, metrics_data: Any, *args: Any, **keywords: Any) -> Any:
+            result = super().export(metrics_data, *args, **keywords)
+            if result is not MetricExportResult.SUCCESS:
+                log.error("push to %s failed; the next push follows", options.otlp)
+            return result
+
+    exporter = Exporter(endpoint=options.otlp, timeout=_PUSH_TIMEOUT_SECONDS)
     # No timer thread of the reader's own (an infinite interval): the pacing loop below
     # collects and pushes, on the same deadline grid as the Prometheus exporter's polls.
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=math.inf)
