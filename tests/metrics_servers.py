@@ -43,6 +43,7 @@ class Server:
     def __init__(self, name: str, arguments: Sequence[str], directory: Path, port: int) -> None:
         self.name = name
         self.port = port
+        directory.mkdir(parents=True, exist_ok=True)
         self._log_path = directory / f"{name}.log"
         self._log = self._log_path.open("w")
         self.process = subprocess.Popen(list(arguments), stdout=self._log, stderr=subprocess.STDOUT)
@@ -102,6 +103,7 @@ class Prometheus(Server):
     (YAML lines, indented for the job), e.g. ``scheme: https``."""
 
     def __init__(self, binary: str, directory: Path, target: int, scrape: str = "") -> None:
+        directory.mkdir(parents=True, exist_ok=True)
         config = directory / "prometheus.yml"
         config.write_text(
             "global:\n"
