@@ -28,6 +28,9 @@ _REQUEST_SECONDS = 30.0
 
 class _QuietHandler(WSGIRequestHandler):
     timeout = _REQUEST_SECONDS  # a stalled client's thread ends
+    # The Server header names no Python version to whoever can reach the port.
+    server_version = "tcptable-exporter"
+    sys_version = ""
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
