@@ -190,6 +190,8 @@ def _serve(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
                 interval,
                 f", basic auth for {users} user(s)" if users else "",
             )
+            if users and server.scheme == "http":
+                log.warning("basic auth without tls_server_config: passwords travel in clear text")
             stop.wait()  # a signal interrupts the wait: SIGTERM's handler sets stop, SIGINT raises
         except KeyboardInterrupt:
             pass
