@@ -16,11 +16,13 @@ import signal
 import socket
 import threading
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from ._pacing import Pacer
+
+T = TypeVar("T")
 
 __all__ = ["build_parser", "listen_address", "main", "otlp_url"]
 
@@ -127,6 +129,18 @@ def _until_stopped() -> Iterator[threading.Event]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def with_close_events(make: Callable[..., T], **keywords: Any) -> T:
+    """``make(closes=True, **keywords)`` where the OS announces closed sockets (then every
+    close is counted from its event, with its bytes, and the events lost are published), else
+    ``make(**keywords)`` (closes counted from poll differences)."""
+    from ._errors import NotSupportedError
+
+    try:
+        return make(closes=True, **keywords)
+    except NotSupportedError:
+        return make(**keywords)
+
+
 def main(argv: Sequence[str], *, prog: str = "tcptable exporter") -> int:
     """Run the exporter until SIGTERM or Ctrl-C; returns the exit status."""
     parser = build_parser(prog)
@@ -169,7 +183,7 @@ def _serve(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
     interval = options.interval or SERVE_INTERVAL
     registry = CollectorRegistry()
     # Poller() asks the OS for nothing yet; a poll that fails is logged and counted.
-    exporter = Exporter(Poller(names=not options.no_names), interval, registry)
+    exporter = Exporter(with_close_events(Poller, names=not options.no_names), interval, registry)
     server = None
     with _until_stopped() as stop:
         try:  # from here on, Ctrl-C at any moment stops cleanly
@@ -239,7 +253,9 @@ def _push(options: argparse.Namespace) -> int:
         {"service.name": "tcptable", "service.instance.id": host, "host.name": host}
     )
     provider = MeterProvider(resource=resource, metric_readers=[reader])
-    instruments = instrument(provider, names=not options.no_names)
+    instruments = with_close_events(
+        lambda **keywords: instrument(provider, **keywords), names=not options.no_names
+    )
     timeout_millis = int(_PUSH_TIMEOUT_SECONDS * 1000) * 2
     with _until_stopped() as stop:
         try:

@@ -78,7 +78,11 @@ def _address(connection: Connection) -> str:
 
 def by_family_state(table: Snapshot) -> dict[tuple[str, str], int]:
     """Rows by (family name, lower-case state name), every pair present."""
-    counts = {(family, state.name.lower()): 0 for family in FAMILIES.values() for state in State}
+    # TCP's states (MIB 1..12): State.NONE (0) is UDP's, and the exporter's pollers read TCP.
+    tcp_states = [state for state in State if state.value != 0]
+    counts = {
+        (family, state.name.lower()): 0 for family in FAMILIES.values() for state in tcp_states
+    }
     if len(table):
         import numpy
 
