@@ -15,8 +15,10 @@
 tcptable_poller *tcptable_poller_new(void)
 {
     tcptable_poller *poller = calloc(1, sizeof(*poller));
-    if (poller != NULL)
-        poller->netlink_fd = -1;
+    if (poller != NULL && tcptable_os_new(poller) != TCPTABLE_OK) {
+        free(poller);
+        return NULL;
+    }
     return poller;
 }
 
@@ -29,7 +31,6 @@ void tcptable_poller_free(tcptable_poller *poller)
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++)
         free(poller->raw[i].data);
     tcptable_filter_free(poller->filter);
-    free(poller->names_raw.data);
     free(poller->sort_scratch.data);
     free(poller);
 }
@@ -37,24 +38,6 @@ void tcptable_poller_free(tcptable_poller *poller)
 const tcptable_status *tcptable_poller_status(const tcptable_poller *poller)
 {
     return &poller->status;
-}
-
-int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
-                                 tcptable_get_table_fn get_tcp6_table2)
-{
-    poller->get_table[TCPTABLE_RAW_IPV4] = get_tcp_table2;
-    poller->get_table[TCPTABLE_RAW_IPV6] = get_tcp6_table2;
-    return TCPTABLE_OK;
-}
-
-int tcptable_poller_set_linux_calls(tcptable_poller *poller,
-                                    const tcptable_linux_calls *calls)
-{
-    if (calls == NULL)
-        memset(&poller->linux_calls, 0, sizeof(poller->linux_calls));
-    else
-        poller->linux_calls = *calls;
-    return TCPTABLE_OK;
 }
 
 static int fail_status_va(tcptable_status *status, int code, int os_error_kind,

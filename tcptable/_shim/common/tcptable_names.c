@@ -109,6 +109,8 @@ int tcptable_process_names(tcptable_poller *poller, const uint32_t *pids, size_t
 
 #include <windows.h>
 
+#include "tcptable_windows.h"
+
 /* SystemProcessInformation's records (the documented SYSTEM_PROCESS_INFORMATION, with the
  * fields winternl.h hides in Reserved1 spelled out; the same layout on x86 and x64). */
 typedef struct {
@@ -150,10 +152,10 @@ static int compare_requests(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* One system-wide snapshot into poller->names_raw. */
+/* One system-wide snapshot into poller->os->names_raw. */
 static int take_snapshot(tcptable_poller *poller)
 {
-    tcptable_raw *raw = &poller->names_raw;
+    tcptable_raw *raw = &poller->os->names_raw;
     names_query_fn query;
     HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
     LONG status = NAMES_STATUS_INFO_LENGTH_MISMATCH;
@@ -223,9 +225,9 @@ int tcptable_process_names(tcptable_poller *poller, const uint32_t *pids, size_t
         requests[i].index = i;
     }
     qsort(requests, count, sizeof(*requests), compare_requests);
-    while (offset + sizeof(names_process_record) <= poller->names_raw.used) {
+    while (offset + sizeof(names_process_record) <= poller->os->names_raw.used) {
         const names_process_record *record =
-            (const names_process_record *)(poller->names_raw.data + offset);
+            (const names_process_record *)(poller->os->names_raw.data + offset);
         uint32_t pid = (uint32_t)(uintptr_t)record->UniqueProcessId;
         size_t low = 0, high = count;
         while (low < high) { /* the first request with this pid */

@@ -6,6 +6,12 @@
 
 #include "tcptable_internal.h"
 
+int tcptable_os_new(tcptable_poller *poller)
+{
+    poller->os = NULL; /* nothing to keep */
+    return TCPTABLE_OK;
+}
+
 int tcptable_os_fetch(tcptable_poller *poller)
 {
     return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED, TCPTABLE_OS_ERROR_NONE, 0,

@@ -16,7 +16,18 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+
+int tcptable_poller_set_linux_calls(tcptable_poller *poller,
+                                    const tcptable_linux_calls *calls)
+{
+    if (calls == NULL)
+        memset(&poller->os->calls, 0, sizeof(poller->os->calls));
+    else
+        poller->os->calls = *calls;
+    return TCPTABLE_OK;
+}
 
 /* ---- the system-call seam ----------------------------------------------------------------- */
 
@@ -34,8 +45,8 @@
 int tcptable_sys_socket(tcptable_poller *poller, int domain, int type, int protocol)
 {
     int fd;
-    if (poller->linux_calls.socket != NULL)
-        RETRY_EINTR(fd, poller->linux_calls.socket(domain, type, protocol));
+    if (poller->os->calls.socket != NULL)
+        RETRY_EINTR(fd, poller->os->calls.socket(domain, type, protocol));
     else
         RETRY_EINTR(fd, socket(domain, type, protocol));
     return fd;
@@ -45,8 +56,8 @@ ptrdiff_t tcptable_sys_sendto(tcptable_poller *poller, int fd, const void *buffe
                               int flags, const void *address, uint32_t address_length)
 {
     ptrdiff_t sent;
-    if (poller->linux_calls.sendto != NULL)
-        RETRY_EINTR(sent, poller->linux_calls.sendto(fd, buffer, length, flags, address,
+    if (poller->os->calls.sendto != NULL)
+        RETRY_EINTR(sent, poller->os->calls.sendto(fd, buffer, length, flags, address,
                                                      address_length));
     else
         RETRY_EINTR(sent, sendto(fd, buffer, length, flags, (const struct sockaddr *)address,
@@ -58,8 +69,8 @@ ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_
                             int flags)
 {
     ptrdiff_t received;
-    if (poller->linux_calls.recv != NULL)
-        RETRY_EINTR(received, poller->linux_calls.recv(fd, buffer, length, flags));
+    if (poller->os->calls.recv != NULL)
+        RETRY_EINTR(received, poller->os->calls.recv(fd, buffer, length, flags));
     else
         RETRY_EINTR(received, recv(fd, buffer, length, flags));
     return received;
@@ -68,8 +79,8 @@ ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_
 int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags)
 {
     int fd;
-    if (poller->linux_calls.open != NULL)
-        RETRY_EINTR(fd, poller->linux_calls.open(path, flags));
+    if (poller->os->calls.open != NULL)
+        RETRY_EINTR(fd, poller->os->calls.open(path, flags));
     else
         RETRY_EINTR(fd, open(path, flags));
     return fd;
@@ -78,8 +89,8 @@ int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags)
 ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length)
 {
     ptrdiff_t got;
-    if (poller->linux_calls.read != NULL)
-        RETRY_EINTR(got, poller->linux_calls.read(fd, buffer, length));
+    if (poller->os->calls.read != NULL)
+        RETRY_EINTR(got, poller->os->calls.read(fd, buffer, length));
     else
         RETRY_EINTR(got, read(fd, buffer, length));
     return got;
@@ -88,8 +99,8 @@ ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_
 uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller)
 {
     struct timespec now;
-    if (poller->linux_calls.monotonic_ms != NULL)
-        return poller->linux_calls.monotonic_ms();
+    if (poller->os->calls.monotonic_ms != NULL)
+        return poller->os->calls.monotonic_ms();
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
 }
@@ -153,6 +164,15 @@ int tcptable_parse_decimal(const char **cursor, uint64_t *value)
 
 /* ---- the backend interface ---------------------------------------------------------------- */
 
+int tcptable_os_new(tcptable_poller *poller)
+{
+    poller->os = calloc(1, sizeof(*poller->os));
+    if (poller->os == NULL)
+        return TCPTABLE_ERR_NO_MEMORY;
+    poller->os->netlink_fd = -1;
+    return TCPTABLE_OK;
+}
+
 static int fetch_family(tcptable_poller *poller, int family, int source)
 {
     tcptable_raw *raw = &poller->raw[family == 4 ? TCPTABLE_RAW_IPV4 : TCPTABLE_RAW_IPV6];
@@ -198,8 +218,8 @@ int tcptable_os_fetch(tcptable_poller *poller)
 {
     int rc;
     long self = (long)getpid();
-    if (poller->process != self) {
-        if (poller->process != 0) {
+    if (poller->os->process != self) {
+        if (poller->os->process != 0) {
             /* A fork child: the sock_diag socket and the owner cache's directory descriptors
              * are shared with the parent (two dumps on one socket fail with EBUSY or steal
              * each other's replies; two readers of one directory share its offset).  Close
@@ -207,16 +227,16 @@ int tcptable_os_fetch(tcptable_poller *poller)
             tcptable_netlink_close(poller);
             tcptable_owners_forget(poller);
         }
-        poller->process = self;
+        poller->os->process = self;
     }
     if (poller->source == TCPTABLE_SOURCE_NETLINK ||
-        (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->netlink_missing)) {
+        (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->os->netlink_missing)) {
         int asked = poller->source;
         rc = fetch_with(poller, TCPTABLE_SOURCE_NETLINK);
         if (rc != TCPTABLE_ERR_NOT_SUPPORTED || asked == TCPTABLE_SOURCE_NETLINK)
             return rc;
         /* No sock_diag here (some sandboxes, old kernels): /proc from now on. */
-        poller->netlink_missing = 1;
+        poller->os->netlink_missing = 1;
         tcptable_clear_reply(poller);
     }
     return fetch_with(poller, TCPTABLE_SOURCE_PROC_NET);
@@ -252,11 +272,25 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
 
 void tcptable_os_release(tcptable_poller *poller)
 {
+    if (poller->os == NULL)
+        return;
     tcptable_netlink_close(poller);
     tcptable_owners_release(poller);
+    free(poller->os);
+    poller->os = NULL;
 }
 
 #else
-/* ISO C forbids an empty translation unit. */
-typedef int tcptable_linux_unused;
+
+#include "tcptable_internal.h"
+
+/* Only Linux makes these calls: the seam is accepted and unused elsewhere. */
+int tcptable_poller_set_linux_calls(tcptable_poller *poller,
+                                    const tcptable_linux_calls *calls)
+{
+    (void)poller;
+    (void)calls;
+    return TCPTABLE_OK;
+}
+
 #endif /* __linux__ */

@@ -14,6 +14,30 @@
 
 #include "tcptable_internal.h"
 
+/* Whether family "all" is one walk of the kernel's TCP hash or two dumps. */
+enum { TCPTABLE_ONE_WALK_TRY = 0, TCPTABLE_ONE_WALK_REFUSED = 1, TCPTABLE_ONE_WALK_OFF = 2 };
+
+/* What a Linux poller keeps between polls (poller->os). */
+struct tcptable_os_state {
+    /* The sock_diag socket, kept open between polls (-1 = none), and whether sock_diag was
+     * found missing (then the default source is /proc/net/tcp*). */
+    int netlink_fd;
+    int netlink_missing;
+    uint32_t netlink_sequence; /* last sequence number used */
+    int netlink_error;         /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
+    int netlink_one_walk;      /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
+    long process;              /* the process of the last fetch (0 = none yet): a fork child
+                                * must not share its parent's socket and directory descriptors */
+    size_t netlink_recv_space; /* bytes offered to each recv; grows if a datagram was larger */
+
+    /* The system calls the backend makes (a NULL member = the real call). */
+    tcptable_linux_calls calls;
+
+    /* What the owner lookup learned in earlier polls (tcptable_owners_linux.c); NULL until
+     * the first poll with pids. */
+    struct tcptable_owners *owners;
+};
+
 /* The system calls through the poller's seam (tcptable_poller_set_linux_calls). */
 int tcptable_sys_socket(tcptable_poller *poller, int domain, int type, int protocol);
 ptrdiff_t tcptable_sys_sendto(tcptable_poller *poller, int fd, const void *buffer, size_t length,

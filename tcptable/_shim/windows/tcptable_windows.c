@@ -13,12 +13,14 @@
 #define _WIN32_WINNT 0x0600
 #endif
 
+#include "tcptable_windows.h"
 #include "tcptable_windows_rows.h"
 #include "tcptable_stats.h"
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <iphlpapi.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* GetTcpTable documents STATUS_UNSUCCESSFUL when the table changed too much between calls;
@@ -140,7 +142,7 @@ int tcptable_os_fetch(tcptable_poller *poller)
                              "collection was switched on one by one "
                              "(SetPerTcpConnectionEStats), which needs administrator rights");
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
-        tcptable_get_table_fn get = poller->get_table[i] ? poller->get_table[i] : tables[i].real;
+        tcptable_get_table_fn get = poller->os->get_table[i] ? poller->os->get_table[i] : tables[i].real;
         if (!(poller->families & tables[i].family))
             continue;
         rc = fetch_table(poller, &poller->raw[i], get, tables[i].row_size, tables[i].name);
@@ -171,9 +173,27 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     return TCPTABLE_OK;
 }
 
+int tcptable_os_new(tcptable_poller *poller)
+{
+    poller->os = calloc(1, sizeof(*poller->os));
+    return poller->os != NULL ? TCPTABLE_OK : TCPTABLE_ERR_NO_MEMORY;
+}
+
 void tcptable_os_release(tcptable_poller *poller)
 {
-    (void)poller;
+    if (poller->os == NULL)
+        return;
+    free(poller->os->names_raw.data);
+    free(poller->os);
+    poller->os = NULL;
+}
+
+int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
+                                 tcptable_get_table_fn get_tcp6_table2)
+{
+    poller->os->get_table[TCPTABLE_RAW_IPV4] = get_tcp_table2;
+    poller->os->get_table[TCPTABLE_RAW_IPV6] = get_tcp6_table2;
+    return TCPTABLE_OK;
 }
 
 int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what)
@@ -182,6 +202,17 @@ int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, 
 }
 
 #else
-/* ISO C forbids an empty translation unit. */
-typedef int tcptable_windows_unused;
+
+#include "tcptable_internal.h"
+
+/* Only Windows calls iphlpapi: the seam is accepted and unused elsewhere. */
+int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
+                                 tcptable_get_table_fn get_tcp6_table2)
+{
+    (void)poller;
+    (void)get_tcp_table2;
+    (void)get_tcp6_table2;
+    return TCPTABLE_OK;
+}
+
 #endif /* _WIN32 */
