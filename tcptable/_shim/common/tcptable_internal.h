@@ -12,6 +12,8 @@
 
 #include "tcptable.h"
 
+#include <string.h>
+
 #if defined(__MINGW32__) && !defined(__clang__)
 #define TCPTABLE_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
 #elif defined(__GNUC__)
@@ -64,6 +66,8 @@ struct tcptable_poller {
     tcptable_raw sort_scratch;
 };
 
+/* ---- tcptable_errors.c ---- */
+
 /* Record a failure in poller->status and return code.  os_error_kind/os_error may be 0. */
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
                   const char *format, ...) TCPTABLE_PRINTF(5, 6);
@@ -78,6 +82,11 @@ int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, 
 /* Fail with errno's value and text: "<what>: <strerror>". */
 int tcptable_fail_errno(tcptable_poller *poller, int err, const char *what);
 
+/* Data the OS should never send: fail with TCPTABLE_ERR_BAD_DATA and errno EBADMSG. */
+int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...) TCPTABLE_PRINTF(2, 3);
+
+/* ---- tcptable_raw.c ---- */
+
 /* Make raw->data hold at least `size` bytes, keeping its contents.  Grows geometrically;
  * fails with TCPTABLE_ERR_NO_MEMORY (naming `what`) when size is absurd or malloc fails. */
 int tcptable_raw_reserve(tcptable_poller *poller, tcptable_raw *raw, size_t size,
@@ -91,7 +100,13 @@ int tcptable_raw_reserve(tcptable_poller *poller, tcptable_raw *raw, size_t size
 void tcptable_clear_reply(tcptable_poller *poller);
 
 /* Store an IPv4 address (4 bytes, network order) as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
-void tcptable_set_ipv4(uint8_t out[16], const void *ipv4);
+static inline void tcptable_set_ipv4(uint8_t out[16], const void *ipv4)
+{
+    memset(out, 0, 10);
+    out[10] = 0xff;
+    out[11] = 0xff;
+    memcpy(out + 12, ipv4, 4);
+}
 
 /* tcptable_sort_rows(): Order=TRUE, in tcptable_sort.c. */
 #include "tcptable_sort.h"

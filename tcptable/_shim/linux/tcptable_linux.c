@@ -1,7 +1,7 @@
 /*
  * tcptable_linux.c - the Linux backend interface: which source answers (sock_diag, or the
- * /proc/net/tcp* text when sock_diag is missing), decode order, owners; and the system-call
- * seam the other Linux rooms call through.
+ * /proc/net/tcp* text when sock_diag is missing), decode order, owners, and what a fork
+ * child must not share with its parent.
  */
 #if defined(__linux__)
 
@@ -9,158 +9,10 @@
 #include "tcptable_linux.h"
 #include "tcptable_stats.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
-
-int tcptable_poller_set_linux_calls(tcptable_poller *poller,
-                                    const tcptable_linux_calls *calls)
-{
-    if (calls == NULL)
-        memset(&poller->os->calls, 0, sizeof(poller->os->calls));
-    else
-        poller->os->calls = *calls;
-    return TCPTABLE_OK;
-}
-
-/* ---- the system-call seam ----------------------------------------------------------------- */
-
-/* Each call goes to the poller's fake if it has one, else to the real call, and is retried
- * while a signal interrupts it (EINTR), up to TCPTABLE_EINTR_TRIES times in a row: a bound,
- * so that even a fake (or a signal storm) that interrupts every call cannot hang a poll. */
-#define RETRY_EINTR(result, call)                                                             \
-    do {                                                                                      \
-        int tries_ = 0;                                                                       \
-        do                                                                                    \
-            result = (call);                                                                  \
-        while (result < 0 && errno == EINTR && ++tries_ < TCPTABLE_EINTR_TRIES);              \
-    } while (0)
-
-int tcptable_sys_socket(tcptable_poller *poller, int domain, int type, int protocol)
-{
-    int fd;
-    if (poller->os->calls.socket != NULL)
-        RETRY_EINTR(fd, poller->os->calls.socket(domain, type, protocol));
-    else
-        RETRY_EINTR(fd, socket(domain, type, protocol));
-    return fd;
-}
-
-ptrdiff_t tcptable_sys_sendto(tcptable_poller *poller, int fd, const void *buffer, size_t length,
-                              int flags, const void *address, uint32_t address_length)
-{
-    ptrdiff_t sent;
-    if (poller->os->calls.sendto != NULL)
-        RETRY_EINTR(sent, poller->os->calls.sendto(fd, buffer, length, flags, address,
-                                                     address_length));
-    else
-        RETRY_EINTR(sent, sendto(fd, buffer, length, flags, (const struct sockaddr *)address,
-                                 (socklen_t)address_length));
-    return sent;
-}
-
-ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_t length,
-                            int flags)
-{
-    ptrdiff_t received;
-    if (poller->os->calls.recv != NULL)
-        RETRY_EINTR(received, poller->os->calls.recv(fd, buffer, length, flags));
-    else
-        RETRY_EINTR(received, recv(fd, buffer, length, flags));
-    return received;
-}
-
-int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags)
-{
-    int fd;
-    if (poller->os->calls.open != NULL)
-        RETRY_EINTR(fd, poller->os->calls.open(path, flags));
-    else
-        RETRY_EINTR(fd, open(path, flags));
-    return fd;
-}
-
-ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length)
-{
-    ptrdiff_t got;
-    if (poller->os->calls.read != NULL)
-        RETRY_EINTR(got, poller->os->calls.read(fd, buffer, length));
-    else
-        RETRY_EINTR(got, read(fd, buffer, length));
-    return got;
-}
-
-uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller)
-{
-    struct timespec now;
-    if (poller->os->calls.monotonic_ms != NULL)
-        return poller->os->calls.monotonic_ms();
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-}
-
-int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...)
-{
-    va_list args;
-    int length;
-    poller->status.code = TCPTABLE_ERR_BAD_DATA;
-    poller->status.os_error_kind = TCPTABLE_OS_ERROR_ERRNO;
-    poller->status.os_error = EBADMSG;
-    va_start(args, format);
-    length = vsnprintf(poller->status.message, sizeof(poller->status.message), format, args);
-    va_end(args);
-    /* The OS's text for the errno, as every errno message carries it. */
-    if (length >= 0 && (size_t)length < sizeof(poller->status.message))
-        snprintf(poller->status.message + length, sizeof(poller->status.message) - (size_t)length,
-                 ": %s", strerror(EBADMSG));
-    return TCPTABLE_ERR_BAD_DATA;
-}
-
-/* ---- shared helpers ------------------------------------------------------------------------ */
-
-/* Linux TCP state numbers (include/net/tcp_states.h) -> MIB_TCP_STATE numbers. */
-static const uint8_t linux_to_mib_state[13] = {
-    0,  /* 0: unused */
-    5,  /* TCP_ESTABLISHED -> MIB_TCP_STATE_ESTAB */
-    3,  /* TCP_SYN_SENT */
-    4,  /* TCP_SYN_RECV -> SYN_RCVD */
-    6,  /* TCP_FIN_WAIT1 */
-    7,  /* TCP_FIN_WAIT2 */
-    11, /* TCP_TIME_WAIT */
-    1,  /* TCP_CLOSE -> CLOSED */
-    8,  /* TCP_CLOSE_WAIT */
-    10, /* TCP_LAST_ACK */
-    2,  /* TCP_LISTEN */
-    9,  /* TCP_CLOSING */
-    4,  /* TCP_NEW_SYN_RECV (a request socket) -> SYN_RCVD, as ss shows it */
-};
-
-int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state, uint8_t *out)
-{
-    if (linux_state == 0 || linux_state > 12)
-        return tcptable_fail_bad_data(poller, "unknown Linux TCP state %u", linux_state);
-    *out = linux_to_mib_state[linux_state];
-    return TCPTABLE_OK;
-}
-
-int tcptable_parse_decimal(const char **cursor, uint64_t *value)
-{
-    const char *p = *cursor;
-    uint64_t v = 0;
-    if (*p < '0' || *p > '9')
-        return -1;
-    while (*p >= '0' && *p <= '9')
-        v = v * 10 + (uint64_t)(*p++ - '0');
-    *cursor = p;
-    *value = v;
-    return 0;
-}
 
 /* ---- the backend interface ---------------------------------------------------------------- */
 
@@ -281,16 +133,6 @@ void tcptable_os_release(tcptable_poller *poller)
 }
 
 #else
-
-#include "tcptable_internal.h"
-
-/* Only Linux makes these calls: the seam is accepted and unused elsewhere. */
-int tcptable_poller_set_linux_calls(tcptable_poller *poller,
-                                    const tcptable_linux_calls *calls)
-{
-    (void)poller;
-    (void)calls;
-    return TCPTABLE_OK;
-}
-
+/* ISO C forbids an empty translation unit. */
+typedef int tcptable_linux_unused;
 #endif /* __linux__ */

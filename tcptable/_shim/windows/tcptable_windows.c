@@ -40,30 +40,6 @@ static unsigned long real_get_tcp6_table2(void *table, unsigned long *size, int 
     return GetTcp6Table2((PMIB_TCP6TABLE2)table, size, order ? TRUE : FALSE);
 }
 
-/* FormatMessage's text for a Win32 code, as UTF-8 (the Python side decodes UTF-8; the ANSI
- * code page would garble a localised message), trailing line break and period removed. */
-static int fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what)
-{
-    wchar_t wide[200];
-    char text[200];
-    int length = 0;
-    DWORD wide_length = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-                                       NULL, (DWORD)error, 0, wide,
-                                       (DWORD)(sizeof(wide) / sizeof(wide[0])), NULL);
-    if (wide_length > 0)
-        length = WideCharToMultiByte(CP_UTF8, 0, wide, (int)wide_length, text,
-                                     (int)sizeof(text) - 1, NULL, NULL);
-    while (length > 0 && (text[length - 1] == '\r' || text[length - 1] == '\n' ||
-                          text[length - 1] == ' ' || text[length - 1] == '.'))
-        length--;
-    text[length > 0 ? length : 0] = '\0';
-    if (length <= 0)
-        return tcptable_fail(poller, code, TCPTABLE_OS_ERROR_WIN32, (uint32_t)error,
-                             "%s failed with error %lu (0x%08lX)", what, error, error);
-    return tcptable_fail(poller, code, TCPTABLE_OS_ERROR_WIN32, (uint32_t)error,
-                         "%s failed: %s (error %lu)", what, text, error);
-}
-
 /* One family: call `get` until it fills raw, at most TCPTABLE_MAX_TRIES times. */
 static int fetch_table(tcptable_poller *poller, tcptable_raw *raw, tcptable_get_table_fn get,
                        size_t row_size, const char *what)
@@ -106,8 +82,8 @@ static int fetch_table(tcptable_poller *poller, tcptable_raw *raw, tcptable_get_
         if (error == TCPTABLE_STATUS_UNSUCCESSFUL)
             continue;
         if (error == ERROR_NOT_SUPPORTED)
-            return fail_win32(poller, TCPTABLE_ERR_NOT_SUPPORTED, error, what);
-        return fail_win32(poller, TCPTABLE_ERR_OS, error, what);
+            return tcptable_fail_win32(poller, TCPTABLE_ERR_NOT_SUPPORTED, error, what);
+        return tcptable_fail_win32(poller, TCPTABLE_ERR_OS, error, what);
     }
     return tcptable_fail(poller, TCPTABLE_ERR_TABLE_GROWING, TCPTABLE_OS_ERROR_WIN32,
                          (uint32_t)error,
@@ -194,11 +170,6 @@ int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn 
     poller->os->get_table[TCPTABLE_RAW_IPV4] = get_tcp_table2;
     poller->os->get_table[TCPTABLE_RAW_IPV6] = get_tcp6_table2;
     return TCPTABLE_OK;
-}
-
-int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what)
-{
-    return fail_win32(poller, code, error, what);
 }
 
 #else
