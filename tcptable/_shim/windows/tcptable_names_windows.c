@@ -1,21 +1,13 @@
 /*
- * tcptable_names.c - process names by pid.
- *
- * Linux: /proc/PID/stat, whose second field is the comm (/proc/PID/comm shows the same
- * kernel string) and whose 22nd is the start time: one read gives both, so a name can never
- * belong to an earlier process of the same pid and there is nothing for a cache to save.
- * Windows: one NtQuerySystemInformation(SystemProcessInformation) snapshot per call gives every
- * process's pid, create time and image name together; its buffer is kept by the poller.
+ * tcptable_names_windows.c - process names from one NtQuerySystemInformation
+ * (SystemProcessInformation) snapshot per call, which gives every process's pid, create time
+ * and image name together; its buffer is kept by the poller.
  */
-#if defined(__linux__)
-#define _GNU_SOURCE
-#endif
-
 #ifdef _WIN32
+
 #if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0600
 #undef _WIN32_WINNT
 #define _WIN32_WINNT 0x0600
-#endif
 #endif
 
 #include "tcptable_internal.h"
@@ -23,89 +15,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-static int compare_pids(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-int tcptable_rows_pids(tcptable_poller *poller, const tcptable_row *rows, size_t count,
-                       uint32_t *pids, size_t *unique)
-{
-    size_t i, n = 0, kept = 0;
-    if (unique == NULL || (count > 0 && (rows == NULL || pids == NULL)))
-        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
-                             "tcptable_rows_pids: NULL argument");
-    for (i = 0; i < count; i++)
-        if (rows[i].pid != 0)
-            pids[n++] = rows[i].pid;
-    qsort(pids, n, sizeof(*pids), compare_pids);
-    for (i = 0; i < n; i++)
-        if (kept == 0 || pids[kept - 1] != pids[i])
-            pids[kept++] = pids[i];
-    *unique = kept;
-    return TCPTABLE_OK;
-}
-
-#if defined(__linux__)
-
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-
-/* The comm of one process into name (TCPTABLE_NAME_SIZE bytes); "" when it cannot be read. */
-static void linux_name(uint32_t pid, char *name)
-{
-    char path[32], stat[1024];
-    const char *open_paren, *close_paren;
-    ssize_t length;
-    size_t size;
-    int fd;
-    name[0] = '\0';
-    snprintf(path, sizeof(path), "/proc/%u/stat", (unsigned)pid);
-    /* A process that exits (or was never there) gives ENOENT or ESRCH: no name, no error. */
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    do
-        length = read(fd, stat, sizeof(stat) - 1);
-    while (length < 0 && errno == EINTR);
-    close(fd);
-    if (length <= 0)
-        return;
-    stat[length] = '\0';
-    /* "PID (COMM) STATE ...": the comm may itself hold ')' or spaces, so take the last ')'. */
-    open_paren = strchr(stat, '(');
-    close_paren = strrchr(stat, ')');
-    if (open_paren == NULL || close_paren == NULL || close_paren < open_paren)
-        return;
-    size = (size_t)(close_paren - open_paren - 1);
-    if (size >= TCPTABLE_NAME_SIZE)
-        size = TCPTABLE_NAME_SIZE - 1;
-    memcpy(name, open_paren + 1, size);
-    name[size] = '\0';
-}
-
-int tcptable_process_names(tcptable_poller *poller, const uint32_t *pids, size_t count,
-                           char *names)
-{
-    size_t i;
-    if (count > 0 && (pids == NULL || names == NULL))
-        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
-                             "tcptable_process_names: NULL argument");
-    for (i = 0; i < count; i++) {
-        char *name = names + i * TCPTABLE_NAME_SIZE;
-        if (pids[i] == 0)
-            name[0] = '\0';
-        else
-            linux_name(pids[i], name);
-    }
-    return TCPTABLE_OK;
-}
-
-#elif defined(_WIN32)
 
 #include <windows.h>
 
@@ -201,20 +110,12 @@ static int take_snapshot(tcptable_poller *poller)
                          "NTSTATUS 0x%08lX", (unsigned long)status);
 }
 
-int tcptable_process_names(tcptable_poller *poller, const uint32_t *pids, size_t count,
-                           char *names)
+int tcptable_os_process_names(tcptable_poller *poller, const uint32_t *pids, size_t count,
+                              char *names)
 {
     names_request *requests;
     size_t i, offset = 0;
-    int rc;
-    if (count > 0 && (pids == NULL || names == NULL))
-        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
-                             "tcptable_process_names: NULL argument");
-    for (i = 0; i < count; i++)
-        names[i * TCPTABLE_NAME_SIZE] = '\0';
-    if (count == 0)
-        return TCPTABLE_OK;
-    rc = take_snapshot(poller);
+    int rc = take_snapshot(poller);
     if (rc != TCPTABLE_OK)
         return rc;
     requests = malloc(count * sizeof(*requests));
@@ -255,17 +156,6 @@ int tcptable_process_names(tcptable_poller *poller, const uint32_t *pids, size_t
 }
 
 #else
-
-int tcptable_process_names(tcptable_poller *poller, const uint32_t *pids, size_t count,
-                           char *names)
-{
-    size_t i;
-    if (count > 0 && (pids == NULL || names == NULL))
-        return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
-                             "tcptable_process_names: NULL argument");
-    for (i = 0; i < count; i++)
-        names[i * TCPTABLE_NAME_SIZE] = '\0';
-    return TCPTABLE_OK;
-}
-
-#endif
+/* ISO C forbids an empty translation unit. */
+typedef int tcptable_names_windows_unused;
+#endif /* _WIN32 */
