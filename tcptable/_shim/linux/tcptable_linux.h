@@ -15,6 +15,7 @@
 #if defined(__linux__)
 
 #include "tcptable_internal.h"
+#include "tcptable_testing.h"
 
 /* Whether family "all" is one walk of the kernel's TCP hash or two dumps. */
 enum { TCPTABLE_ONE_WALK_TRY = 0, TCPTABLE_ONE_WALK_REFUSED = 1, TCPTABLE_ONE_WALK_OFF = 2 };

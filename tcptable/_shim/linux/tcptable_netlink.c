@@ -7,7 +7,7 @@
 #endif
 
 #include "tcptable_internal.h"
-#include "tcptable_netlink.h"
+#include "tcptable_testing.h"
 
 #if defined(__linux__)
 #include "tcptable_linux.h"

@@ -175,6 +175,7 @@ int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn 
 #else
 
 #include "tcptable_internal.h"
+#include "tcptable_testing.h"
 
 /* Only Windows calls iphlpapi: the seam is accepted and unused elsewhere. */
 int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
