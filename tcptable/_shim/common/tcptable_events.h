@@ -72,12 +72,10 @@ int tcptable_events_take(tcptable_poller *poller, tcptable_row *rows, void *stat
 
 struct tcptable_events;
 
-/* A dump is about to be decoded into rows[0 .. capacity): get room for its cookies. */
+/* A dump is about to be decoded into rows[0 .. capacity): point poller->cookies at room for
+ * its rows' socket cookies (sock_diag's idiag_cookie), which the decoder fills. */
 int tcptable_events_dump_begin(tcptable_poller *poller, const tcptable_row *rows,
                                size_t capacity);
-/* The socket cookie (sock_diag's idiag_cookie) of the row just decoded at `row`. */
-void tcptable_events_dump_cookie(tcptable_poller *poller, const tcptable_row *row,
-                                 const uint32_t cookie[2]);
 /* The dump's rows[0 .. count) are final (owners filled): index them by cookie. */
 void tcptable_events_dump_end(tcptable_poller *poller, const tcptable_row *rows, size_t count);
 

@@ -74,14 +74,6 @@ int tcptable_events_dump_begin(tcptable_poller *poller, const tcptable_row *rows
     return TCPTABLE_OK;
 }
 
-void tcptable_events_dump_cookie(tcptable_poller *poller, const tcptable_row *row,
-                                 const uint32_t cookie[2])
-{
-    (void)poller;
-    (void)row;
-    (void)cookie;
-}
-
 void tcptable_events_dump_end(tcptable_poller *poller, const tcptable_row *rows, size_t count)
 {
     (void)poller;

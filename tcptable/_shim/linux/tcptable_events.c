@@ -74,8 +74,7 @@ typedef struct tcptable_events {
 
     events_dump dumps[TCPTABLE_EVENTS_DUMPS_KEPT];
     unsigned newest;
-    const tcptable_row *dump_rows; /* the dump being decoded, and its rows' cookies */
-    uint64_t *dump_cookies;
+    uint64_t *dump_cookies; /* the cookies of the dump being decoded (poller->cookies) */
     size_t dump_capacity;
 
     /* What the drains decoded, in arrival order, until the next take. */
@@ -158,32 +157,21 @@ int tcptable_events_dump_begin(tcptable_poller *poller, const tcptable_row *rows
     tcptable_events *events = poller->events;
     if (events == NULL)
         return TCPTABLE_OK;
-    events->dump_rows = rows;
     if (capacity > events->dump_capacity) {
         int rc = grow(poller, (void **)&events->dump_cookies, capacity * sizeof(uint64_t),
                       "the dump's cookies");
-        if (rc != TCPTABLE_OK) {
-            events->dump_rows = NULL;
+        if (rc != TCPTABLE_OK)
             return rc;
-        }
         events->dump_capacity = capacity;
     }
     /* Rows from /proc (UDP's fallback) carry no cookie: theirs stay "none". */
     if (capacity > 0)
         memset(events->dump_cookies, 0xff, capacity * sizeof(uint64_t));
+    /* The sock_diag decoder writes each row's cookie there (tcptable_netlink.c). */
+    poller->cookies = events->dump_cookies;
+    poller->cookie_rows = rows;
+    poller->cookie_capacity = capacity;
     return TCPTABLE_OK;
-}
-
-void tcptable_events_dump_cookie(tcptable_poller *poller, const tcptable_row *row,
-                                 const uint32_t cookie[2])
-{
-    tcptable_events *events = poller->events;
-    size_t index;
-    if (events == NULL || events->dump_rows == NULL || row < events->dump_rows)
-        return;
-    index = (size_t)(row - events->dump_rows);
-    if (index < events->dump_capacity)
-        events->dump_cookies[index] = cookie_of(cookie);
 }
 
 void tcptable_events_dump_end(tcptable_poller *poller, const tcptable_row *rows, size_t count)
@@ -191,9 +179,11 @@ void tcptable_events_dump_end(tcptable_poller *poller, const tcptable_row *rows,
     tcptable_events *events = poller->events;
     events_dump *dump;
     size_t i;
-    if (events == NULL || events->dump_rows != rows || count > events->dump_capacity)
+    if (events == NULL || poller->cookie_rows != rows || count > events->dump_capacity)
         return;
-    events->dump_rows = NULL;
+    poller->cookies = NULL;
+    poller->cookie_rows = NULL;
+    poller->cookie_capacity = 0;
     events->newest = (events->newest + 1) % TCPTABLE_EVENTS_DUMPS_KEPT;
     dump = &events->dumps[events->newest];
     dump->count = 0;
