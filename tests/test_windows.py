@@ -545,9 +545,7 @@ def udp_table4(rows: list[tuple[str, int, int]]) -> bytes:
 
 
 def udp_filler4(count: int, first_port: int = 40000) -> bytes:
-    return udp_table4(
-        [("10.0.0.1", port_dword((first_port + i) % 65536), 0) for i in range(count)]
-    )
+    return udp_table4([("10.0.0.1", port_dword((first_port + i) % 65536), 0) for i in range(count)])
 
 
 class UdpFakes:
