@@ -91,8 +91,8 @@ static int reserve(tcptable_text *text, size_t more)
 
 static int append(tcptable_text *text, const char *bytes, size_t length)
 {
-    int rc = reserve(text, length);
-    if (rc != TCPTABLE_OK)
+    int rc = length == 0 ? TCPTABLE_OK : reserve(text, length);
+    if (rc != TCPTABLE_OK || length == 0) /* nothing to copy, and data may still be NULL */
         return rc;
     memcpy(text->data + text->length, bytes, length);
     text->length += length;
@@ -106,8 +106,8 @@ static int append_string(tcptable_text *text, const char *string)
 
 static int append_repeat(tcptable_text *text, char byte, size_t count)
 {
-    int rc = reserve(text, count);
-    if (rc != TCPTABLE_OK)
+    int rc = count == 0 ? TCPTABLE_OK : reserve(text, count);
+    if (rc != TCPTABLE_OK || count == 0)
         return rc;
     memset(text->data + text->length, byte, count);
     text->length += count;
