@@ -8,7 +8,6 @@ its text."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -86,7 +85,11 @@ def _scope_names(rows: Any, count: int, status: Any) -> dict[int, str]:
     ids = ffi.new("uint32_t[]", max(2 * count, 1))
     unique = ffi.new("size_t *")
     raise_for_status_of(status, lib.tcptable_rows_scope_ids(status, rows, count, ids, unique))
-    names = {}
+    names: dict[int, str] = {}
+    if unique[0] == 0:
+        return names
+    import socket  # only for rows with a scope
+
     for scope_id in ids[0 : unique[0]]:
         try:
             name = socket.if_indextoname(scope_id)

@@ -8,17 +8,19 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._changes import Changes, diff
 from ._errors import raise_for_status
 from ._filters import Filter, StateLike, make_filter
-from ._finished import Finished
 from ._names import names_for_rows
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
 from ._stats import STATS_SIZE
+
+if TYPE_CHECKING:
+    from ._changes import Changes
+    from ._finished import Finished
 
 __all__ = ["Poller", "snapshot"]
 
@@ -247,6 +249,8 @@ class Poller:
             after = self.poll()
             before, self._previous = self._previous, after
             finished = self._take_finished(after.timestamp) if self.closes else None
+        from ._changes import diff  # imported on first use: a one-shot poll needs no diff
+
         changes = diff(before, after)
         if finished is not None:
             changes.finished, changes.events_lost = finished
@@ -254,6 +258,8 @@ class Poller:
 
     def _take_finished(self, timestamp: float) -> tuple[Finished, int]:
         """The destroyed sockets the poller kept since the last take, and the events lost."""
+        from ._finished import Finished
+
         with self._lock:
             handle = self._handle
             if handle is None:

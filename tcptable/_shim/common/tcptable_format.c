@@ -35,7 +35,7 @@ typedef struct {
 } column_spec;
 
 static const char *const STATE_NAMES[13] = {
-    NULL,         "CLOSED",    "LISTEN",     "SYN_SENT", "SYN_RCVD",  "ESTABLISHED", "FIN_WAIT1",
+    "NONE",       "CLOSED",    "LISTEN",     "SYN_SENT", "SYN_RCVD",  "ESTABLISHED", "FIN_WAIT1",
     "FIN_WAIT2",  "CLOSE_WAIT", "CLOSING",   "LAST_ACK", "TIME_WAIT", "DELETE_TCB"};
 static const char *const OFFLOAD_NAMES[4] = {"IN_HOST", "OFFLOADING", "OFFLOADED", "UPLOADING"};
 static const char *const DIRECTION_NAMES[4] = {"UNKNOWN", "LISTEN", "INBOUND", "OUTBOUND"};
@@ -91,8 +91,8 @@ static int reserve(tcptable_text *text, size_t more)
 
 static int append(tcptable_text *text, const char *bytes, size_t length)
 {
-    int rc = reserve(text, length);
-    if (rc != TCPTABLE_OK)
+    int rc = length == 0 ? TCPTABLE_OK : reserve(text, length);
+    if (rc != TCPTABLE_OK || length == 0) /* nothing to copy, and data may still be NULL */
         return rc;
     memcpy(text->data + text->length, bytes, length);
     text->length += length;
@@ -106,8 +106,8 @@ static int append_string(tcptable_text *text, const char *string)
 
 static int append_repeat(tcptable_text *text, char byte, size_t count)
 {
-    int rc = reserve(text, count);
-    if (rc != TCPTABLE_OK)
+    int rc = count == 0 ? TCPTABLE_OK : reserve(text, count);
+    if (rc != TCPTABLE_OK || count == 0)
         return rc;
     memset(text->data + text->length, byte, count);
     text->length += count;
@@ -743,17 +743,18 @@ static int check_input(const tcptable_format_input *input, tcptable_status *stat
         if (row->family != 4 && row->family != 6)
             return tcptable_fail_status(status, TCPTABLE_ERR_BAD_DATA, 0, 0,
                                         "row %zu: family %u is not 4 or 6", i, row->family);
-        if (row->state < 1 || row->state > 12)
-            return tcptable_fail_status(status, TCPTABLE_ERR_BAD_DATA, 0, 0,
-                                        "row %zu: state %u is not 1..12", i, row->state);
-        if (row->offload_state > 3)
-            return tcptable_fail_status(status, TCPTABLE_ERR_BAD_DATA, 0, 0,
-                                        "row %zu: offload state %u is not 0..3", i,
-                                        row->offload_state);
         if (row->protocol != TCPTABLE_PROTOCOL_TCP && row->protocol != TCPTABLE_PROTOCOL_UDP)
             return tcptable_fail_status(status, TCPTABLE_ERR_BAD_DATA, 0, 0,
                                         "row %zu: protocol %u is not 6 (TCP) or 17 (UDP)", i,
                                         row->protocol);
+        /* NONE (0, every UDP row) or one of MIB_TCP_STATE 1..12. */
+        if (row->state > 12)
+            return tcptable_fail_status(status, TCPTABLE_ERR_BAD_DATA, 0, 0,
+                                        "row %zu: state %u is not 0..12", i, row->state);
+        if (row->offload_state > 3)
+            return tcptable_fail_status(status, TCPTABLE_ERR_BAD_DATA, 0, 0,
+                                        "row %zu: offload state %u is not 0..3", i,
+                                        row->offload_state);
         if (input->directions != NULL && input->directions[i] > 3)
             return tcptable_fail_status(status, TCPTABLE_ERR_BAD_DATA, 0, 0,
                                         "row %zu: direction %u is not 0..3", i,

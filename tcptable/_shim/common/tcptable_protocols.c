@@ -1,6 +1,6 @@
 /*
- * tcptable_protocols.c - a poller's protocols (TCP, UDP or both).  (The Windows UDP seam,
- * tcptable_poller_set_iphlpapi_udp, lives with the Windows backend's other seam.)
+ * tcptable_protocols.c - a poller's protocols (TCP, UDP or both).  The Windows UDP seam
+ * (tcptable_poller_set_iphlpapi_udp) lives with its backend, in tcptable_windows.c.
  */
 #include "tcptable_internal.h"
 #include "tcptable_protocols.h"

@@ -6,7 +6,7 @@
  *   tcptable_syscalls_linux.c the system-call seam (socket, sendto, recv, open, read, clock)
  *   tcptable_linux.c          the backend interface: source choice, fallback, decode order
  *   tcptable_netlink.c        NETLINK_SOCK_DIAG inet_diag dumps (what `ss` uses)
- *   tcptable_procnet.c        the /proc/net/tcp and /proc/net/tcp6 text
+ *   tcptable_procnet.c        the /proc/net/tcp, tcp6, udp and udp6 text
  *   tcptable_owners_linux.c   owning pids by socket inode from /proc/PID/fd
  *   tcptable_events.c         close events from the sock_diag destroy groups
  */
@@ -27,8 +27,8 @@ struct tcptable_os_state {
      * found missing (then the default source is /proc/net/tcp*). */
     int netlink_fd;
     int netlink_missing;
-    int udp_source;            /* the source that answered for UDP in the last fetch */
-    int udp_netlink_missing;   /* sock_diag has no UDP here (udp_diag missing): /proc for UDP */
+    int udp_source;          /* the source that answered for UDP in the last fetch */
+    int udp_netlink_missing; /* sock_diag without UDP (no udp_diag): /proc/net/udp* for UDP */
     uint32_t netlink_sequence; /* last sequence number used */
     int netlink_error;         /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
     int netlink_one_walk;      /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
