@@ -28,6 +28,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Li
 
 if sys.platform.startswith("linux"):
     from faults import HEADER, REAL, Replies, Seam, diag_port, join, kind, messages
+
     from tcptable._native import ffi, lib
 
 FAMILY = {4: "ipv4", 6: "ipv6"}
@@ -79,7 +80,7 @@ class Kernel:
 
     def _edit(self, index: int, datagram: bytes) -> list[bytes | int]:
         parts = messages(datagram)
-        looked_up = {seq: port for seq, port in self.lookups}
+        looked_up = dict(self.lookups)
         if parts and HEADER.unpack_from(parts[0])[3] in looked_up:
             # Other processes' sockets may be looked up too (those in another pid namespace,
             # say): only the ghost's answer is changed.
