@@ -266,7 +266,8 @@ class Poller:
                 raise ValueError("poll_changes() on a closed tcptable.Poller")
             info = ffi.new("tcptable_events_info *")
             raise_for_status(handle, lib.tcptable_events_get_info(handle, info))
-            room = max(1, int(info.kept))
+            # info[0]: the struct itself (types-cffi models no field access through a pointer).
+            room = max(1, int(info[0].kept))
             rows = _allocate("tcptable_row[]", room)
             stats = _allocate("tcptable_stats[]", room)
             unseen = _allocate("uint8_t[]", room)
