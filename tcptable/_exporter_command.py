@@ -115,6 +115,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         f"between pushes, default {PUSH_INTERVAL:g})",
     )
     parser.add_argument("--no-names", action="store_true", help="no process label values")
+    parser.add_argument(
+        "--protocol",
+        choices=("tcp", "udp", "all"),
+        default="all",
+        help="which sockets to publish (default all: TCP and UDP, told apart by the protocol "
+        "label)",
+    )
     return parser
 
 
@@ -183,7 +190,11 @@ def _serve(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
     interval = options.interval or SERVE_INTERVAL
     registry = CollectorRegistry()
     # Poller() asks the OS for nothing yet; a poll that fails is logged and counted.
-    exporter = Exporter(with_close_events(Poller, names=not options.no_names), interval, registry)
+    exporter = Exporter(
+        with_close_events(Poller, names=not options.no_names, protocol=options.protocol),
+        interval,
+        registry,
+    )
     server = None
     with _until_stopped() as stop:
         try:  # from here on, Ctrl-C at any moment stops cleanly
@@ -254,7 +265,9 @@ def _push(options: argparse.Namespace) -> int:
     )
     provider = MeterProvider(resource=resource, metric_readers=[reader])
     instruments = with_close_events(
-        lambda **keywords: instrument(provider, **keywords), names=not options.no_names
+        lambda **keywords: instrument(provider, **keywords),
+        names=not options.no_names,
+        protocol=options.protocol,
     )
     timeout_millis = int(_PUSH_TIMEOUT_SECONDS * 1000) * 2
     with _until_stopped() as stop:

@@ -2,8 +2,10 @@
 kept between polls.  Knows nothing of Prometheus or OpenTelemetry (``exporter.py`` and
 ``otel.py`` render it); numpy counts the rows.
 
-- connections by address family and state (every state present, 0 included);
-- listening sockets by family, local address, port and process name;
+- connections by address family, state and protocol (every TCP state present, 0 included;
+  with a poller that fetches UDP, the UDP rows too, under the state "none");
+- listening sockets by family, local address, port, process name and protocol (a UDP socket
+  listens when it is bound and not connected);
 - rows opened / closed between consecutive polls, by family (the first poll is the starting
   point, not a burst of openings);
 - where the poller reports sockets the OS destroyed between polls (``Changes.finished``, with
@@ -28,13 +30,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._enums import State
+from ._enums import Protocol, State
 from ._rows import Connection
 from ._snapshot import Snapshot
 
 __all__ = ["FAMILIES", "STATISTICS", "Reading", "TableMetrics"]
 
 FAMILIES = {4: "ipv4", 6: "ipv6"}
+PROTOCOLS = {Protocol.TCP: "tcp", Protocol.UDP: "udp"}
 STATISTICS = (
     "active_opens",
     "passive_opens",
@@ -46,8 +49,10 @@ STATISTICS = (
 )
 DIRECTIONS = ("sent", "received")
 
-# (family, address, port, process name) of a listening socket.
-ListeningKey = tuple[str, str, str, str]
+# (family, address, port, process name, protocol) of a listening socket.
+ListeningKey = tuple[str, str, str, str, str]
+# (family, state, protocol) of a row.
+ConnectionKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Reading:
     """A consistent copy of everything the exporters publish (``TableMetrics.reading()``)."""
 
     # None until a poll of the table succeeded.
-    by_family_state: dict[tuple[str, str], int] | None = None
+    by_family_state: dict[ConnectionKey, int] | None = None
     listening: dict[ListeningKey, int] = field(default_factory=dict)
     statistics: dict[str, float] = field(default_factory=dict)
     opened: dict[str, int] = field(default_factory=dict)
@@ -76,41 +81,53 @@ def _address(connection: Connection) -> str:
     return str(connection.local_address)
 
 
-def by_family_state(table: Snapshot) -> dict[tuple[str, str], int]:
-    """Rows by (family name, lower-case state name), every pair present."""
-    # TCP's states (MIB 1..12): State.NONE (0) is UDP's, and the exporter's pollers read TCP.
-    tcp_states = [state for state in State if state.value != 0]
-    counts = {
-        (family, state.name.lower()): 0 for family in FAMILIES.values() for state in tcp_states
-    }
+def by_family_state(table: Snapshot, protocols: str = "tcp") -> dict[ConnectionKey, int]:
+    """Rows by (family name, lower-case state name, protocol name), every TCP state present
+    and, when ``protocols`` ("tcp", "udp" or "all", as ``Poller(protocol=...)``) has UDP, the
+    UDP rows' (family, "none", "udp")."""
+    counts: dict[ConnectionKey, int] = {}
+    for family in FAMILIES.values():
+        if protocols != "udp":
+            for state in State:
+                if state != State.NONE:
+                    counts[(family, state.name.lower(), "tcp")] = 0
+        if protocols != "tcp":
+            counts[(family, "none", "udp")] = 0
     if len(table):
         import numpy
 
         rows = table.array
-        # family * 16 + state: one bincount for every (family, state) pair.
-        keys = rows["family"].astype(numpy.intp) * 16 + rows["state"]
-        for key, count in enumerate(numpy.bincount(keys, minlength=7 * 16)):
+        # (family * 2 + is UDP) * 16 + state: one bincount for every (family, protocol, state).
+        udp = (rows["protocol"] == Protocol.UDP).astype(numpy.intp)
+        keys = (rows["family"].astype(numpy.intp) * 2 + udp) * 16 + rows["state"]
+        for key, count in enumerate(numpy.bincount(keys, minlength=7 * 32)):
             if count:
-                counts[(FAMILIES[key // 16], State(key % 16).name.lower())] = int(count)
+                protocol = "udp" if (key // 16) % 2 else "tcp"
+                state_name = State(key % 16).name.lower()
+                counts[(FAMILIES[key // 32], state_name, protocol)] = int(count)
     return counts
 
 
 def listening(table: Snapshot) -> dict[ListeningKey, int]:
-    """Listening sockets by (family, address, port, process name); the value is how many share
-    those labels (several SO_REUSEPORT listeners of one process count 2)."""
+    """Listening sockets by (family, address, port, process name, protocol); the value is how
+    many share those labels (several SO_REUSEPORT listeners of one process count 2).  A UDP
+    socket listens when it is bound and not connected (remote port 0)."""
     names = table.process_names or {}
     found: Counter[ListeningKey] = Counter()
     if len(table):
         import numpy
 
         rows = table.array
-        for index in numpy.flatnonzero(rows["state"] == State.LISTEN):
+        udp = rows["protocol"] == Protocol.UDP
+        listens = (rows["state"] == State.LISTEN) | (udp & (rows["remote_port"] == 0))
+        for index in numpy.flatnonzero(listens):
             connection = table[int(index)]
             labels = (
                 FAMILIES[connection.family],
                 _address(connection),
                 str(connection.local_port),
                 names.get(connection.pid, "") if connection.pid else "",
+                PROTOCOLS[connection.protocol],
             )
             found[labels] += 1
     return dict(found)
@@ -149,7 +166,9 @@ class TableMetrics:
         self._log = log
         self._read_statistics = statistics
         self._lock = threading.Lock()
-        self._table: dict[tuple[str, str], int] | None = None
+        self._table: dict[ConnectionKey, int] | None = None
+        # What the poller fetches: "tcp" (a Poller's default), "udp" or "all".
+        self._protocols = str(getattr(poller, "protocol", "tcp"))
         self._listening: dict[ListeningKey, int] = {}
         self._statistics: dict[str, float] = {}
         self._opened: Counter[str] = Counter()
@@ -188,7 +207,7 @@ class TableMetrics:
 
     def _poll_table(self) -> None:
         changes = self.poller.poll_changes()
-        table = by_family_state(changes.after)
+        table = by_family_state(changes.after, self._protocols)
         found = listening(changes.after)
         # Close events, where the poller has them (Poller(closes=True)); absent otherwise.
         finished = getattr(changes, "finished", None)
