@@ -483,6 +483,7 @@ static int keep_event(tcptable_poller *poller, tcptable_events *events,
     seen = seen_as(poller, &row, cookie_of(diag->id.idiag_cookie));
     if (seen != NULL) {
         row.pid = seen->pid;
+        row.netns = seen->netns; /* the namespace the poll saw it in (0 where none is known) */
         if (seen->inode != 0) {
             row.inode = seen->inode;
             row.uid = seen->uid;
