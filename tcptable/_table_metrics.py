@@ -134,9 +134,18 @@ def listening(table: Snapshot) -> dict[ListeningKey, int]:
 
 
 def _by_family(rows: Any) -> Counter[str]:
-    """Rows by family name, from anything with ``count_by`` or a numpy ``array``."""
+    """TCP rows by family name, from anything with a numpy ``array`` or ``count_by``: opened
+    and closed count connections, and a UDP row (of a poller that fetches UDP) is none."""
     counts: Counter[str] = Counter()
     if rows is None or not len(rows):
+        return counts
+    if hasattr(rows, "array") and "protocol" in (rows.array.dtype.names or ()):
+        import numpy
+
+        array = rows.array
+        tcp = array["family"][array["protocol"] == Protocol.TCP]
+        for family, name in FAMILIES.items():
+            counts[name] += int(numpy.count_nonzero(tcp == family))
         return counts
     if hasattr(rows, "count_by"):
         for family, count in rows.count_by("family").items():

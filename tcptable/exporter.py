@@ -12,8 +12,7 @@ last poll saw:
   sockets bound and not connected included (the value is how many share those labels:
   several SO_REUSEPORT listeners of one process count 2);
 - ``tcptable_connections_opened_total{family}``, ``tcptable_connections_closed_total{family}``
-  counters: rows (of every protocol the poller fetches) that appeared / disappeared between
-  consecutive polls, so a connection that
+  counters: TCP rows that appeared / disappeared between consecutive polls, so a connection that
   lives between two scrapes still counts (one living less than a poll interval may not, unless
   the poller reports close events: then every close counts, see ``_table_metrics``);
 - with close events only: ``tcptable_connections_finished_total{family}``,

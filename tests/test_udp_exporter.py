@@ -97,3 +97,24 @@ def test_the_command_publishes_udp_by_default() -> None:
     assert parser.parse_args(["--protocol", "tcp"]).protocol == "tcp"
     with pytest.raises(SystemExit):
         parser.parse_args(["--protocol", "sctp"])
+
+
+def test_opened_and_closed_count_tcp_connections_only() -> None:
+    registry = prometheus_client.CollectorRegistry()
+    exporter = Exporter(tcptable.Poller(protocol="udp"), 60, registry)
+    try:
+        assert exporter.poll_once()
+        sockets = []
+        for _ in range(5):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        assert exporter.poll_once()
+        for sock in sockets:
+            sock.close()
+        assert exporter.poll_once()
+        # A UDP-only poller sees no TCP row come or go, whatever UDP sockets do.
+        assert sample(registry, "tcptable_connections_opened_total", family="ipv4") == 0
+        assert sample(registry, "tcptable_connections_closed_total", family="ipv4") == 0
+    finally:
+        exporter.stop()
