@@ -157,10 +157,13 @@ def test_a_full_queue_counts_exactly_the_events_the_kernel_dropped() -> None:
             more = [short_connection(listener, b"z") for _ in range(2)]
             after = collect(poller, more)
             assert after.missing(more) == 0
+            # Every drop the kernel counted by the last poll is reported, and no more: its
+            # counter read just before and just after that poll brackets the total.
+            dropped_before = kernel_drops(inode)
             last = poller.poll_changes().events_lost
             assert last is not None
             reported = seen.events_lost + between + after.events_lost + last
-            assert reported == kernel_drops(inode)
+            assert dropped_before <= reported <= kernel_drops(inode)
 
 
 def test_an_unprivileged_poller_receives_events() -> None:
@@ -294,11 +297,11 @@ def test_udp_sockets_closed_between_polls_are_finished_with_protocol_udp(protoco
                 ends.append(udp.getsockname() + udp.getpeername())
         seen = collect(poller, ends)
         assert seen.missing(ends) == 0
-        for finished in seen.finished.values():
-            ((connection, _, unseen),) = finished
-            assert connection.protocol == socket.IPPROTO_UDP
-            assert connection.state == tcptable.State.NONE
-            assert unseen
+        for finished in seen.finished.values():  # a port may come back for a later socket
+            for connection, _, unseen in finished:
+                assert connection.protocol == socket.IPPROTO_UDP
+                assert connection.state == tcptable.State.NONE
+                assert unseen
         if protocol == "all":  # and TCP's closes still come, marked TCP
             with open_listener(4) as listener:
                 listener.listen(8)

@@ -60,13 +60,6 @@ int tcptable_poller_set_linux_calls(tcptable_poller *poller,
  * it, and a benchmark measures what the one walk saves. */
 int tcptable_netlink_set_one_walk(tcptable_poller *poller, int enabled);
 
-/* The seam for the UDP tables on Windows: GetExtendedUdpTable with UDP_TABLE_OWNER_PID for
- * AF_INET and for AF_INET6, each as a tcptable_get_table_fn (table, in/out size, order) ->
- * Win32 error code.  Tests replace them per poller; NULL restores the real calls.  Stored but
- * unused off Windows. */
-int tcptable_poller_set_iphlpapi_udp(tcptable_poller *poller, tcptable_get_table_fn get_udp_table,
-                                     tcptable_get_table_fn get_udp6_table);
-
 /* cdef end */
 
 #endif /* TCPTABLE_TESTING_H */
