@@ -7,8 +7,8 @@ Child processes hold ``--sockets`` loopback sockets (the table), and one more op
 connections so that ``--rate`` sockets are destroyed per second.  Two pollers, one with
 ``closes=True``, call ``poll_changes()`` in turn (each first in every other round), 10 times
 a second each; both pay the same table, so the difference is what the events cost: receiving
-them, decoding them and matching their owners.  Then a burst of closes with nothing else going on gives the cost of one event
-alone (``tcptable_events_drain`` timed by itself).  Target: the poll with events costs at most
+them, decoding them and matching their owners.  Then a burst of closes with nothing else
+going on gives the cost of one event alone (``tcptable_events_drain`` timed by itself).  Target: the poll with events costs at most
 1.2x the poll without, plus the events' own cost.
 """
 

@@ -25,9 +25,9 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Li
 
 if sys.platform.startswith("linux"):
     from faults import REAL, Seam, fail
-    from tcptable._native import ffi, lib
 
     from tcptable._errors import raise_for_status
+    from tcptable._native import ffi, lib
 
 MSG_DONTWAIT = 0x40
 MSG_TRUNC = 0x20

@@ -29,6 +29,7 @@ if sys.platform.startswith("linux"):
         own_socket_inodes,
         short_connection,
     )
+
     from tcptable._native import ffi, lib
 
 FAMILY = {4: "ipv4", 6: "ipv6"}
