@@ -8,8 +8,8 @@ connections so that ``--rate`` sockets are destroyed per second.  Two pollers, o
 ``closes=True``, call ``poll_changes()`` in turn (each first in every other round), 10 times
 a second each; both pay the same table, so the difference is what the events cost: receiving
 them, decoding them and matching their owners.  Then a burst of closes with nothing else
-going on gives the cost of one event alone (``tcptable_events_drain`` timed by itself).  Target: the poll with events costs at most
-1.2x the poll without, plus the events' own cost.
+going on gives the cost of one event alone (``tcptable_events_drain`` timed by itself).
+Target: the poll with events costs at most 1.2x the poll without, plus the events' own cost.
 """
 
 from __future__ import annotations
