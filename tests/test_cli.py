@@ -410,10 +410,17 @@ def test_program_name() -> None:
 
 # The OS refusing: no file descriptor can be opened, so neither sock_diag nor /proc answers.
 # (shutil first: argparse imports it lazily.)
+# The descriptor limit drops to 3 just before the first poll, not at start: the command may
+# still import modules lazily before it (CPython 3.14's argparse imports its colours then).
 _REFUSED = """
-import resource, shutil, sys
+import resource, sys
+import tcptable
 from tcptable import cli
-resource.setrlimit(resource.RLIMIT_NOFILE, (3, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+real_poll = tcptable.Poller.poll
+def poll(self):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (3, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    return real_poll(self)
+tcptable.Poller.poll = poll
 sys.exit(cli.main(sys.argv[1:], prog="tcptable"))
 """
 
