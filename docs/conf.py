@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "tcptable"
 author = "tcptable developers"
-copyright = "tcptable developers"  # noqa: A001 - Sphinx's name
+copyright = "tcptable developers"
 release = _version("tcptable")  # the installed package's: pyproject.toml is the one source
 version = release
 
@@ -39,6 +39,9 @@ nitpick_ignore_regex = [
     (r"py:class", r"(SupportsIndex|CollectorRegistry|Metric|Poller|StateLike|Filter)"),
     (r"py:class", r"tcptable\._.*"),
 ]
+
+# "--option" stays two hyphens in prose, as a reader types it.
+smartquotes = False
 
 html_theme = "alabaster"
 html_title = f"tcptable {release}"

@@ -5,25 +5,27 @@ page shows exactly the options the code accepts.
     :prog: tcptable
     ```
 
-The argument names a function taking the program name and returning the parser.
+The argument names a function taking the program name and returning the parser.  The
+directive writes MyST Markdown (an ``{option}`` per option, grouped as the parser groups them)
+and parses it in place, so it belongs in the docs' Markdown pages.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
 
-_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*`|_["})
+_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*`|_[]<>#{}"})
 
 
 def _text(value: str) -> str:
-    """Help text as plain reST text: no markup character means anything."""
+    """Help text as plain Markdown text: no markup character means anything."""
     return " ".join(value.split()).translate(_SPECIAL)
 
 
@@ -41,31 +43,30 @@ def _option_lines(parser: argparse.ArgumentParser, action: argparse.Action) -> l
         names = ", ".join(f"{name} {metavar}".strip() for name in action.option_strings)
     else:
         names = formatter._format_args(action, action.dest)
-    lines = [f".. option:: {names}", ""]
     help_text = formatter._expand_help(action) if action.help else ""
-    if action.choices is not None and action.option_strings:
-        help_text += f" (one of: {', '.join(map(str, action.choices))})"
-    lines += [f"   {_text(help_text) or 'no description'}", ""]
-    return lines
+    choices = [str(choice) for choice in action.choices or ()]
+    if action.option_strings and not all(choice in help_text for choice in choices):
+        help_text += f" (one of: {', '.join(choices)})"
+    return [f"```{{option}} {names}", _text(help_text) or "no description", "```", ""]
 
 
 class CommandOptions(SphinxDirective):
     required_arguments = 1
-    option_spec: Any = {"prog": directives.unchanged_required}
+    option_spec: ClassVar[dict[str, Any]] = {"prog": directives.unchanged_required}
 
     def run(self) -> list[nodes.Node]:
         prog = self.options.get("prog", "tcptable")
         parser = _parser(self.arguments[0], prog)
-        lines = [f".. program:: {prog}", "", "::", ""]
-        lines += ["   " + line for line in parser.format_usage().strip().splitlines()]
-        lines.append("")
+        lines = [f"```{{program}} {prog}", "```", "", "```text"]
+        lines += parser.format_usage().strip().splitlines()
+        lines += ["```", ""]
         if parser.description:
             lines += [_text(parser.description), ""]
         for group in parser._action_groups:
             actions = [a for a in group._group_actions if a.help is not argparse.SUPPRESS]
             if not actions:
                 continue
-            lines += [f".. rubric:: {_text(group.title or '')}", ""]
+            lines += [f"```{{rubric}} {_text(group.title or '')}", "```", ""]
             for action in actions:
                 lines += _option_lines(parser, action)
         if parser.epilog:
