@@ -9,7 +9,7 @@
 #   tests/windows/run.sh                          build, drivers, pytest under every Python
 #   tests/windows/run.sh --python 3.12 -- ARGS... build, then `python ARGS...` under that one
 #   tests/windows/run.sh --bench [ARGS...]        build, then benchmarks/windows_wine.py ARGS
-#                                                 (the README's Wine timings; --help for ARGS)
+#                                                 (the Wine timings of docs/project/platforms.md; --help)
 #
 # Exit status: 0 all passed; 77 the lane cannot run on this machine (not x86-64 Linux, or no
 # apt-get to install its tools); anything else a failure, a Wine root that cannot be built
