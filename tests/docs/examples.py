@@ -7,6 +7,7 @@ reader following the page would.  Run by tests/docs/run.sh: ``pytest tests/docs/
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -53,8 +54,6 @@ def test_the_docs_have_examples() -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="the examples are run on Linux")
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_examples_run(page: Path) -> None:
-    import json
-
     finished = subprocess.run(
         [sys.executable, "-c", RUNNER],
         input=json.dumps(blocks(page)),
