@@ -220,8 +220,11 @@ def peers_plot(runs: list[SizeRun], path: str) -> str | None:
     measured = [run for run in runs if run.results and run.rows]
     if not measured:
         return "no table size was measured"
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     figure, axes = pyplot.subplots(figsize=(10, 5))
     width = 0.8 / len(PEERS)
+    values = []
     for index, (key, legend, colour) in enumerate(PEERS):
         for group, run in enumerate(measured):
             result = run.get(key)
@@ -230,12 +233,17 @@ def peers_plot(runs: list[SizeRun], path: str) -> str | None:
             x = group + (index - (len(PEERS) - 1) / 2) * width
             bar = axes.bar(x, result.median_ms, width, color=colour, label=legend)
             axes.bar_label(bar, [f"{result.median_ms:.3g}"], fontsize=7, padding=2)
+            values.append(result.median_ms)
     handles, labels = axes.get_legend_handles_labels()
     unique = dict(zip(labels, handles))  # one legend entry per peer, not per size
     axes.legend(unique.values(), unique.keys(), fontsize=8, loc="upper left")
     axes.set_xticks(range(len(measured)))
     axes.set_xticklabels([f"{run.rows:,} rows" for run in measured])
     axes.set_yscale("log")
+    if values:  # space below the smallest bar, so every bar shows its height, and above for labels
+        axes.set_ylim(min(values) / 4, max(values) * 2)
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.yaxis.set_minor_formatter(NullFormatter())
     axes.set_ylabel("median ms per poll (lower is better)")
     axes.set_title(PEERS_TITLE)
     axes.grid(True, axis="y", which="both", alpha=0.3)

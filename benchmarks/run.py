@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     markdown_path = os.path.join(args.out, "benchmarks.md")
     with open(markdown_path, "w", encoding="utf-8") as out:
         out.write(text + "\n")
-    print(f"wrote {markdown_path}" + ("" if plot_problem else f" and {png}"))
+    drawn = [
+        path for path, problem in ((png, plot_problem), (peers_png, peers_problem)) if not problem
+    ]
+    print(f"wrote {', '.join([markdown_path, *drawn])}")
     if args.summary:
         summary = [*header, ""]
         relative = os.path.relpath(args.out, os.path.dirname(os.path.abspath(args.summary)))
