@@ -85,7 +85,7 @@ _KINDS = {
     "inet4": "ipv4",
     "inet6": "ipv6",
 }
-_ADDRESS_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}  # row family -> psutil's family
+_FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
 
 
 class addr(NamedTuple):  # psutil's name
@@ -128,7 +128,7 @@ def net_connections(kind: str = "tcp") -> list[sconn]:
     return [
         sconn(
             -1,
-            _ADDRESS_FAMILIES[row.family],
+            _FAMILIES[row.family],
             socket.SOCK_STREAM,
             _endpoint(row.local_address, row.local_port),
             _endpoint(row.remote_address, row.remote_port),

@@ -1,7 +1,7 @@
 /*
  * tcptable_linux.c - the Linux backend interface: which source answers (sock_diag, or the
  * /proc/net/tcp* text when sock_diag is missing), decode order, owners; and the system-call
- * seam the other Linux units call through.
+ * seam the other Linux rooms call through.
  */
 #if defined(__linux__)
 

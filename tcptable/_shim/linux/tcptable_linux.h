@@ -1,6 +1,6 @@
 /*
- * tcptable_linux.h - what the Linux units share: the system-call seam, the state map, a
- * decimal parser, and each unit's entry points.  Internal; not part of the CFFI interface.
+ * tcptable_linux.h - what the Linux rooms share: the system-call seam, the state map, a
+ * decimal parser, and each room's entry points.  Internal; not part of the CFFI interface.
  *
  *   tcptable_linux.c          the backend interface: source choice, fallback, decode order
  *   tcptable_netlink.c        NETLINK_SOCK_DIAG inet_diag dumps (what `ss` uses)
