@@ -1,4 +1,6 @@
-"""Every fenced ```python block of the README and the docs runs as written (Linux, as root).
+"""Every fenced ```python block of the README and the docs runs as written (Linux, as root),
+and every relative link of the top-level Markdown files leads to a file that exists (Sphinx
+checks the links inside docs/; the README is read outside it, on the repository's pages).
 
 The blocks of one page run in order in one fresh interpreter, sharing their names as a
 reader following the page would.  Run by tests/docs/run.sh: ``pytest tests/docs/examples.py``
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 # Runs each block with its page and line in its code object's file name, so a traceback points
 # at the page.
@@ -64,3 +67,11 @@ def test_examples_run(page: Path) -> None:
         cwd=ROOT,
     )
     assert finished.returncode == 0, f"{page}:\n{finished.stdout}\n{finished.stderr}"
+
+
+@pytest.mark.parametrize("name", ["README.md", "CONTRIBUTING.md", "CHANGELOG.md"])
+def test_relative_links_lead_to_files(name: str) -> None:
+    page = ROOT / name
+    targets = [t for t in LINK.findall(page.read_text(encoding="utf-8")) if ":" not in t]
+    missing = [target for target in targets if not (page.parent / target).exists()]
+    assert not missing, f"{name} links to files that do not exist: {missing}"
