@@ -20,7 +20,7 @@ from ._names import process_name
 from ._poller import Poller, snapshot
 from ._rows import ROW_SIZE, Connection
 from ._snapshot import Snapshot
-from ._statistics import TcpStatistics, statistics
+from ._tcp_mib import TcpStatistics, statistics
 from ._watch import watch
 
 __all__ = [
@@ -52,7 +52,7 @@ def __getattr__(name: str) -> Any:
 
         return row_dtype()
     if name == "STATS_DTYPE":
-        from ._stats import stats_dtype
+        from ._socket_stats import stats_dtype
 
         return stats_dtype()
     if name == "__version__":  # one source of truth: pyproject.toml, via the installed metadata

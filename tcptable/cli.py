@@ -18,7 +18,7 @@ from typing import Any, Callable, cast
 
 from . import _cli_format
 from ._changes import Changes
-from ._cli_args import build_parser, check, flatten, program_name
+from ._cli_args import COUNTS_OPTION, build_parser, check, flatten, program_name
 from ._cli_format import Event, Record
 from ._enums import Direction, State
 from ._errors import TcpTableError
@@ -27,17 +27,6 @@ from ._snapshot import Snapshot
 from ._watch import watch
 
 __all__ = ["main", "program_name"]
-
-# --counts key -> Snapshot.count_by key (process: counted by pid, then grouped by name)
-_COUNT_BY = {
-    "state": "state",
-    "port": "local_port",
-    "pid": "pid",
-    "process": "pid",
-    "remote": "remote_address",
-    "direction": "direction",
-}
-
 
 # ---------------------------------------------------------------------------- running
 
@@ -149,7 +138,7 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
                 totals[_RECORD_LABELS[key](record)] += 1
     else:
         names = table.process_names or {}
-        for value, count in table.count_by(_COUNT_BY[key]).items():
+        for value, count in table.count_by(COUNTS_OPTION[key]).items():
             shown = names.get(value) if key == "process" else value
             totals[_label(key, shown)] += count
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))

@@ -4,10 +4,11 @@
 #   2. Linux hardening: bounded fuzzing, the suite under ASan+UBSan, valgrind memcheck,
 #   3. the CPython 3.14 lane: the same suite on Debian sid's python3.14, from the abi3 wheel,
 #   4. the Windows lane: the same suite on official Windows CPythons under Wine,
-#   5. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing.
+#   5. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing,
+#   6. the docs: the Sphinx site built with warnings as errors, every example run; pre-commit.
 # Exits non-zero if any step fails; every step runs even when an earlier one failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 PYTHON=${PYTHON:-python3}
 VENV=${TCPTABLE_VENV:-.venv}
@@ -73,6 +74,7 @@ if [ -f tests/release/check.sh ]; then
     # The lane above must have left its wheel for the Windows-vs-Linux wheel comparison.
     step "release checks" env TCPTABLE_REQUIRE_WINDOWS_WHEEL=1 bash tests/release/check.sh
 fi
+step "docs (Sphinx build, every example) and lint (pre-commit)" bash tests/docs/run.sh
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
