@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._changes import Changes, diff
+from ._containers import Container, container_of
 from ._enums import Direction, OffloadState, State
 from ._errors import NotSupportedError, TcpTableError
 from ._names import process_name
@@ -29,6 +30,7 @@ __all__ = [
     "STATS_DTYPE",
     "Changes",
     "Connection",
+    "Container",
     "Direction",
     "NotSupportedError",
     "OffloadState",
@@ -37,6 +39,7 @@ __all__ = [
     "State",
     "TcpStatistics",
     "TcpTableError",
+    "container_of",
     "diff",
     "process_name",
     "snapshot",

@@ -76,6 +76,15 @@ struct tcptable_poller {
      * until the first poll with pids. */
     struct tcptable_owners *owners;
 
+    /* Linux: the network namespaces to read besides (or instead of) the poller's own
+     * (tcptable_netns.c); NULL = the own one only.  netns_current is the one being fetched
+     * (NULL: the own one), netlink_netns the inode of netlink_fd's namespace, procnet_pid
+     * the process whose /proc/PID/net/tcp* the /proc source reads (0: /proc/net/tcp*). */
+    struct tcptable_netns *netns;
+    struct tcptable_netns_entry *netns_current;
+    uint64_t netlink_netns;
+    uint32_t procnet_pid;
+
     /* Windows: the process snapshot buffer of tcptable_process_names(), kept between calls. */
     tcptable_raw names_raw;
 

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
 #include "tcptable_stats.h"
+#include "tcptable_netns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 
 /* ---- the system-call seam ----------------------------------------------------------------- */
 
@@ -83,6 +88,54 @@ ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_
     else
         RETRY_EINTR(got, read(fd, buffer, length));
     return got;
+}
+
+int tcptable_sys_setns(tcptable_poller *poller, int fd, int nstype)
+{
+    int result;
+    if (poller->linux_calls.setns != NULL)
+        RETRY_EINTR(result, poller->linux_calls.setns(fd, nstype));
+    else
+        RETRY_EINTR(result, setns(fd, nstype));
+    return result;
+}
+
+int tcptable_sys_fstatat(tcptable_poller *poller, int dirfd, const char *path,
+                         tcptable_file_status *status, int flags)
+{
+    struct stat st;
+    int result;
+    if (poller->linux_calls.fstatat != NULL) {
+        RETRY_EINTR(result, poller->linux_calls.fstatat(dirfd, path, status, flags));
+        return result;
+    }
+    RETRY_EINTR(result, fstatat(dirfd, path, &st, flags));
+    if (result == 0) {
+        status->inode = (uint64_t)st.st_ino;
+        status->device = (uint64_t)st.st_dev;
+        status->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    }
+    return result;
+}
+
+ptrdiff_t tcptable_sys_getdents64(tcptable_poller *poller, int fd, void *buffer, size_t length)
+{
+    ptrdiff_t got;
+    if (poller->linux_calls.getdents64 != NULL)
+        RETRY_EINTR(got, poller->linux_calls.getdents64(fd, buffer, length));
+    else
+        RETRY_EINTR(got, syscall(SYS_getdents64, fd, buffer, length));
+    return got;
+}
+
+int tcptable_sys_ioctl(tcptable_poller *poller, int fd, unsigned long request)
+{
+    int result;
+    if (poller->linux_calls.ioctl != NULL)
+        RETRY_EINTR(result, poller->linux_calls.ioctl(fd, request));
+    else
+        RETRY_EINTR(result, ioctl(fd, request));
+    return result;
 }
 
 uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller)
@@ -161,7 +214,7 @@ static int fetch_family(tcptable_poller *poller, int family, int source)
     return tcptable_procnet_fetch(poller, raw, family);
 }
 
-static int fetch_with(tcptable_poller *poller, int source)
+int tcptable_linux_fetch_with(tcptable_poller *poller, int source)
 {
     int rc;
     if (source == TCPTABLE_SOURCE_NETLINK &&
@@ -206,24 +259,47 @@ int tcptable_os_fetch(tcptable_poller *poller)
              * our copies only; the parent's stay open. */
             tcptable_netlink_close(poller);
             tcptable_owners_forget(poller);
+            tcptable_netns_forget(poller);
         }
         poller->process = self;
     }
+    if (poller->netns != NULL)
+        return tcptable_netns_fetch(poller);
     if (poller->source == TCPTABLE_SOURCE_NETLINK ||
         (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->netlink_missing)) {
         int asked = poller->source;
-        rc = fetch_with(poller, TCPTABLE_SOURCE_NETLINK);
+        rc = tcptable_linux_fetch_with(poller, TCPTABLE_SOURCE_NETLINK);
         if (rc != TCPTABLE_ERR_NOT_SUPPORTED || asked == TCPTABLE_SOURCE_NETLINK)
             return rc;
         /* No sock_diag here (some sandboxes, old kernels): /proc from now on. */
         poller->netlink_missing = 1;
         tcptable_clear_reply(poller);
     }
-    return fetch_with(poller, TCPTABLE_SOURCE_PROC_NET);
+    rc = tcptable_linux_fetch_with(poller, TCPTABLE_SOURCE_PROC_NET);
+    if (rc == TCPTABLE_OK)
+        poller->netlink_netns = tcptable_netns_of_procnet(poller);
+    return rc;
 }
 
 int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                        size_t *written)
+{
+    int rc;
+    size_t i;
+    (void)capacity; /* tcptable_decode() checked it against the fetched row count */
+    if (poller->netns != NULL) {
+        rc = tcptable_netns_decode(poller, rows, written);
+    } else {
+        rc = tcptable_linux_decode_raw(poller, rows, written);
+        for (i = 0; i < *written; i++)
+            rows[i].netns = poller->netlink_netns;
+    }
+    if (rc == TCPTABLE_OK && (poller->flags & TCPTABLE_PIDS))
+        rc = tcptable_owners_fill(poller, rows, *written);
+    return rc;
+}
+
+int tcptable_linux_decode_raw(tcptable_poller *poller, tcptable_row *rows, size_t *written)
 {
     int rc = TCPTABLE_OK;
     size_t n4, n6 = 0;
@@ -231,7 +307,6 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
     struct tcptable_stats *stats4 = poller->stats;
     struct tcptable_stats *stats6 = NULL;
-    (void)capacity; /* tcptable_decode() checked it against the fetched row count */
     if (poller->source == TCPTABLE_SOURCE_NETLINK) {
         /* After one walk for both families raw4 holds every row and raw6 none. */
         n4 = tcptable_netlink_decode(poller, raw4, rows, stats4, &rc);
@@ -245,8 +320,6 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
             n6 = tcptable_procnet_decode(poller, raw6, 6, rows + n4, stats6, &rc);
     }
     *written = n4 + n6;
-    if (rc == TCPTABLE_OK && (poller->flags & TCPTABLE_PIDS))
-        rc = tcptable_owners_fill(poller, rows, n4 + n6);
     return rc;
 }
 
@@ -254,6 +327,7 @@ void tcptable_os_release(tcptable_poller *poller)
 {
     tcptable_netlink_close(poller);
     tcptable_owners_release(poller);
+    tcptable_netns_release(poller);
 }
 
 #else

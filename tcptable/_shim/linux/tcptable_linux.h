@@ -23,6 +23,16 @@ ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_
 int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags);
 ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length);
 uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller);
+int tcptable_sys_setns(tcptable_poller *poller, int fd, int nstype);
+int tcptable_sys_fstatat(tcptable_poller *poller, int dirfd, const char *path,
+                         tcptable_file_status *status, int flags);
+ptrdiff_t tcptable_sys_getdents64(tcptable_poller *poller, int fd, void *buffer, size_t length);
+int tcptable_sys_ioctl(tcptable_poller *poller, int fd, unsigned long request);
+
+/* tcptable_linux.c: fetch poller->families from `source` into poller->raw (the fetch of one
+ * namespace), and decode poller->raw into rows (no owners, netns left 0). */
+int tcptable_linux_fetch_with(tcptable_poller *poller, int source);
+int tcptable_linux_decode_raw(tcptable_poller *poller, tcptable_row *rows, size_t *written);
 
 /* Data the kernel should never send: fail with TCPTABLE_ERR_BAD_DATA and errno EBADMSG. */
 int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...) TCPTABLE_PRINTF(2, 3);

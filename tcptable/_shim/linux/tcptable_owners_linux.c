@@ -795,14 +795,15 @@ static int socket_still_open(struct tcptable_owners *owners, const tcptable_row 
 /* Before a full scan: drop from the search the sockets that closed since the dump (a busy
  * server's short connections), which no scan could find. */
 static void drop_closed_sockets(struct tcptable_owners *owners, const tcptable_row *rows,
-                                size_t count)
+                                size_t count, uint64_t own_netns)
 {
     entry_table *table = current_table(owners);
     size_t i;
     for (i = 0; i < count && owners->unresolved > 0; i++) {
         size_t index;
         owner_entry *entry;
-        if (rows[i].inode == 0)
+        /* The lookup's socket sees the caller's namespace only: another's rows are kept. */
+        if (rows[i].inode == 0 || rows[i].netns != own_netns)
             continue;
         index = map_find(&table->by_inode, rows[i].inode);
         if (index == NOT_FOUND)
@@ -841,7 +842,7 @@ static int search_processes(tcptable_poller *poller, struct tcptable_owners *own
             rc = scan_process(poller, owners, process, READ_UNKNOWN, 0, &owners->unresolved);
     }
     if (rc == TCPTABLE_OK && owners->unresolved > 0)
-        drop_closed_sockets(owners, rows, count);
+        drop_closed_sockets(owners, rows, count, poller->netlink_netns);
     owners->stage = 4;
     /* Stage 4: every process in pid order, every fd not read this poll, until nothing is
      * missing: what today's full scan reads, so nothing it would find can be missed. */
