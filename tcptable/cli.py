@@ -18,7 +18,7 @@ from typing import Any, Callable, cast
 
 from . import _cli_format
 from ._changes import Changes
-from ._cli_args import build_parser, check, flatten, program_name
+from ._cli_args import build_parser, check, flatten, namespaces_of, program_name
 from ._cli_format import Event, Record
 from ._enums import Direction, State
 from ._errors import TcpTableError
@@ -36,6 +36,7 @@ _COUNT_BY = {
     "process": "pid",
     "remote": "remote_address",
     "direction": "direction",
+    "netns": "netns",
 }
 
 
@@ -64,6 +65,10 @@ class _Query:
         ):
             if values:
                 keywords[keyword] = flatten(values)
+        self.namespaces = namespaces_of(options.netns)
+        if self.namespaces is not None:
+            keywords["namespaces"] = self.namespaces
+            keywords["containers"] = self.pids
         self.keywords = keywords
         self.ports = set(flatten(options.port))
         self.process_patterns: list[str] = options.process
@@ -89,16 +94,35 @@ class _Query:
         return True
 
 
+def _namespace_label(table: Snapshot, inode: int) -> str:
+    """A namespace as the command shows it: its name, else its inode."""
+    return table.namespaces.get(inode) or str(inode)
+
+
 def _records(table: Snapshot, directions: Iterable[int] | None) -> Iterator[Record]:
-    """The rows with their process names, and their directions when given."""
+    """The rows with their process names, namespaces, containers, and their directions when
+    given."""
     names = table.process_names or {}
-    if directions is None:
-        for connection in table:
-            yield Record(connection, names.get(connection.pid), None)
-        return
+    containers = table.containers or {}
     direction_names = {member.value: member.name for member in Direction}
-    for connection, direction in zip(table, directions):
-        yield Record(connection, names.get(connection.pid), direction_names[direction])
+    rows: Iterable[tuple[Any, int | None]] = (
+        zip(table, directions) if directions is not None else ((c, None) for c in table)
+    )
+    for connection, direction in rows:
+        container = containers.get(connection.pid)
+        yield Record(
+            connection,
+            names.get(connection.pid),
+            direction_names[direction] if direction is not None else None,
+            _namespace_label(table, connection.netns),
+            container.id[:12] if container is not None else None,
+        )
+
+
+def _report_unread(table: Snapshot) -> None:
+    """Say on stderr which network namespaces the poll could not read: never a silent gap."""
+    for key, error in table.namespace_errors.items():
+        print(f"netns {key}: not read: {error.strerror or error}", file=sys.stderr)
 
 
 def _connections(count: int) -> str:
@@ -108,8 +132,16 @@ def _connections(count: int) -> str:
 def _show_table(query: _Query, output: str) -> int:
     with query.poller(sort=True) as poller:
         table = poller.poll()
+    _report_unread(table)
     records = [r for r in _records(table, table.directions()) if query.wants(r)]
-    _cli_format.write_records(sys.stdout, records, output, pids=query.pids, names=query.names)
+    _cli_format.write_records(
+        sys.stdout,
+        records,
+        output,
+        pids=query.pids,
+        names=query.names,
+        namespaces=query.namespaces is not None,
+    )
     sys.stdout.flush()
     if output == "table":
         print(_connections(len(records)), file=sys.stderr)
@@ -134,12 +166,14 @@ _RECORD_LABELS: dict[str, Callable[[Record], str]] = {
     "process": lambda r: r.process or "-",
     "remote": lambda r: r.connection.remote_address,
     "direction": lambda r: r.direction or "-",
+    "netns": lambda r: r.netns or "-",
 }
 
 
 def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
     with query.poller(sort=False) as poller:
         table = poller.poll()
+    _report_unread(table)
     totals: collections.Counter[str] = collections.Counter()
     if query.filters_in_python:
         # Filters the library does not have: count the rows that pass them one by one.
@@ -151,6 +185,8 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
         names = table.process_names or {}
         for value, count in table.count_by(_COUNT_BY[key]).items():
             shown = names.get(value) if key == "process" else value
+            if key == "netns":
+                shown = _namespace_label(table, value)
             totals[_label(key, shown)] += count
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
 
