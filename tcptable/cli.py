@@ -2,7 +2,7 @@
 
 Exit status: 0 success (also after Ctrl-C, or when the reader of a pipe leaves), 1 the OS
 refused (message on stderr), 2 bad usage (argparse's message naming the option).
-``tcptable exporter ...`` runs the Prometheus exporter (tcptable/exporter.py).
+``tcptable exporter ...`` runs the Prometheus exporter (tcptable/_exporter_command.py).
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     prog = prog or program_name()
     if args[:1] == ["exporter"]:
-        from .exporter import main as exporter_main
+        from ._exporter_command import main as exporter_main
 
         return exporter_main(args[1:], prog=f"{prog} exporter")
     parser = build_parser(prog)
