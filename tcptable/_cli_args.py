@@ -16,6 +16,7 @@ __all__ = [
     "build_parser",
     "check",
     "flatten",
+    "namespace_value",
     "namespaces_of",
     "positive_seconds",
     "program_name",
@@ -76,7 +77,7 @@ def _pids(text: str) -> list[int]:
     return _int_list(text, "pid", 1, 2**32 - 1)
 
 
-def _namespace(text: str) -> int | str:
+def namespace_value(text: str) -> int | str:
     """--netns: "all", a pid, or a namespace file's path."""
     if text == "all":
         return text
@@ -236,7 +237,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
     filters.add_argument(
         "--netns",
-        type=_namespace,
+        type=namespace_value,
         action="append",
         default=[],
         metavar="all|PID|PATH",

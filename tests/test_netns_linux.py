@@ -334,3 +334,56 @@ def test_pathlike_and_repr() -> None:
         assert "namespaces=" in repr(poller)
         table = poller.poll()
     assert list(table.namespaces) == [os.stat("/proc/self/ns/net").st_ino]
+
+
+# ---- the exporter -----------------------------------------------------------------------------
+
+
+def test_exporter_labels_each_namespace(holders: list[Holder]) -> None:
+    prometheus_client = pytest.importorskip("prometheus_client")
+    from tcptable.exporter import Exporter
+
+    named = holders[2]
+    registry = prometheus_client.CollectorRegistry()
+    poller = tcptable.Poller(namespaces=[f"/var/run/netns/{named.name}", holders[0].pid])
+    exporter = Exporter(poller, 1.0, registry)
+    try:
+        assert exporter.poll_once()
+        for netns in (named.name, str(holders[0].netns)):
+            assert registry.get_sample_value(
+                "tcptable_connections", {"family": "ipv4", "state": "listen", "netns": netns}
+            ) == 1
+            assert registry.get_sample_value(
+                "tcptable_connections",
+                {"family": "ipv4", "state": "established", "netns": netns},
+            ) == 2
+        labels = {
+            "family": "ipv4",
+            "address": "127.0.0.1",
+            "port": str(named.port),
+            "process": "",
+            "netns": named.name,
+        }
+        assert registry.get_sample_value("tcptable_listening", labels) == 1
+    finally:
+        exporter.stop()
+
+
+def test_cli_shows_namespaces(holders: list[Holder]) -> None:
+    import subprocess
+
+    named = holders[2]
+    command = [sys.executable, "-m", "tcptable", "--netns", "all", "--sport", str(named.port)]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    lines = shown.splitlines()
+    assert lines[0].split()[-1] == "NETNS"
+    assert sum(line.split()[-1] == named.name for line in lines[1:]) == 2  # listener, accepted
+    assert sum(line.split()[-1] == str(holders[0].netns) for line in lines[1:]) == 2
+    counts = subprocess.run(
+        [*command[:-2], "--counts", "netns", "--csv"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert f"{named.name},3" in counts
+    jsonl = subprocess.run(
+        [*command, "--jsonl"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert {json.loads(line)["netns"] for line in jsonl} == {h.netns for h in holders}
