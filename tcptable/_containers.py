@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ._errors import NotSupportedError, raise_for_status
 from ._native import ffi, lib
@@ -118,18 +118,19 @@ def parse_start_time(text: str) -> int | None:
 
 _FILE_SIZE = 65536
 _lock = threading.Lock()
-_shared: object = None
+_shared: Any = None
 # pid -> (start time, container or None); pruned to the pids asked for when it grows large.
 _cache: dict[int, tuple[int, Container | None]] = {}
 _CACHE_LIMIT = 4096
 
 
-def _read(handle: object, pid: int, what: int, buffer: object, length: object) -> str | None:
+def _read(handle: Any, pid: int, what: int, buffer: Any, length: Any) -> str | None:
     code = lib.tcptable_process_file(handle, pid, what, buffer, _FILE_SIZE, length)
     if code == lib.TCPTABLE_ERR_OS:
         return None  # gone, or not ours to read: no container we can tell
     raise_for_status(handle, code)
-    return ffi.unpack(buffer, length[0]).decode("utf-8", "replace")
+    text: str = ffi.unpack(buffer, length[0]).decode("utf-8", "replace")
+    return text
 
 
 def containers_of(pids: Iterable[int]) -> dict[int, Container]:

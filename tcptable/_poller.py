@@ -157,11 +157,12 @@ class Poller:
             raise ValueError("containers=True needs pids=True (containers are found by pid)")
         self.containers = containers
         namespace_mode, namespace_pids, namespace_paths = check_namespaces(namespaces)
-        #: The namespaces as given: None, "all", or a tuple of pids and paths.
-        self.namespaces: None | str | tuple[int | str, ...] = (
-            namespaces if namespace_mode != lib.TCPTABLE_NAMESPACES_LIST
-            else namespace_pids + namespace_paths
-        )
+        #: The namespaces as given: None, "all", or a tuple of the pids, then the paths.
+        self.namespaces: str | tuple[int | str, ...] | None = None
+        if namespace_mode == lib.TCPTABLE_NAMESPACES_ALL:
+            self.namespaces = "all"
+        elif namespace_mode == lib.TCPTABLE_NAMESPACES_LIST:
+            self.namespaces = namespace_pids + namespace_paths
         self._namespace_mode = namespace_mode
         if isinstance(pid_max_age, bool) or not isinstance(pid_max_age, (int, float)):
             raise TypeError(f"pid_max_age must be a number of seconds, not {pid_max_age!r}")

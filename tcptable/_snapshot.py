@@ -251,8 +251,8 @@ class Snapshot:
     def directions(self) -> memoryview:
         """One byte per row, a ``tcptable.Direction`` value (read-only memoryview, computed
         once per snapshot in C): LISTEN, INBOUND (the local port is one a listener of the same
-        family accepts on, at this address or a wildcard, in the row's own network namespace), OUTBOUND, or
-        UNKNOWN (no remote end).
+        family accepts on, at this address or a wildcard, in the row's own network namespace),
+        OUTBOUND, or UNKNOWN (no remote end).
         """
         if self._directions is None:
             if self._origin is None:

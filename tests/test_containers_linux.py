@@ -26,8 +26,10 @@ CASES = [
     # cgroup v2, systemd driver
     (f"0::/system.slice/docker-{ID}.scope\n", (ID, "docker", None)),
     (f"0::/machine.slice/libpod-{ID}.scope/container\n", (ID, "podman", None)),
-    (f"0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{ID}.scope\n",
-     (ID, "podman", None)),
+    (
+        f"0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{ID}.scope\n",
+        (ID, "podman", None),
+    ),
     (
         f"0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{POD_}.slice/"
         f"cri-containerd-{ID}.scope\n",
@@ -271,7 +273,7 @@ def test_a_reused_pid_is_read_again(v2_root: str) -> None:
     """The cache is keyed by start time: the same pid in another process is looked up anew.
     A process that moves into a container keeps its start time, so it is shown with the first
     answer until it restarts; this checks the other way: exit, and no stale answer remains."""
-    identifier, relative = _docker_scope()
+    _, relative = _docker_scope()
     child = CgroupChild(v2_root, relative)
     pid = child.process.pid
     try:

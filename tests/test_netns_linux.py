@@ -111,9 +111,10 @@ def test_same_tuple_in_two_namespaces_stays_two_rows(holders: list[Holder]) -> N
         before = poller.poll()
         after = poller.poll()
     counts = after.count_by("netns")
-    assert counts == {n: 3 for n in sorted((first.netns, second.netns))}
+    assert counts == dict.fromkeys(sorted((first.netns, second.netns)), 3)
     changes = tcptable.diff(before, after)
-    assert len(changes.opened) == 0 and len(changes.closed) == 0
+    assert len(changes.opened) == 0
+    assert len(changes.closed) == 0
     opened = tcptable.diff(tcptable.Snapshot(b"", 0.0), after).opened
     assert len(opened) == 6
     assert sorted(row_tuple(c) for c in opened) == sorted(list(first.tuples()) * 2)
@@ -158,8 +159,9 @@ def test_a_namespace_that_goes_away_drops_out_without_error(port: int) -> None:
         table = poller.poll()
     assert holder.netns not in table.namespaces
     assert holder.netns not in table.namespace_errors
-    assert not any(isinstance(key, str) and f"/{holder.pid}/" in key
-                   for key in table.namespace_errors)
+    assert not any(
+        isinstance(key, str) and f"/{holder.pid}/" in key for key in table.namespace_errors
+    )
     assert holder.netns not in table.count_by("netns")
 
 
@@ -211,7 +213,8 @@ def _poll_as_nobody(namespaces: object) -> dict[str, object]:
     with os.fdopen(read_end, "rb") as pipe:
         data = pipe.read()
     _, status = os.waitpid(child, 0)
-    assert status == 0 and data, "the unprivileged poller failed"
+    assert status == 0, "the unprivileged poller failed"
+    assert data
     result: dict[str, object] = json.loads(data)
     return result
 
@@ -263,7 +266,8 @@ def test_a_namespace_that_cannot_be_entered_is_an_error_not_a_failed_poll(
             seam.remove()
         assert not seam.errors
         error = table.namespace_errors[holder.netns]
-        assert error.errno == errno.EINVAL and "setns" in str(error)
+        assert error.errno == errno.EINVAL
+        assert "setns" in str(error)
         assert holder.netns not in table.count_by("netns")
         # The same poller, on the real calls again, reads it.
         assert {row_tuple(c) for c in rows_of(poller.poll(), holder)} == holder.tuples()
@@ -277,7 +281,8 @@ def test_a_failed_proc_listing_fails_the_poll() -> None:
                 poller.poll()
         finally:
             seam.remove()
-        assert caught.value.errno == errno.EIO and "getdents64 /proc" in str(caught.value)
+        assert caught.value.errno == errno.EIO
+        assert "getdents64 /proc" in str(caught.value)
         assert len(poller.poll().namespaces) >= 1
 
 
@@ -298,11 +303,11 @@ def test_a_poller_in_a_fork_child_opens_its_own_sockets(holders: list[Holder]) -
 
 
 def test_bad_namespaces_arguments(tmp_path: object) -> None:
-    with pytest.raises(ValueError, match="namespaces must be None, 'all'.*'every'"):
+    with pytest.raises(ValueError, match=r"namespaces must be None, 'all'.*'every'"):
         tcptable.Poller(namespaces="every")
     with pytest.raises(TypeError, match="namespaces must be"):
         tcptable.Poller(namespaces=5)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="namespaces items.*True"):
+    with pytest.raises(TypeError, match=r"namespaces items.*True"):
         tcptable.Poller(namespaces=[True])
     with pytest.raises(ValueError, match="namespaces: -3 is not a pid"):
         tcptable.Poller(namespaces=[-3])
@@ -350,13 +355,19 @@ def test_exporter_labels_each_namespace(holders: list[Holder]) -> None:
     try:
         assert exporter.poll_once()
         for netns in (named.name, str(holders[0].netns)):
-            assert registry.get_sample_value(
-                "tcptable_connections", {"family": "ipv4", "state": "listen", "netns": netns}
-            ) == 1
-            assert registry.get_sample_value(
-                "tcptable_connections",
-                {"family": "ipv4", "state": "established", "netns": netns},
-            ) == 2
+            assert (
+                registry.get_sample_value(
+                    "tcptable_connections", {"family": "ipv4", "state": "listen", "netns": netns}
+                )
+                == 1
+            )
+            assert (
+                registry.get_sample_value(
+                    "tcptable_connections",
+                    {"family": "ipv4", "state": "established", "netns": netns},
+                )
+                == 2
+            )
         labels = {
             "family": "ipv4",
             "address": "127.0.0.1",
