@@ -32,6 +32,7 @@
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
 #include "tcptable_owners.h"
+#include "tcptable_hashmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,79 +57,30 @@
 /* How long a process where a scan found a new socket stays a first place to look. */
 #define HOT_SECONDS 10.0
 
-/* ---- an open-addressing map from a 64-bit key to an array index --------------------------- */
+/* ---- the hash map (tcptable_hashmap.h), storing array indexes --------------------------- */
 
-typedef struct {
-    uint64_t *keys;
-    uint32_t *values; /* index + 1; 0 = empty slot */
-    size_t capacity;  /* a power of two, or 0 */
-} index_map;
-
-static size_t hash_key(uint64_t key, size_t mask)
+static int map_reset(tcptable_poller *poller, tcptable_hashmap *map, size_t count)
 {
-    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & mask;
-}
-
-/* Empty the map and make room for `count` keys at most half full. */
-static int map_reset(tcptable_poller *poller, index_map *map, size_t count)
-{
-    size_t capacity = 64;
-    while (capacity < count * 2)
-        capacity *= 2;
-    if (capacity > map->capacity) {
-        uint64_t *keys = realloc(map->keys, capacity * sizeof(*keys));
-        uint32_t *values;
-        if (keys == NULL)
-            return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
-        map->keys = keys;
-        values = realloc(map->values, capacity * sizeof(*values));
-        if (values == NULL)
-            return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
-        map->values = values;
-        map->capacity = capacity;
-    }
-    memset(map->values, 0, map->capacity * sizeof(*map->values));
+    if (tcptable_hashmap_reset(map, count) != TCPTABLE_OK)
+        return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
     return TCPTABLE_OK;
 }
 
-static size_t map_find(const index_map *map, uint64_t key)
+/* The index stored under key, or NOT_FOUND (a value of 0 is no index: 0 - 1). */
+static size_t map_find(const tcptable_hashmap *map, uint64_t key)
 {
-    size_t mask, slot;
-    if (map->capacity == 0)
-        return NOT_FOUND;
-    mask = map->capacity - 1;
-    for (slot = hash_key(key, mask); map->values[slot] != 0; slot = (slot + 1) & mask)
-        if (map->keys[slot] == key)
-            return map->values[slot] - 1;
-    return NOT_FOUND;
+    return (size_t)tcptable_hashmap_get(map, key) - 1;
 }
 
-/* The caller keeps the map at most half full (map_reset's count). */
-static void map_put(index_map *map, uint64_t key, size_t index)
+static void map_put(tcptable_hashmap *map, uint64_t key, size_t index)
 {
-    size_t mask = map->capacity - 1, slot = hash_key(key, mask);
-    while (map->values[slot] != 0 && map->keys[slot] != key)
-        slot = (slot + 1) & mask;
-    map->keys[slot] = key;
-    map->values[slot] = (uint32_t)(index + 1);
+    tcptable_hashmap_set(map, key, (uint32_t)(index + 1));
 }
 
 /* Put key -> index unless the key is there already; returns its index then, else NOT_FOUND. */
-static size_t map_put_new(index_map *map, uint64_t key, size_t index)
+static size_t map_put_new(tcptable_hashmap *map, uint64_t key, size_t index)
 {
-    size_t mask = map->capacity - 1, slot = hash_key(key, mask);
-    for (; map->values[slot] != 0; slot = (slot + 1) & mask)
-        if (map->keys[slot] == key)
-            return map->values[slot] - 1;
-    map->keys[slot] = key;
-    map->values[slot] = (uint32_t)(index + 1);
-    return NOT_FOUND;
-}
-
-static void map_free(index_map *map)
-{
-    free(map->keys);
-    free(map->values);
+    return (size_t)tcptable_hashmap_add_new(map, key, (uint32_t)(index + 1)) - 1;
 }
 
 /* ---- the state a poller keeps ------------------------------------------------------------- */
@@ -148,7 +100,7 @@ typedef struct {
 typedef struct {
     owner_entry *entries;
     size_t count, capacity;
-    index_map by_inode;
+    tcptable_hashmap by_inode;
 } entry_table;
 
 typedef struct {
@@ -173,8 +125,8 @@ struct tcptable_owners {
     int stage;             /* of the search running now (1 to 4) */
     owner_process *processes;
     size_t process_count, process_capacity;
-    index_map by_pid;      /* pid -> index in processes */
-    index_map by_slot;     /* (pid << 32 | fd) -> entry index, for resolved entries */
+    tcptable_hashmap by_pid;      /* pid -> index in processes */
+    tcptable_hashmap by_slot;     /* (pid << 32 | fd) -> entry index, for resolved entries */
     int by_slot_ready;     /* by_slot holds every resolved entry */
     size_t by_slot_keys;   /* keys put since its reset (stale ones included) */
     int proc_fd;           /* a dirfd on /proc; -1 until needed */
@@ -195,7 +147,7 @@ static double monotonic_seconds(void)
 
 static int owners_get(tcptable_poller *poller, struct tcptable_owners **out)
 {
-    struct tcptable_owners *owners = poller->owners;
+    struct tcptable_owners *owners = poller->os->owners;
     if (owners == NULL) {
         owners = calloc(1, sizeof(*owners));
         if (owners == NULL)
@@ -204,7 +156,7 @@ static int owners_get(tcptable_poller *poller, struct tcptable_owners **out)
         owners->pid_max_age = 1.0;
         owners->proc_fd = -1;
         owners->diag_fd = -1;
-        poller->owners = owners;
+        poller->os->owners = owners;
     }
     *out = owners;
     return TCPTABLE_OK;
@@ -232,7 +184,7 @@ static void close_dirfd(owner_process *process)
 
 void tcptable_owners_release(tcptable_poller *poller)
 {
-    struct tcptable_owners *owners = poller->owners;
+    struct tcptable_owners *owners = poller->os->owners;
     size_t i;
     if (owners == NULL)
         return;
@@ -244,24 +196,24 @@ void tcptable_owners_release(tcptable_poller *poller)
         close(owners->diag_fd);
     for (i = 0; i < 2; i++) {
         free(owners->tables[i].entries);
-        map_free(&owners->tables[i].by_inode);
+        tcptable_hashmap_free(&owners->tables[i].by_inode);
     }
     free(owners->processes);
-    map_free(&owners->by_pid);
-    map_free(&owners->by_slot);
+    tcptable_hashmap_free(&owners->by_pid);
+    tcptable_hashmap_free(&owners->by_slot);
     free(owners->listener_pid);
     free(owners->row_entry);
     free(owners);
-    poller->owners = NULL;
+    poller->os->owners = NULL;
 }
 
 void tcptable_owners_forget(tcptable_poller *poller)
 {
     struct tcptable_owners *owners = NULL;
     double pid_max_age;
-    if (poller->owners == NULL)
+    if (poller->os->owners == NULL)
         return;
-    pid_max_age = poller->owners->pid_max_age;
+    pid_max_age = poller->os->owners->pid_max_age;
     tcptable_owners_release(poller);
     if (owners_get(poller, &owners) == TCPTABLE_OK && owners != NULL)
         owners->pid_max_age = pid_max_age;
@@ -842,7 +794,7 @@ static int search_processes(tcptable_poller *poller, struct tcptable_owners *own
             rc = scan_process(poller, owners, process, READ_UNKNOWN, 0, &owners->unresolved);
     }
     if (rc == TCPTABLE_OK && owners->unresolved > 0)
-        drop_closed_sockets(owners, rows, count, poller->netlink_netns);
+        drop_closed_sockets(owners, rows, count, poller->os->netlink_netns);
     owners->stage = 4;
     /* Stage 4: every process in pid order, every fd not read this poll, until nothing is
      * missing: what today's full scan reads, so nothing it would find can be missed. */

@@ -45,8 +45,8 @@ int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
     int fd, rc;
     size_t i, lines = 0;
     /* Another namespace's table, where the poller could not enter it, is /proc/PID/net/. */
-    if (poller->procnet_pid != 0)
-        snprintf(path, sizeof(path), "/proc/%u/net/tcp%s", (unsigned)poller->procnet_pid,
+    if (poller->os->procnet_pid != 0)
+        snprintf(path, sizeof(path), "/proc/%u/net/tcp%s", (unsigned)poller->os->procnet_pid,
                  family == 4 ? "" : "6");
     else
         snprintf(path, sizeof(path), "/proc/net/tcp%s", family == 4 ? "" : "6");

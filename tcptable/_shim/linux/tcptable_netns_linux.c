@@ -1,12 +1,14 @@
 /*
- * tcptable_netns.c - every network namespace in one poll (Linux).
+ * tcptable_netns_linux.c - every network namespace in one poll (Linux).
  *
  * A sock_diag dump lists the sockets of the namespace its netlink socket was created in, and
  * the socket stays there for its life.  So the poller keeps one sock_diag socket per namespace,
  * created once by a short-lived thread that enters the namespace (setns changes only the
  * calling thread) and reused on every poll: a poll is then one dump per namespace.  Where
  * setns is refused (no CAP_SYS_ADMIN over the namespace) the namespace is read from
- * /proc/PID/net/tcp* of a process inside it, as osquery and Netdata do.
+ * /proc/PID/net/tcp* of a process inside it, as osquery and Netdata do.  Entering is
+ * tcptable_netns_enter_linux.c's job (the sock_diag code calls it when it opens a socket);
+ * each namespace's dump or /proc text is tcptable_source_linux.c's.
  *
  * Finding the namespaces ("all") without a full /proc walk on every poll:
  * - processes: one getdents64 of /proc per poll lists every pid with the inode of its /proc
@@ -47,7 +49,6 @@
 /* A process this young has its namespace read on every poll; every one at least this often. */
 #define YOUNG_MS 10000
 #define RECHECK_MS 60000
-#define PATH_SIZE 256
 
 typedef struct {
     uint32_t pid;
@@ -63,26 +64,6 @@ typedef struct {
     char name[256];
 } named_namespace;
 
-struct tcptable_netns_entry {
-    uint64_t inode;
-    char path[PATH_SIZE]; /* the file to enter it through */
-    char name[256];
-    uint32_t pid;         /* a process inside it (its /proc/PID/net), 0 if none is known */
-    int own;              /* the poller's own: no need to enter */
-    int refused;          /* setns was refused: read /proc/PID/net/tcp* */
-    int seen;             /* found by this poll's search */
-    int failed;           /* this poll could not read it (status says why) */
-    tcptable_status status;
-    /* The sock_diag state of this namespace, swapped into the poller while it is fetched. */
-    int fd;
-    uint64_t fd_netns;
-    tcptable_raw raw[TCPTABLE_RAW_COUNT];
-    uint32_t sequence;
-    int one_walk;
-    int netlink_missing;
-    size_t recv_space;
-    int source;
-};
 
 struct tcptable_netns {
     int mode;
@@ -216,7 +197,7 @@ static struct tcptable_netns_entry *entry_for(tcptable_poller *poller, struct tc
     }
     entry->inode = inode;
     entry->fd = -1;
-    entry->one_walk = poller->netlink_one_walk;
+    entry->one_walk = poller->os->netlink_one_walk;
     entry->seen = 1;
     ns->entries[ns->entry_count++] = entry;
     ns->slot_keys[slot] = inode;
@@ -534,98 +515,6 @@ static int search_list(tcptable_poller *poller, struct tcptable_netns *ns)
     return rc;
 }
 
-/* ---- entering a namespace ------------------------------------------------------------------ */
-
-typedef struct {
-    tcptable_poller *poller;
-    const struct tcptable_netns_entry *entry;
-    int domain, type, protocol;
-    int fd;
-    int err;
-    const char *step;
-} enter_job;
-
-static void *enter_and_open(void *argument)
-{
-    enter_job *job = argument;
-    tcptable_file_status status;
-    int ns_fd = tcptable_sys_open(job->poller, job->entry->path, O_RDONLY | O_CLOEXEC);
-    job->fd = -1;
-    if (ns_fd < 0) {
-        job->err = errno;
-        job->step = "open";
-        return NULL;
-    }
-    /* The file may name another namespace by now (its process exited, the pid was reused). */
-    if (tcptable_sys_fstatat(job->poller, ns_fd, "", &status, AT_EMPTY_PATH) != 0) {
-        job->err = errno;
-        job->step = "fstat";
-    } else if (status.inode != job->entry->inode) {
-        job->err = ENOENT;
-        job->step = "open (it now names another namespace)";
-    } else if (tcptable_sys_setns(job->poller, ns_fd, CLONE_NEWNET) != 0) {
-        job->err = errno;
-        job->step = "setns";
-    } else {
-        job->fd = tcptable_sys_socket(job->poller, job->domain, job->type, job->protocol);
-        job->err = job->fd < 0 ? errno : 0;
-        job->step = "socket";
-    }
-    close(ns_fd);
-    return NULL;
-}
-
-int tcptable_netns_socket(tcptable_poller *poller, int domain, int type, int protocol)
-{
-    struct tcptable_netns_entry *entry = poller->netns_current;
-    enter_job job;
-    pthread_t thread;
-    int err;
-    if (entry == NULL) {
-        int fd = tcptable_sys_socket(poller, domain, type, protocol);
-        if (fd >= 0) {
-            err = errno;
-            poller->netlink_netns = stat_inode(poller, "/proc/thread-self/ns/net", NULL);
-            errno = err;
-        }
-        return fd;
-    }
-    memset(&job, 0, sizeof(job));
-    job.poller = poller;
-    job.entry = entry;
-    job.domain = domain;
-    job.type = type;
-    job.protocol = protocol;
-    /* A thread of its own: setns changes only the calling thread's namespace, and the poll's
-     * thread must never be left in another one. */
-    err = pthread_create(&thread, NULL, enter_and_open, &job);
-    if (err != 0) {
-        errno = err;
-        return -1;
-    }
-    pthread_join(thread, NULL);
-    if (job.fd < 0) {
-        if (job.err == EPERM && strcmp(job.step, "setns") == 0)
-            entry->refused = 1;
-        tcptable_fail_status(&entry->status, TCPTABLE_ERR_OS, TCPTABLE_OS_ERROR_ERRNO,
-                             (uint32_t)job.err, "%s %s: %s", job.step, entry->path,
-                             strerror(job.err));
-        errno = job.err;
-        return -1;
-    }
-    poller->netlink_netns = entry->inode;
-    return job.fd;
-}
-
-uint64_t tcptable_netns_of_procnet(tcptable_poller *poller)
-{
-    char path[64];
-    if (poller->procnet_pid == 0)
-        return stat_inode(poller, "/proc/self/ns/net", NULL);
-    snprintf(path, sizeof(path), "/proc/%u/ns/net", (unsigned)poller->procnet_pid);
-    return stat_inode(poller, path, NULL);
-}
-
 /* ---- fetching each namespace --------------------------------------------------------------- */
 
 typedef struct {
@@ -642,28 +531,28 @@ typedef struct {
 
 static void save_state(const tcptable_poller *poller, netlink_state *state)
 {
-    state->fd = poller->netlink_fd;
-    state->fd_netns = poller->netlink_netns;
+    state->fd = poller->os->netlink_fd;
+    state->fd_netns = poller->os->netlink_netns;
     memcpy(state->raw, poller->raw, sizeof(state->raw));
-    state->sequence = poller->netlink_sequence;
-    state->one_walk = poller->netlink_one_walk;
-    state->netlink_missing = poller->netlink_missing;
-    state->recv_space = poller->netlink_recv_space;
+    state->sequence = poller->os->netlink_sequence;
+    state->one_walk = poller->os->netlink_one_walk;
+    state->netlink_missing = poller->os->netlink_missing;
+    state->recv_space = poller->os->netlink_recv_space;
     state->source = poller->source;
-    state->procnet_pid = poller->procnet_pid;
+    state->procnet_pid = poller->os->procnet_pid;
 }
 
 static void load_state(tcptable_poller *poller, const netlink_state *state)
 {
-    poller->netlink_fd = state->fd;
-    poller->netlink_netns = state->fd_netns;
+    poller->os->netlink_fd = state->fd;
+    poller->os->netlink_netns = state->fd_netns;
     memcpy(poller->raw, state->raw, sizeof(state->raw));
-    poller->netlink_sequence = state->sequence;
-    poller->netlink_one_walk = state->one_walk;
-    poller->netlink_missing = state->netlink_missing;
-    poller->netlink_recv_space = state->recv_space;
+    poller->os->netlink_sequence = state->sequence;
+    poller->os->netlink_one_walk = state->one_walk;
+    poller->os->netlink_missing = state->netlink_missing;
+    poller->os->netlink_recv_space = state->recv_space;
     poller->source = state->source;
-    poller->procnet_pid = state->procnet_pid;
+    poller->os->procnet_pid = state->procnet_pid;
 }
 
 static void entry_to_state(const struct tcptable_netns_entry *entry, int asked,
@@ -705,12 +594,12 @@ static int fetch_entry(tcptable_poller *poller, struct tcptable_netns_entry *ent
     }
     memset(&poller->status, 0, sizeof(poller->status));
     memset(&entry->status, 0, sizeof(entry->status));
-    poller->netns_current = entry->own ? NULL : entry;
-    if (asked != TCPTABLE_SOURCE_PROC_NET && !entry->refused && !poller->netlink_missing) {
+    poller->os->netns_current = entry->own ? NULL : entry;
+    if (asked != TCPTABLE_SOURCE_PROC_NET && !entry->refused && !poller->os->netlink_missing) {
         rc = tcptable_linux_fetch_with(poller, TCPTABLE_SOURCE_NETLINK);
         if (rc == TCPTABLE_ERR_NOT_SUPPORTED && !entry->refused &&
             asked == TCPTABLE_SOURCE_DEFAULT)
-            poller->netlink_missing = 1; /* no sock_diag in there: /proc from now on */
+            poller->os->netlink_missing = 1; /* no sock_diag in there: /proc from now on */
     }
     if (rc == TCPTABLE_ERR_NOT_SUPPORTED && asked != TCPTABLE_SOURCE_NETLINK) {
         /* Not entered (setns refused), or no sock_diag: its processes' /proc/PID/net. */
@@ -720,7 +609,7 @@ static int fetch_entry(tcptable_poller *poller, struct tcptable_netns_entry *ent
                                entry->status.message[0] ? entry->status.message : entry->path);
         } else {
             tcptable_status refusal = entry->status;
-            poller->procnet_pid = entry->own ? 0 : entry->pid;
+            poller->os->procnet_pid = entry->own ? 0 : entry->pid;
             for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
                 poller->raw[i].used = 0;
                 poller->raw[i].rows = 0;
@@ -736,7 +625,7 @@ static int fetch_entry(tcptable_poller *poller, struct tcptable_netns_entry *ent
             }
         }
     }
-    poller->netns_current = NULL;
+    poller->os->netns_current = NULL;
     if (rc != TCPTABLE_OK) {
         /* entering it failed: that step's error says more than the socket call's */
         if (entry->status.message[0] != '\0' && !entry->refused)
@@ -769,7 +658,7 @@ static int drop_unseen(struct tcptable_netns *ns)
 
 int tcptable_netns_fetch(tcptable_poller *poller)
 {
-    struct tcptable_netns *ns = poller->netns;
+    struct tcptable_netns *ns = poller->os->netns;
     size_t i, total = 0;
     int rc, asked = poller->source;
     uint64_t device = 0;
@@ -801,7 +690,7 @@ int tcptable_netns_fetch(tcptable_poller *poller)
     memset(&poller->status, 0, sizeof(poller->status));
     poller->raw[TCPTABLE_RAW_IPV4].rows = total;
     poller->raw[TCPTABLE_RAW_IPV6].rows = 0;
-    poller->netlink_netns = ns->own_inode;
+    poller->os->netlink_netns = ns->own_inode;
     {
         /* the results: namespaces read, in row order, then those that failed */
         size_t errors = ns->result_count, j;
@@ -835,7 +724,7 @@ int tcptable_netns_fetch(tcptable_poller *poller)
 
 int tcptable_netns_decode(tcptable_poller *poller, tcptable_row *rows, size_t *written)
 {
-    struct tcptable_netns *ns = poller->netns;
+    struct tcptable_netns *ns = poller->os->netns;
     struct tcptable_stats *stats = poller->stats;
     size_t i, total = 0;
     int rc = TCPTABLE_OK;
@@ -863,10 +752,10 @@ int tcptable_netns_decode(tcptable_poller *poller, tcptable_row *rows, size_t *w
 void tcptable_netns_forget(tcptable_poller *poller)
 {
     size_t i;
-    if (poller->netns == NULL)
+    if (poller->os->netns == NULL)
         return;
-    for (i = 0; i < poller->netns->entry_count; i++)
-        poller->netns->entries[i]->fd = -1; /* the parent's; never closed here */
+    for (i = 0; i < poller->os->netns->entry_count; i++)
+        poller->os->netns->entries[i]->fd = -1; /* the parent's; never closed here */
 }
 
 static void free_list(struct tcptable_netns *ns)
@@ -883,7 +772,7 @@ static void free_list(struct tcptable_netns *ns)
 
 void tcptable_netns_release(tcptable_poller *poller)
 {
-    struct tcptable_netns *ns = poller->netns;
+    struct tcptable_netns *ns = poller->os->netns;
     size_t i;
     if (ns == NULL)
         return;
@@ -898,7 +787,7 @@ void tcptable_netns_release(tcptable_poller *poller)
     free(ns->slot_keys);
     free(ns->slot_values);
     free(ns);
-    poller->netns = NULL;
+    poller->os->netns = NULL;
 }
 
 /* Check one namespace a caller named: it exists and is a network namespace file. */
@@ -939,7 +828,7 @@ int tcptable_poller_set_namespaces(tcptable_poller *poller, int mode, const uint
             const char *path = buffer;
             if (i < pid_count)
                 snprintf(buffer, sizeof(buffer), "/proc/%u/ns/net", (unsigned)pids[i]);
-            else if (paths[i - pid_count] == NULL || strlen(paths[i - pid_count]) >= PATH_SIZE)
+            else if (paths[i - pid_count] == NULL || strlen(paths[i - pid_count]) >= TCPTABLE_NETNS_PATH_SIZE)
                 path = NULL;
             else
                 path = paths[i - pid_count];
@@ -964,7 +853,7 @@ int tcptable_poller_set_namespaces(tcptable_poller *poller, int mode, const uint
         return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0,
                              "network namespaces: out of memory");
     ns->mode = mode;
-    poller->netns = ns;
+    poller->os->netns = ns;
     if (mode == TCPTABLE_NAMESPACES_LIST) {
         ns->pids = malloc((pid_count + 1) * sizeof(*ns->pids));
         ns->paths = calloc(path_count + 1, sizeof(*ns->paths));
@@ -992,19 +881,19 @@ int tcptable_poller_set_namespaces(tcptable_poller *poller, int mode, const uint
 
 size_t tcptable_poller_namespace_count(const tcptable_poller *poller)
 {
-    return poller->netns != NULL ? poller->netns->result_count : 0;
+    return poller->os->netns != NULL ? poller->os->netns->result_count : 0;
 }
 
 const tcptable_namespace *tcptable_poller_namespace(const tcptable_poller *poller, size_t index)
 {
-    if (poller->netns == NULL || index >= poller->netns->result_count)
+    if (poller->os->netns == NULL || index >= poller->os->netns->result_count)
         return NULL;
-    return &poller->netns->results[index];
+    return &poller->os->netns->results[index];
 }
 
 uint64_t tcptable_poller_own_namespace(const tcptable_poller *poller)
 {
-    return poller->netlink_netns;
+    return poller->os->netlink_netns;
 }
 
 #else /* not Linux: no network namespaces */
