@@ -11,26 +11,36 @@ NETLINK_SOCK_DIAG (what ``ss`` uses) or /proc/net/tcp*.  Every OS yields the sam
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from ._enums import Direction, OffloadState, State
-from ._errors import NotSupportedError, TcpTableError
-from ._poller import Poller, snapshot
-from ._rows import ROW_SIZE, Connection
-from ._snapshot import Snapshot
-
+# Every name is imported on first access (PEP 562): the command's quickest paths import
+# nothing of the Python layer (its typing, enum and re imports are most of their start-up).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._changes import Changes, diff
+    from ._enums import Direction, OffloadState, State
+    from ._errors import NotSupportedError, TcpTableError
     from ._names import process_name
+    from ._poller import Poller, snapshot
+    from ._rows import ROW_SIZE, Connection
+    from ._snapshot import Snapshot
     from ._statistics import TcpStatistics, statistics
     from ._watch import watch
 
-# Imported on first access (PEP 562): the command's one-shot table needs none of them, and
-# each import is start-up time.
 _LAZY = {
     "Changes": "_changes",
     "diff": "_changes",
+    "Direction": "_enums",
+    "OffloadState": "_enums",
+    "State": "_enums",
+    "NotSupportedError": "_errors",
+    "TcpTableError": "_errors",
     "process_name": "_names",
+    "Poller": "_poller",
+    "snapshot": "_poller",
+    "ROW_SIZE": "_rows",
+    "Connection": "_rows",
+    "Snapshot": "_snapshot",
     "TcpStatistics": "_statistics",
     "statistics": "_statistics",
     "watch": "_watch",
@@ -56,6 +66,10 @@ __all__ = [
     "statistics",
     "watch",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name: str) -> Any:

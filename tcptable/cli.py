@@ -7,24 +7,33 @@ refused (message on stderr), 2 bad usage (argparse's message naming the option).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Callable
 
-from ._cli_args import build_parser, check, flatten, program_name
-from ._enums import Direction, State
-from ._errors import TcpTableError
-from ._poller import Poller
-
+# Everything else is imported where it is used: `tcptable --counts` runs without argparse,
+# typing or enum (tcptable/_cli_counts.py), and the table without the writers it does not use.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    # Imported where they are used: a one-shot table needs none of them (start-up time).
+    import argparse
+    from collections.abc import Iterable, Iterator, Sequence
+    from typing import Any, Callable
+
     from ._changes import Changes
+    from ._cli_args import program_name
     from ._cli_format import Event, Record
+    from ._poller import Poller
     from ._snapshot import Snapshot
 
 __all__ = ["main", "program_name"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "program_name":  # _cli_args imports argparse: only when asked
+        from ._cli_args import program_name
+
+        return program_name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # --counts key -> Snapshot.count_by key (process: counted by pid, then grouped by name)
 _COUNT_BY = {
@@ -45,6 +54,9 @@ class _Query:
     (``--port`` matches either end and ``--process`` names; the library filters are ANDed)."""
 
     def __init__(self, options: argparse.Namespace) -> None:
+        from ._cli_args import flatten
+        from ._enums import State
+
         self.pids = not options.no_pids
         self.names = self.pids and not options.no_names
         states = set(flatten(options.state))
@@ -77,6 +89,8 @@ class _Query:
         if not owners and not (self.process_patterns or "owner_pids" in keywords):
             keywords = {**keywords, "pids": False}
             keywords.pop("names", None)
+        from ._poller import Poller
+
         return Poller(sort=sort, **keywords)
 
     def wants(self, record: Record) -> bool:
@@ -98,6 +112,7 @@ class _Query:
 def _records(table: Snapshot, directions: Iterable[int] | None) -> Iterator[Record]:
     """The rows with their process names, and their directions when given."""
     from ._cli_format import Record
+    from ._enums import Direction
 
     names = table.process_names or {}
     if directions is None:
@@ -191,6 +206,7 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
 def _events(changes: Changes, query: _Query) -> list[Event]:
     """The changes of one poll as events that pass the filters: closed, changed, opened."""
     from ._cli_format import Event, Record
+    from ._enums import State
 
     after = changes.after.process_names or {}
     before = changes.before.process_names or {}
@@ -255,6 +271,20 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Run the command with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
     Bad usage exits 2 through argparse (SystemExit)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        from ._cli_counts import run as run_counts
+
+        status = run_counts(args)  # None: not a command line it takes
+        if status is not None:
+            return status
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        _stdout_gone()
+        return 0
+    from ._cli_args import build_parser, check, program_name
+    from ._errors import TcpTableError
+
     prog = prog or program_name()
     if args[:1] == ["exporter"]:
         from .exporter import main as exporter_main

@@ -412,7 +412,7 @@ def test_program_name() -> None:
 # (shutil first: argparse imports it lazily; so does the command its writers and --watch.)
 _REFUSED = """
 import resource, shutil, sys
-from tcptable import cli, _cli_format, _cli_text, _watch
+from tcptable import cli, _cli_args, _cli_counts, _cli_format, _cli_text, _errors, _poller, _watch
 resource.setrlimit(resource.RLIMIT_NOFILE, (3, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 sys.exit(cli.main(sys.argv[1:], prog="tcptable"))
 """

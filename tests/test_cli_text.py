@@ -325,3 +325,67 @@ def test_columns_must_fit_the_output() -> None:
         _cli_text.format_rows(table.view, "table", [99])
     with pytest.raises(ValueError, match="0 columns"):
         _cli_text.format_rows(table.view, "csv", [])
+
+
+# ---------------------------------------------------------------------------- --counts, quick
+
+
+def test_quick_counts_take_only_their_command_lines() -> None:
+    """The quick path's reading of a command line is argparse's, or it leaves it to argparse."""
+    from tcptable import _cli_counts
+    from tcptable._cli_args import build_parser
+
+    parser = build_parser("tcptable")
+    families = {None: 3, "ipv4": 1, "ipv6": 2}
+    lines = [
+        ["--counts"],
+        ["--counts", "port"],
+        ["--counts=direction", "-4"],
+        ["-6", "--counts", "state", "--no-pids"],
+        ["--counts", "-l", "--no-names"],
+        ["--listening", "--counts", "port", "-6"],
+    ]
+    for args in lines:
+        options = parser.parse_args(args)
+        assert _cli_counts._options(args) == (
+            options.counts,
+            families[options.family],
+            options.listening,
+        ), args
+    for args in [
+        [],
+        ["--json"],
+        ["--counts", "pid"],
+        ["--counts", "process"],
+        ["--counts", "remote"],
+        ["--counts", "bogus"],
+        ["--counts", "--json"],
+        ["--counts", "-4", "-6"],
+        ["--counts", "--counts"],
+        ["--count"],
+        ["--counts", "--port", "80"],
+        ["--counts", "-l", "-l"],
+        ["exporter"],
+    ]:
+        assert _cli_counts._options(args) is None, args
+
+
+@pytest.mark.parametrize("key", ["state", "port", "direction"])
+def test_quick_counts_print_what_the_full_command_prints(key: str) -> None:
+    from tcptable import _cli_counts, cli
+
+    values = {"state": [2, 5, 11, 1], "port": [443, 80, 22, 65535], "direction": [0, 1, 2, 3]}
+    counts = [3, 12, 3, 1]
+    shown: dict[str, int] = {}
+    for value, number in zip(values[key], counts):
+        if key == "state":
+            label = cli._label(key, tcptable.State(value))
+        elif key == "direction":
+            label = cli._label(key, tcptable.Direction(value))
+        else:
+            label = cli._label(key, value)
+        shown[label] = number
+    ordered = sorted(shown.items(), key=lambda item: (-item[1], item[0]))
+    out = io.StringIO()
+    _cli_format.write_counts(out, key, ordered, "table")
+    assert _cli_counts.render(key, values[key], counts) == out.getvalue()
