@@ -409,10 +409,10 @@ def test_program_name() -> None:
 
 
 # The OS refusing: no file descriptor can be opened, so neither sock_diag nor /proc answers.
-# (shutil first: argparse imports it lazily.)
+# (shutil first: argparse imports it lazily; so does the command its writers and --watch.)
 _REFUSED = """
 import resource, shutil, sys
-from tcptable import cli
+from tcptable import cli, _cli_args, _cli_counts, _cli_format, _cli_text, _errors, _poller, _watch
 resource.setrlimit(resource.RLIMIT_NOFILE, (3, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 sys.exit(cli.main(sys.argv[1:], prog="tcptable"))
 """
@@ -597,3 +597,37 @@ def test_watch_in_a_real_terminal(tmp_path: Path) -> None:
         assert plus < minus
     finally:
         subprocess.run([tmux, "-S", socket_path, "kill-server"], timeout=30, check=False)
+
+
+# ---------------------------------------------------------------------------- start-up
+
+_IMPORTED = """
+import sys
+from tcptable import cli
+status = cli.main(sys.argv[1:], prog="tcptable")
+wanted = ("numpy", "argparse", "tcptable._poller", "tcptable._rows", "tcptable._cli_format")
+print(" ".join(name for name in wanted if name in sys.modules), file=sys.stderr)
+sys.exit(status)
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "imported"),
+    [
+        ([], "argparse tcptable._poller tcptable._rows"),  # no numpy, no Python writer
+        (["--json"], "argparse tcptable._poller tcptable._rows"),
+        (["--counts"], ""),  # the quick path: the shim only
+        (["--counts", "port", "-4"], ""),
+        (["--counts", "remote"], "argparse tcptable._poller tcptable._rows tcptable._cli_format"),
+    ],
+)
+def test_the_command_imports_only_what_its_output_needs(args: list[str], imported: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == imported
