@@ -402,3 +402,21 @@ def test_cli_shows_namespaces(holders: list[Holder]) -> None:
         [*command, "--jsonl"], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert {json.loads(line)["netns"] for line in jsonl} == {h.netns for h in holders}
+
+
+def test_filters_and_stats_work_across_namespaces(holders: list[Holder]) -> None:
+    with tcptable.Poller(namespaces="all", states={"LISTEN"}, pids=False) as poller:
+        table = poller.poll()
+    for holder in holders:
+        assert [row_tuple(c) for c in table if c.netns == holder.netns] == [
+            ("127.0.0.1", holder.port, "0.0.0.0", 0, "LISTEN")
+        ]
+    # Each namespace's stats records stay aligned with its rows.
+    with tcptable.Poller(namespaces=[h.pid for h in holders], stats=True) as poller:
+        table = poller.poll()
+    stats = table.stats_array
+    assert len(stats) == len(table)
+    for index, connection in enumerate(table):
+        if connection.state == tcptable.State.ESTABLISHED:
+            assert stats[index]["snd_cwnd"] > 0, connection
+    assert len(table) == 9
