@@ -754,8 +754,10 @@ void tcptable_netns_forget(tcptable_poller *poller)
     size_t i;
     if (poller->os->netns == NULL)
         return;
+    /* Our copies only (the parent's socket stays open): reopened inside each namespace on
+     * this process's next poll. */
     for (i = 0; i < poller->os->netns->entry_count; i++)
-        poller->os->netns->entries[i]->fd = -1; /* the parent's; never closed here */
+        close_entry_socket(poller->os->netns->entries[i]);
 }
 
 static void free_list(struct tcptable_netns *ns)
