@@ -281,3 +281,20 @@ def test_a_reused_pid_is_read_again(v2_root: str) -> None:
     finally:
         child.stop()
     assert tcptable.container_of(pid) is None  # gone: no container, whatever the cache held
+
+
+@linux_root
+def test_the_command_shows_the_container(v2_root: str) -> None:
+    identifier, relative = _docker_scope()
+    child = CgroupChild(v2_root, relative)
+    try:
+        shown = subprocess.run(
+            [sys.executable, "-m", "tcptable", "--netns", "all", "--sport", str(child.port)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        assert shown[0].split()[-2:] == ["NETNS", "CONTAINER"]
+        assert [line.split()[-1] for line in shown[1:]] == [identifier[:12]]
+    finally:
+        child.stop()
