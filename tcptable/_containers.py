@@ -129,8 +129,8 @@ def _read(handle: Any, pid: int, what: int, buffer: Any, length: Any) -> str | N
     if code == lib.TCPTABLE_ERR_OS:
         return None  # gone, or not ours to read: no container we can tell
     raise_for_status(handle, code)
-    text: str = ffi.unpack(buffer, length[0]).decode("utf-8", "replace")
-    return text
+    raw: Any = ffi.unpack(buffer, length[0])
+    return bytes(raw).decode("utf-8", "replace")
 
 
 def containers_of(pids: Iterable[int]) -> dict[int, Container]:

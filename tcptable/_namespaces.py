@@ -15,6 +15,12 @@ NamespacesArgument = Union[None, str, Iterable[Union[int, str, "os.PathLike[str]
 _PID_LIMIT = 0xFFFFFFFF
 
 
+def _text(array: Any) -> str:
+    """A C char array's text."""
+    raw = ffi.string(array)
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
 def check_namespaces(namespaces: object) -> tuple[int, tuple[int, ...], tuple[str, ...]]:
     """(mode, pids, paths) of a ``namespaces`` argument, checked."""
     if namespaces is None:
@@ -65,11 +71,11 @@ def apply_namespaces(handle: Any, mode: int, pids: tuple[int, ...], paths: tuple
     )
     if code == lib.TCPTABLE_OK:
         return
-    status = lib.tcptable_poller_status(handle)
+    status: Any = lib.tcptable_poller_status(handle)
     if mode == lib.TCPTABLE_NAMESPACES_LIST and code != lib.TCPTABLE_ERR_NO_MEMORY:
         index = bad[0]
         what = f"pid {pids[index]}" if index < len(pids) else repr(paths[index - len(pids)])
-        message = ffi.string(status.message).decode("utf-8", "replace")
+        message = _text(status.message)
         if code == lib.TCPTABLE_ERR_ARGUMENT:
             raise ValueError(f"namespaces: {what} is not a network namespace ({message})")
         if status.os_error_kind == lib.TCPTABLE_OS_ERROR_ERRNO:
@@ -87,16 +93,16 @@ def namespaces_of_poll(
     read: dict[int, str | None] = {}
     errors: dict[int | str, OSError] = {}
     for index in range(lib.tcptable_poller_namespace_count(handle)):
-        entry = lib.tcptable_poller_namespace(handle, index)
+        entry: Any = lib.tcptable_poller_namespace(handle, index)
         inode = int(entry.inode)
         if entry.code == lib.TCPTABLE_OK:
-            name = ffi.string(entry.name).decode("utf-8", "replace")
+            name = _text(entry.name)
             read[inode] = name or None
             continue
-        message = ffi.string(entry.message).decode("utf-8", "replace")
+        message = _text(entry.message)
         if entry.os_error_kind == lib.TCPTABLE_OS_ERROR_ERRNO:
             error = OSError(int(entry.os_error), message)  # the errno's subclass
         else:
             error = OSError(message)
-        errors[inode or ffi.string(entry.path).decode("utf-8", "replace")] = error
+        errors[inode or _text(entry.path)] = error
     return read, errors

@@ -4,6 +4,15 @@ from _cffi_backend import FFI
 from _cffi_backend import _CDataBase as CData
 
 class _Lib:
+    TCPTABLE_COLUMN_CONTAINER: int
+    TCPTABLE_COLUMN_DIRECTION: int
+    TCPTABLE_COLUMN_LOCAL: int
+    TCPTABLE_COLUMN_NETNS: int
+    TCPTABLE_COLUMN_PID: int
+    TCPTABLE_COLUMN_PROCESS: int
+    TCPTABLE_COLUMN_PROTO: int
+    TCPTABLE_COLUMN_REMOTE: int
+    TCPTABLE_COLUMN_STATE: int
     TCPTABLE_DIFF_UNMATCHED: int
     TCPTABLE_DIRECTION_INBOUND: int
     TCPTABLE_DIRECTION_LISTEN: int
@@ -19,21 +28,50 @@ class _Lib:
     TCPTABLE_ERR_TABLE_GROWING: int
     TCPTABLE_FAMILY_IPV4: int
     TCPTABLE_FAMILY_IPV6: int
+    TCPTABLE_FIELD_CONTAINER: int
+    TCPTABLE_FIELD_DIRECTION: int
+    TCPTABLE_FIELD_FAMILY: int
+    TCPTABLE_FIELD_INODE: int
+    TCPTABLE_FIELD_LOCAL_ADDRESS: int
+    TCPTABLE_FIELD_LOCAL_PORT: int
+    TCPTABLE_FIELD_LOCAL_SCOPE_ID: int
+    TCPTABLE_FIELD_NETNS: int
+    TCPTABLE_FIELD_NETNS_NAME: int
+    TCPTABLE_FIELD_OFFLOAD_STATE: int
+    TCPTABLE_FIELD_PID: int
+    TCPTABLE_FIELD_PROCESS: int
+    TCPTABLE_FIELD_PROTOCOL: int
+    TCPTABLE_FIELD_REMOTE_ADDRESS: int
+    TCPTABLE_FIELD_REMOTE_PORT: int
+    TCPTABLE_FIELD_REMOTE_SCOPE_ID: int
+    TCPTABLE_FIELD_STATE: int
+    TCPTABLE_FIELD_UID: int
+    TCPTABLE_FORMAT_MAX_COLUMNS: int
     TCPTABLE_KEY_DIRECTION: int
     TCPTABLE_KEY_FAMILY: int
     TCPTABLE_KEY_LOCAL_PORT: int
+    TCPTABLE_KEY_NETNS: int
     TCPTABLE_KEY_PID: int
     TCPTABLE_KEY_REMOTE_ADDRESS: int
     TCPTABLE_KEY_REMOTE_PORT: int
     TCPTABLE_KEY_STATE: int
     TCPTABLE_LINUX_TIMEOUT_MS: int
     TCPTABLE_MAX_TRIES: int
+    TCPTABLE_NAMESPACES_ALL: int
+    TCPTABLE_NAMESPACES_LIST: int
+    TCPTABLE_NAMESPACES_OWN: int
     TCPTABLE_NAME_SIZE: int
     TCPTABLE_OK: int
     TCPTABLE_OS_ERROR_ERRNO: int
     TCPTABLE_OS_ERROR_NONE: int
     TCPTABLE_OS_ERROR_WIN32: int
+    TCPTABLE_OUTPUT_CSV: int
+    TCPTABLE_OUTPUT_JSON: int
+    TCPTABLE_OUTPUT_JSONL: int
+    TCPTABLE_OUTPUT_TABLE: int
     TCPTABLE_PIDS: int
+    TCPTABLE_PROCESS_CGROUP: int
+    TCPTABLE_PROCESS_STAT: int
     TCPTABLE_PROTOCOL_TCP: int
     TCPTABLE_PROTOCOL_UDP: int
     TCPTABLE_SORT: int
@@ -46,14 +84,22 @@ class _Lib:
     def tcptable_poller_status(self, poller: CData, /) -> CData: ...
     def tcptable_fetch(self, poller: CData, families: int, source: int, flags: int, row_count: CData, /) -> int: ...
     def tcptable_decode(self, poller: CData, rows: CData, capacity: int, written: CData, /) -> int: ...
+    def tcptable_process_file(self, poller: CData, pid: int, what: int, out: CData, size: int, length: CData, /) -> int: ...
     def tcptable_directions(self, status: CData, rows: CData, row_count: int, directions: CData, /) -> int: ...
     def tcptable_directions_of(self, status: CData, rows: CData, row_count: int, subset: CData, subset_count: int, directions: CData, /) -> int: ...
     def tcptable_count_by(self, status: CData, rows: CData, row_count: int, key: int, directions: CData, values: CData, counts: CData, capacity: int, written: CData, /) -> int: ...
     def tcptable_diff(self, status: CData, before: CData, before_count: int, after: CData, after_count: int, after_match: CData, before_matched: CData, counts: CData, /) -> int: ...
     def tcptable_diff_collect(self, status: CData, before: CData, before_count: int, after: CData, after_count: int, after_match: CData, before_matched: CData, counts: CData, opened: CData, opened_index: CData, closed: CData, closed_index: CData, changed: CData, changed_index: CData, changed_from: CData, /) -> int: ...
     def tcptable_poller_set_filter(self, poller: CData, states: int, local_ports: CData, local_port_count: int, remote_ports: CData, remote_port_count: int, owner_pids: CData, owner_pid_count: int, /) -> int: ...
+    def tcptable_format_rows(self, input: CData, text: CData, /) -> int: ...
+    def tcptable_text_free(self, text: CData, /) -> None: ...
+    def tcptable_rows_scope_ids(self, status: CData, rows: CData, count: int, ids: CData, unique: CData, /) -> int: ...
     def tcptable_rows_pids(self, poller: CData, rows: CData, count: int, pids: CData, unique: CData, /) -> int: ...
     def tcptable_process_names(self, poller: CData, pids: CData, count: int, names: CData, /) -> int: ...
+    def tcptable_poller_set_namespaces(self, poller: CData, mode: int, pids: CData, pid_count: int, paths: CData, path_count: int, bad_index: CData, /) -> int: ...
+    def tcptable_poller_namespace_count(self, poller: CData, /) -> int: ...
+    def tcptable_poller_namespace(self, poller: CData, index: int, /) -> CData: ...
+    def tcptable_poller_own_namespace(self, poller: CData, /) -> int: ...
     def tcptable_poller_set_pid_max_age(self, poller: CData, seconds: float, /) -> int: ...
     def tcptable_sort_rows(self, poller: CData, rows: CData, count: int, parallel: CData, record_size: int, /) -> int: ...
     def tcptable_statistics(self, poller: CData, families: int, out: CData, /) -> int: ...
