@@ -282,6 +282,14 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     except BrokenPipeError:
         _stdout_gone()
         return 0
+    except OSError as error:  # TcpTableError (an OSError), imported only when raised
+        from ._cli_args import program_name
+        from ._errors import TcpTableError
+
+        if not isinstance(error, TcpTableError):
+            raise
+        print(f"{prog or program_name()}: {error}", file=sys.stderr)
+        return 1
     from ._cli_args import build_parser, check, program_name
     from ._errors import TcpTableError
 
