@@ -14,7 +14,6 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Any
 
 __all__ = ["run"]
 
@@ -34,7 +33,6 @@ _STATE_NAMES = (
     "DELETE_TCB",
 )
 _DIRECTION_NAMES = ("UNKNOWN", "LISTEN", "INBOUND", "OUTBOUND")
-_LISTEN = 2
 # The options this path takes (each at most once), as (what, value).
 _FLAGS = {
     "-4": ("family", 1),
@@ -76,27 +74,6 @@ def _options(args: Sequence[str]) -> tuple[str, int, bool] | None:
     return key, families if isinstance(families, int) else 3, "listening" in seen
 
 
-def _fetch(lib: Any, ffi: Any, handle: Any, families: int, listening: bool) -> Any:
-    """The rows of one poll (unsorted, no owners) and their count; TcpTableError as a poll
-    raises it."""
-    found = ffi.new("size_t[2]")
-    code = lib.TCPTABLE_OK
-    if listening:
-        code = lib.tcptable_poller_set_filter(
-            handle, 1 << _LISTEN, ffi.NULL, 0, ffi.NULL, 0, ffi.NULL, 0
-        )
-    if code == lib.TCPTABLE_OK:
-        code = lib.tcptable_fetch(handle, families, lib.TCPTABLE_SOURCE_DEFAULT, 0, found)
-    rows = ffi.new("tcptable_row[]", max(found[0], 1))
-    if code == lib.TCPTABLE_OK:
-        code = lib.tcptable_decode(handle, rows, max(found[0], 1), found + 1)
-    if code != lib.TCPTABLE_OK:
-        from ._errors import raise_for_status
-
-        raise_for_status(handle, code)
-    return rows, found[1]
-
-
 def run(args: Sequence[str]) -> int | None:
     """Run ``tcptable --counts ...`` if ``args`` is a command line this path takes; the exit
     status, or None to run the full command instead.  The OS's refusal raises TcpTableError,
@@ -105,13 +82,14 @@ def run(args: Sequence[str]) -> int | None:
     if options is None:
         return None
     key, families, listening = options
+    from . import _cli_poll
     from ._native import ffi, lib
 
     handle = lib.tcptable_poller_new()
     if handle == ffi.NULL:
         raise MemoryError("cannot allocate a tcptable poller")
     try:
-        rows, count = _fetch(lib, ffi, handle, families, listening)
+        rows, count = _cli_poll.fetch(lib, ffi, handle, families, 0, listening)
         status = ffi.new("tcptable_status *")
         directions = ffi.NULL
         code = lib.TCPTABLE_OK

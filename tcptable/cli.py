@@ -275,6 +275,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         from ._cli_counts import run as run_counts
 
         status = run_counts(args)  # None: not a command line it takes
+        if status is None:
+            from ._cli_table import run as run_table
+
+            status = run_table(args)
         if status is not None:
             return status
     except KeyboardInterrupt:

@@ -392,3 +392,45 @@ def test_quick_counts_print_what_the_full_command_prints(key: str) -> None:
     out = io.StringIO()
     _cli_format.write_counts(out, key, ordered, "table")
     assert _cli_counts.render(key, values[key], counts) == out.getvalue()
+
+
+def test_quick_table_takes_only_its_command_lines() -> None:
+    """The quick table path reads a command line as argparse does, or leaves it to argparse."""
+    from tcptable import _cli_table
+    from tcptable._cli_args import build_parser
+
+    parser = build_parser("tcptable")
+    families = {"ipv4": 1, "ipv6": 2}
+    for args in [
+        [],
+        ["--json"],
+        ["--jsonl", "-4"],
+        ["--csv", "-6", "--no-pids"],
+        ["-l", "--no-names"],
+        ["--listening", "--json", "-4"],
+    ]:
+        options = parser.parse_args(args)
+        quick = _cli_table._options(args)
+        assert quick is not None, args
+        assert quick.get("output") == options.output, args
+        assert quick.get("family") == families.get(options.family), args
+        assert ("listening" in quick) == options.listening, args
+        assert ("no_pids" in quick) == options.no_pids, args
+        assert ("no_names" in quick) == options.no_names, args
+    for args in [
+        ["--json", "--csv"],
+        ["-4", "-6"],
+        ["--json", "--json"],
+        ["--port", "80"],
+        ["--sport", "22"],
+        ["--state", "listen"],
+        ["--process", "sshd"],
+        ["--family", "ipv4"],
+        ["--watch"],
+        ["--counts", "remote"],
+        ["--js"],
+        ["--help"],
+        ["--version"],
+        ["exporter"],
+    ]:
+        assert _cli_table._options(args) is None, args
