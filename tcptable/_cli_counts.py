@@ -3,8 +3,8 @@
 Python's start-up is most of such a run: importing argparse, typing, enum and re costs more
 than fetching and counting 20,000 rows.  This path reads the few options it knows from argv
 itself and calls the shim directly (tcptable._native only), printing what the full command
-prints.  For any other command line, and whenever anything fails, it returns None and the full
-command runs (and reports the failure its own way).
+prints, and raising what its poll raises.  For any other command line it returns None and the
+full command runs.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ _STATE_NAMES = (
     "DELETE_TCB",
 )
 _DIRECTION_NAMES = ("UNKNOWN", "LISTEN", "INBOUND", "OUTBOUND")
-_LISTEN = 2
 # The options this path takes (each at most once), as (what, value).
 _FLAGS = {
     "-4": ("family", 1),
@@ -77,50 +76,46 @@ def _options(args: Sequence[str]) -> tuple[str, int, bool] | None:
 
 def run(args: Sequence[str]) -> int | None:
     """Run ``tcptable --counts ...`` if ``args`` is a command line this path takes; the exit
-    status, or None to run the full command instead."""
+    status, or None to run the full command instead.  The OS's refusal raises TcpTableError,
+    as the full command's poll does."""
     options = _options(args)
     if options is None:
         return None
     key, families, listening = options
+    from . import _cli_poll
     from ._native import ffi, lib
 
     handle = lib.tcptable_poller_new()
     if handle == ffi.NULL:
-        return None
+        raise MemoryError("cannot allocate a tcptable poller")
     try:
+        rows, count = _cli_poll.fetch(lib, ffi, handle, families, 0, listening)
         status = ffi.new("tcptable_status *")
-        found = ffi.new("size_t[2]")
-        if listening and lib.tcptable_poller_set_filter(
-            handle, 1 << _LISTEN, ffi.NULL, 0, ffi.NULL, 0, ffi.NULL, 0
-        ):
-            return None
-        if lib.tcptable_fetch(handle, families, lib.TCPTABLE_SOURCE_DEFAULT, 0, found):
-            return None
-        rows = ffi.new("tcptable_row[]", max(found[0], 1))
-        if lib.tcptable_decode(handle, rows, max(found[0], 1), found + 1):
-            return None
-        count = found[1]
         directions = ffi.NULL
+        code = lib.TCPTABLE_OK
         if key == "direction":
             directions = ffi.new("uint8_t[]", max(count, 1))
-            if lib.tcptable_directions(status, rows, count, directions):
-                return None
+            code = lib.tcptable_directions(status, rows, count, directions)
         capacity = min(max(count, 1), 65536)
         values = ffi.new("uint64_t[]", capacity)
         counts = ffi.new("uint64_t[]", capacity)
+        groups = ffi.new("size_t *")
         shim_key = {
             "state": lib.TCPTABLE_KEY_STATE,
             "port": lib.TCPTABLE_KEY_LOCAL_PORT,
             "direction": lib.TCPTABLE_KEY_DIRECTION,
         }[key]
-        if lib.tcptable_count_by(
-            status, rows, count, shim_key, directions, values, counts, capacity, found
-        ):
-            return None
-        groups = found[0]
+        if code == lib.TCPTABLE_OK:
+            code = lib.tcptable_count_by(
+                status, rows, count, shim_key, directions, values, counts, capacity, groups
+            )
+        if code != lib.TCPTABLE_OK:
+            from ._errors import raise_for_status_of
+
+            raise_for_status_of(status, code)
     finally:
         lib.tcptable_poller_free(handle)
-    sys.stdout.write(render(key, ffi.unpack(values, groups), ffi.unpack(counts, groups)))
+    sys.stdout.write(render(key, ffi.unpack(values, groups[0]), ffi.unpack(counts, groups[0])))
     sys.stdout.flush()
     return 0
 

@@ -63,10 +63,21 @@ class _RowBuffer:
 
 # Every open Poller, so that a fork child can give each a fresh lock: a fork while another
 # thread was inside poll() copies the lock held, and the child's poll() would wait forever.
+# Pollers are added from any thread: the set has a lock of its own (a WeakSet is not safe
+# against concurrent mutation without the GIL), and so does the child after a fork.
 _live_pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
+_live_pollers_lock = threading.Lock()
+
+
+def _register(poller: Poller) -> None:
+    with _live_pollers_lock:
+        _live_pollers.add(poller)
 
 
 def _after_fork_in_child() -> None:
+    global _live_pollers_lock
+    # The child has one thread: the forking one.  A lock another thread held is copied held.
+    _live_pollers_lock = threading.Lock()
     for poller in list(_live_pollers):
         poller._lock = threading.Lock()
         poller._changes_lock = threading.Lock()
@@ -196,7 +207,7 @@ class Poller:
         # poll_changes(): the table it saw last (at first: nothing, as of now).
         self._changes_lock = threading.Lock()
         self._previous = Snapshot._from_rows(memoryview(b"").toreadonly(), time.time())
-        _live_pollers.add(self)
+        _register(self)
 
     def poll(self) -> Snapshot:
         """Ask the OS for the table now; returns an immutable Snapshot."""

@@ -320,6 +320,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         from ._cli_counts import run as run_counts
 
         status = run_counts(args)  # None: not a command line it takes
+        if status is None:
+            from ._cli_table import run as run_table
+
+            status = run_table(args)
         if status is not None:
             return status
     except KeyboardInterrupt:
@@ -327,6 +331,14 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     except BrokenPipeError:
         _stdout_gone()
         return 0
+    except OSError as error:  # TcpTableError (an OSError), imported only when raised
+        from ._cli_args import program_name
+        from ._errors import TcpTableError
+
+        if not isinstance(error, TcpTableError):
+            raise
+        print(f"{prog or program_name()}: {error}", file=sys.stderr)
+        return 1
     from ._cli_args import build_parser, check, program_name
     from ._errors import TcpTableError
 

@@ -2,8 +2,9 @@
 # Every test of the project, on a fresh machine: installs what the tests need, then runs
 #   1. the pytest suite on this machine's Python (Linux),
 #   2. Linux hardening: bounded fuzzing, the suite under ASan+UBSan, valgrind memcheck,
-#   3. the Windows lane: the same suite on official Windows CPythons under Wine,
-#   4. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing.
+#   3. the CPython 3.14 lane: the same suite on Debian sid's python3.14, from the abi3 wheel,
+#   4. the Windows lane: the same suite on official Windows CPythons under Wine,
+#   5. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing.
 # Exits non-zero if any step fails; every step runs even when an earlier one failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,9 @@ if [ "$(uname -s)" = Linux ]; then
     step "fuzzing (libFuzzer + ASan/UBSan, bounded)" bash tests/fuzz/run.sh
     step "sanitizers (the suite and a stress ramp under ASan+UBSan)" bash tests/sanitizers/run.sh
     step "valgrind memcheck (poll loop)" bash tests/valgrind/run.sh
+fi
+if [ "$(uname -s)" = Linux ]; then
+    step "CPython 3.14 lane (Debian sid's python3.14, the abi3 wheel)" bash tests/py314/run.sh
 fi
 if [ -f tests/windows/run.sh ]; then
     step "Windows lane (Wine)" bash tests/windows/run.sh

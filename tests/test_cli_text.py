@@ -135,7 +135,10 @@ def test_empty_table() -> None:
 
 
 def test_ipv6_scopes_known_and_unknown_interfaces() -> None:
-    lo = socket.if_nametoindex("lo") if hasattr(socket, "if_nametoindex") else 1
+    try:
+        lo = socket.if_nametoindex("lo")
+    except (OSError, AttributeError):  # no interface of that name (Windows): any index will do
+        lo = 1
     rows = [
         make_row(("fe80::1", 22), ("fe80::2", 5000), scope_ids=(lo, lo), pid=1),
         make_row(("fe80::1", 23), ("::", 0), scope_ids=(2**31 - 1, 0), pid=1),  # no such link
@@ -389,3 +392,45 @@ def test_quick_counts_print_what_the_full_command_prints(key: str) -> None:
     out = io.StringIO()
     _cli_format.write_counts(out, key, ordered, "table")
     assert _cli_counts.render(key, values[key], counts) == out.getvalue()
+
+
+def test_quick_table_takes_only_its_command_lines() -> None:
+    """The quick table path reads a command line as argparse does, or leaves it to argparse."""
+    from tcptable import _cli_table
+    from tcptable._cli_args import build_parser
+
+    parser = build_parser("tcptable")
+    families = {"ipv4": 1, "ipv6": 2}
+    for args in [
+        [],
+        ["--json"],
+        ["--jsonl", "-4"],
+        ["--csv", "-6", "--no-pids"],
+        ["-l", "--no-names"],
+        ["--listening", "--json", "-4"],
+    ]:
+        options = parser.parse_args(args)
+        quick = _cli_table._options(args)
+        assert quick is not None, args
+        assert quick.get("output") == options.output, args
+        assert quick.get("family") == families.get(options.family), args
+        assert ("listening" in quick) == options.listening, args
+        assert ("no_pids" in quick) == options.no_pids, args
+        assert ("no_names" in quick) == options.no_names, args
+    for args in [
+        ["--json", "--csv"],
+        ["-4", "-6"],
+        ["--json", "--json"],
+        ["--port", "80"],
+        ["--sport", "22"],
+        ["--state", "listen"],
+        ["--process", "sshd"],
+        ["--family", "ipv4"],
+        ["--watch"],
+        ["--counts", "remote"],
+        ["--js"],
+        ["--help"],
+        ["--version"],
+        ["exporter"],
+    ]:
+        assert _cli_table._options(args) is None, args

@@ -54,6 +54,8 @@ static int column_spec_of(int column, column_spec *spec)
         {"protocol", 0},        {"netns", 0},           {"process", 0},
         {"direction", 0},       {"netns_name", 0},      {"container", 0},
     };
+    spec->name = ""; /* an unknown column (check_input refuses it before any use) */
+    spec->right_aligned = 0;
     if (column >= TCPTABLE_COLUMN_PROTO && column <= TCPTABLE_COLUMN_CONTAINER) {
         *spec = table[column];
         return 1;
