@@ -101,8 +101,8 @@ class WebConfig:
         return known and matches
 
     def _dummy_hash(self) -> bytes:
-        # A hash of a random password at the users' cost, made once: an unknown user costs
-        # what a known one does.
+        # A hash of a random password at the users' cost, made once when the file is loaded:
+        # an unknown user costs what a known one does, from the first request on.
         with self._lock:
             if not self._dummy:
                 import bcrypt
@@ -162,6 +162,8 @@ def load_web_config(path: str) -> WebConfig:
     users = document.get("basic_auth_users")
     if users is not None:
         config.users = _users(path, users)
+        if config.users:
+            config._dummy_hash()
     return config
 
 

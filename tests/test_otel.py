@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from clitools import ENV, Lines, command, free_port, own_process_name
-from conftest import open_pair
+from conftest import open_pair, wait_until
 
 import tcptable
 
@@ -353,3 +353,67 @@ def test_otlp_receiver_down_is_logged_not_fatal() -> None:
         if process.poll() is None:
             process.kill()
             process.wait(15)
+
+
+def closes_poller() -> tcptable.Poller:
+    """A poller with close events, or skip saying why this one has none."""
+    try:
+        return tcptable.Poller(closes=True, pids=False)  # type: ignore[call-arg]
+    except TypeError:
+        pytest.skip("this tcptable's Poller has no close events (closes=True)")
+    except tcptable.NotSupportedError as error:
+        pytest.skip(f"close events are not supported here: {error}")
+
+
+def test_kernel_close_events_reach_both_exporters(reader: InMemoryMetricReader) -> None:
+    import prometheus_client
+
+    from tcptable.exporter import Exporter
+
+    registry = prometheus_client.CollectorRegistry()
+    exporter = Exporter(closes_poller(), interval=60, registry=registry)
+    instruments = tcptable.otel.instrument(
+        MeterProvider(metric_readers=[reader]), closes=True, pids=False
+    )
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    try:
+        exporter.poll_once()
+        collect(reader)
+        # 20 connections opened and closed between two polls, 1000 bytes each way.
+        for _ in range(20):
+            client = socket.create_connection(("127.0.0.1", port))
+            server, _ = listener.accept()
+            client.sendall(b"x" * 1000)
+            server.recv(1000, socket.MSG_WAITALL)
+            server.sendall(b"y" * 1000)
+            client.recv(1000, socket.MSG_WAITALL)
+            client.close()
+            server.close()
+
+        def sample(name: str, **labels: str) -> float:
+            return registry.get_sample_value(name, labels) or 0.0
+
+        def arrived() -> bool:
+            exporter.poll_once()
+            return sample("tcptable_connections_finished_total", family="ipv4") >= 40
+
+        wait_until(arrived)
+        assert sample("tcptable_closed_bytes_total", direction="sent") >= 40 * 1000
+        assert sample("tcptable_closed_bytes_total", direction="received") >= 40 * 1000
+        assert sample("tcptable_connections_closed_total", family="ipv4") >= 40
+        assert registry.get_sample_value("tcptable_events_lost_total") is not None
+        ipv4 = {"network.type": "ipv4", "network.transport": "tcp"}
+        metrics = collect(reader)
+        finished = value(metrics["tcptable.connection.finished"], **ipv4)
+        assert finished is not None
+        assert finished >= 40
+        io = metrics["tcptable.connection.finished.io"]
+        for direction in ("transmit", "receive"):
+            moved = value(io, **{"network.io.direction": direction, "network.transport": "tcp"})
+            assert moved is not None
+            assert moved >= 40 * 1000
+    finally:
+        listener.close()
+        exporter.stop()
+        instruments.close()

@@ -34,7 +34,9 @@ if [ -e "$root/.complete" ]; then
     exit 0
 fi
 
-command -v apt-get >/dev/null && command -v dpkg >/dev/null || die "needs apt-get and dpkg"
+for tool in apt-get dpkg flock; do
+    command -v "$tool" >/dev/null || die "needs $tool"
+done
 sources=/etc/apt/sources.list.d/debian.sources
 [ -e "$sources" ] || sources=/etc/apt/sources.list
 [ -e "$sources" ] || die "no apt sources on this machine to take an archive from"
@@ -79,5 +81,5 @@ done
 touch "$root.part/.complete"
 mv "$root.part" "$root"
 # Only the unpacked root is kept: the lists and packages are fetched anew if it ever must be.
-rm -rf "$work" "$CACHE/$SUITE"
+rm -rf "${work:?}" "${CACHE:?}/$SUITE"
 echo "$root/usr/bin/$want"
