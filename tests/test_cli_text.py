@@ -434,3 +434,42 @@ def test_quick_table_takes_only_its_command_lines() -> None:
         ["exporter"],
     ]:
         assert _cli_table._options(args) is None, args
+
+
+# Today's text of two rows, written out: both writers must keep printing exactly this.
+GOLDEN = {
+    "table": (
+        "Proto  State        Local         Remote       PID  Process  Direction\n"
+        'tcp    LISTEN       127.0.0.1:22  0.0.0.0:*    812  ssh"d    LISTEN\n'
+        "tcp6   ESTABLISHED  [::1]:8080    [::1]:51000    -  -        INBOUND\n"
+    ),
+    "json": (
+        '[\n{"family": 4, "state": "LISTEN", "local_address": "127.0.0.1", "local_port": 22, '
+        '"remote_address": "0.0.0.0", "remote_port": 0, "pid": 812, "offload_state": "IN_HOST", '
+        '"local_scope_id": 0, "remote_scope_id": 0, "uid": 0, "inode": 0, "protocol": 6, '
+        '"netns": 0, "process": "ssh\\"d", "direction": "LISTEN"},\n'
+        '{"family": 6, "state": "ESTABLISHED", "local_address": "::1", "local_port": 8080, '
+        '"remote_address": "::1", "remote_port": 51000, "pid": 0, "offload_state": "IN_HOST", '
+        '"local_scope_id": 0, "remote_scope_id": 0, "uid": 0, "inode": 0, "protocol": 6, '
+        '"netns": 0, "process": null, "direction": "INBOUND"}\n]\n'
+    ),
+    "csv": (
+        "family,state,local_address,local_port,remote_address,remote_port,pid,offload_state,"
+        "local_scope_id,remote_scope_id,uid,inode,protocol,netns,process,direction\r\n"
+        '4,LISTEN,127.0.0.1,22,0.0.0.0,0,812,IN_HOST,0,0,0,0,6,0,"ssh""d",LISTEN\r\n'
+        "6,ESTABLISHED,::1,8080,::1,51000,0,IN_HOST,0,0,0,0,6,0,,INBOUND\r\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("output", sorted(GOLDEN))
+def test_both_writers_print_todays_text(output: str) -> None:
+    table = with_names(
+        [
+            make_row(("127.0.0.1", 22), state=tcptable.State.LISTEN, pid=812),
+            make_row(("::1", 8080), ("::1", 51000), pid=0),
+        ],
+        {812: 'ssh"d'},
+    )
+    assert python_text(table, output, bytes([1, 2])) == GOLDEN[output]
+    assert c_text(table, output, bytes([1, 2])) == GOLDEN[output]
