@@ -26,6 +26,8 @@ import time
 # imported by name from this directory, and tcptable from wherever it is installed.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bench_cli
+import bench_netns
 import holders
 import measures
 import report
@@ -56,6 +58,7 @@ def measure_size(
     budget: float,
     floor: measures.Floor | measures.NotMeasured,
     fdmix: tuple[int, int],
+    cli: tuple[int, list[str] | None, list[bench_cli.SizeResult]],
 ) -> report.SizeRun:
     run = report.SizeRun(sockets)
     try:
@@ -83,6 +86,10 @@ def measure_size(
             run.results += [
                 measures.Result(m.key, m.label, note=f"failed: {error}", failed=True) for m in mixed
             ]
+        rounds, baseline, commands = cli
+        if rounds > 0:  # the command beside ss, whole processes (benchmarks/bench_cli.py)
+            commands.append(bench_cli.measure_held(sockets, run.rows, rounds, baseline))
+            bench_cli.show(commands[-1])
     finally:
         held.__exit__()
     return run
@@ -114,6 +121,23 @@ def main(argv: list[str] | None = None) -> int:
         help="a Markdown file whose section between the benchmark markers to rewrite",
     )
     parser.add_argument("--only", help="comma-separated measurement keys (default: all)")
+    parser.add_argument(
+        "--cli-rounds", type=int, help="rounds of the command beside ss (0: skip; default 11)"
+    )
+    parser.add_argument(
+        "--cli-baseline", metavar="REF", help="also run the command of this commit (e.g. main)"
+    )
+    parser.add_argument(
+        "--netns",
+        action="store_true",
+        help="also time every network namespace in one poll (Linux, root: bench_netns.py)",
+    )
+    parser.add_argument(
+        "--netns-baseline",
+        metavar="PYTHON",
+        help="with --netns: a Python with the tcptable from before namespaces, for the "
+        "namespaces=None comparison",
+    )
     args = parser.parse_args(argv)
 
     sizes = [400] if args.quick else [1000, 5000, 20000, 50000]
@@ -144,8 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{'wall/floor':>7}",
         flush=True,
     )
+    cli_rounds = args.cli_rounds if args.cli_rounds is not None else (2 if args.quick else 11)
+    cli_baseline = bench_cli.baseline_command(args.cli_baseline) if args.cli_baseline else None
+    cli_results: list[bench_cli.SizeResult] = []
+    cli = (cli_rounds, cli_baseline, cli_results)
     started, load_before = time.monotonic(), load_average()
-    runs = [measure_size(size, iterations, budget, floor, fdmix) for size in sizes]
+    runs = [measure_size(size, iterations, budget, floor, fdmix, cli) for size in sizes]
     elapsed, load_after = time.monotonic() - started, load_average()
 
     os.makedirs(args.out, exist_ok=True)
@@ -168,6 +196,21 @@ def main(argv: list[str] | None = None) -> int:
         None if plot_problem else "benchmarks.png",
         None if peers_problem else PEERS_PNG,
     )
+    if cli_results:
+        _, how = bench_cli.this_command()
+        text += "\n\n" + "\n".join(bench_cli.report(cli_results, how, args.cli_baseline))
+    if args.netns:
+        netns = argparse.Namespace(
+            namespaces=5 if args.quick else 50,
+            sockets=50 if args.quick else 200,
+            rounds=3 if args.quick else 20,
+            baseline=args.netns_baseline,
+            child_ehash=1024,
+        )
+        section = bench_netns.report(netns)
+        print("\n".join(section), flush=True)
+        text += "\n\n## Every network namespace in one poll (`benchmarks/bench_netns.py`)\n\n"
+        text += "\n".join(section).rstrip()
     markdown_path = os.path.join(args.out, "benchmarks.md")
     with open(markdown_path, "w", encoding="utf-8") as out:
         out.write(text + "\n")
@@ -189,7 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for run in runs for r in run.results if r.failed]
     for result in failed:
         print(f"FAILED: {result.label}: {result.note}", file=sys.stderr)
-    return 1 if failed else 0
+    failed_cli = [r for r in cli_results if r.note.startswith("failed")]
+    for cli_result in failed_cli:
+        print(
+            f"FAILED: the command at {cli_result.sockets} sockets: {cli_result.note}",
+            file=sys.stderr,
+        )
+    return 1 if failed or failed_cli else 0
 
 
 if __name__ == "__main__":

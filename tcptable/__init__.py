@@ -11,17 +11,43 @@ NETLINK_SOCK_DIAG (what ``ss`` uses) or /proc/net/tcp*.  Every OS yields the sam
 
 from __future__ import annotations
 
-from typing import Any
+# Every name is imported on first access (PEP 562): the command's quickest paths import
+# nothing of the Python layer (its typing, enum and re imports are most of their start-up).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-from ._changes import Changes, diff
-from ._enums import Direction, OffloadState, State
-from ._errors import NotSupportedError, TcpTableError
-from ._names import process_name
-from ._poller import Poller, snapshot
-from ._rows import ROW_SIZE, Connection
-from ._snapshot import Snapshot
-from ._tcp_mib import TcpStatistics, statistics
-from ._watch import watch
+    from ._changes import Changes, diff
+    from ._containers import Container, container_of
+    from ._enums import Direction, OffloadState, State
+    from ._errors import NotSupportedError, TcpTableError
+    from ._names import process_name
+    from ._poller import Poller, snapshot
+    from ._rows import ROW_SIZE, Connection
+    from ._snapshot import Snapshot
+    from ._tcp_mib import TcpStatistics, statistics
+    from ._watch import watch
+
+_LAZY = {
+    "Changes": "_changes",
+    "diff": "_changes",
+    "Container": "_containers",
+    "container_of": "_containers",
+    "Direction": "_enums",
+    "OffloadState": "_enums",
+    "State": "_enums",
+    "NotSupportedError": "_errors",
+    "TcpTableError": "_errors",
+    "process_name": "_names",
+    "Poller": "_poller",
+    "snapshot": "_poller",
+    "ROW_SIZE": "_rows",
+    "Connection": "_rows",
+    "Snapshot": "_snapshot",
+    "TcpStatistics": "_tcp_mib",
+    "statistics": "_tcp_mib",
+    "watch": "_watch",
+}
 
 __all__ = [
     "ROW_DTYPE",
@@ -29,6 +55,7 @@ __all__ = [
     "STATS_DTYPE",
     "Changes",
     "Connection",
+    "Container",
     "Direction",
     "NotSupportedError",
     "OffloadState",
@@ -37,6 +64,7 @@ __all__ = [
     "State",
     "TcpStatistics",
     "TcpTableError",
+    "container_of",
     "diff",
     "process_name",
     "snapshot",
@@ -45,7 +73,17 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
     # ROW_DTYPE needs numpy, which is optional: build it on first access only.
     if name == "ROW_DTYPE":
         from ._rows import row_dtype
