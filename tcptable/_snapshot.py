@@ -248,12 +248,14 @@ class Snapshot:
         return numpy.frombuffer(self.directions(), dtype=numpy.uint8)
 
     def to_dicts(self) -> list[dict[str, Any]]:
-        """The rows as JSON-ready dicts (state and offload_state as their names)."""
+        """The rows as JSON-ready dicts (state and offload_state as their names, protocol as
+        its number: 6 or 17)."""
         rows = []
         for connection in self:
             row = connection._asdict()
             row["state"] = State(connection.state).name
             row["offload_state"] = OffloadState(connection.offload_state).name
+            row["protocol"] = int(connection.protocol)
             rows.append(row)
         return rows
 
