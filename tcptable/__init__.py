@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from ._changes import Changes, diff
     from ._containers import Container, container_of
-    from ._enums import Direction, OffloadState, State
+    from ._enums import Direction, OffloadState, Protocol, State
     from ._errors import NotSupportedError, TcpTableError
     from ._names import process_name
     from ._poller import Poller, snapshot
@@ -35,6 +35,7 @@ _LAZY = {
     "container_of": "_containers",
     "Direction": "_enums",
     "OffloadState": "_enums",
+    "Protocol": "_enums",
     "State": "_enums",
     "NotSupportedError": "_errors",
     "TcpTableError": "_errors",
@@ -60,6 +61,7 @@ __all__ = [
     "NotSupportedError",
     "OffloadState",
     "Poller",
+    "Protocol",
     "Snapshot",
     "State",
     "TcpStatistics",

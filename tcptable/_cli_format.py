@@ -78,6 +78,7 @@ def row_dict(record: Record) -> dict[str, Any]:
     row = connection._asdict()
     row["state"] = connection.state.name
     row["offload_state"] = connection.offload_state.name
+    row["protocol"] = int(connection.protocol)  # the number, on every Python (str() varies)
     row["process"] = record.process
     row["direction"] = record.direction
     return row

@@ -127,6 +127,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         action="store_true",
         help="container and pod_uid labels on tcptable_listening (Linux containers)",
     )
+    parser.add_argument(
+        "--protocol",
+        choices=("tcp", "udp", "all"),
+        default="all",
+        help="which sockets to publish (default all: TCP and UDP, told apart by the protocol "
+        "label)",
+    )
     return parser
 
 
@@ -193,6 +200,7 @@ def _serve(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
             names=not options.no_names,
             namespaces=namespaces_of(options.netns),
             containers=options.container_labels,
+            protocol=options.protocol,
         ),
         interval,
         registry,
@@ -266,7 +274,7 @@ def _push(options: argparse.Namespace) -> int:
         {"service.name": "tcptable", "service.instance.id": host, "host.name": host}
     )
     provider = MeterProvider(resource=resource, metric_readers=[reader])
-    instruments = instrument(provider, names=not options.no_names)
+    instruments = instrument(provider, names=not options.no_names, protocol=options.protocol)
     timeout_millis = int(_PUSH_TIMEOUT_SECONDS * 1000) * 2
     with _until_stopped() as stop:
         try:

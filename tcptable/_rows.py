@@ -13,7 +13,7 @@ import struct
 from _socket import AF_INET, AF_INET6, inet_ntop
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._enums import OffloadState, State
+from ._enums import OffloadState, Protocol, State
 from ._native import ffi
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class Connection(NamedTuple):
     remote_scope_id: int
     uid: int
     inode: int
-    protocol: int = 6
+    protocol: Protocol = Protocol.TCP
     netns: int = 0
 
 
@@ -146,6 +146,6 @@ def connection_from_fields(fields: tuple[Any, ...]) -> Connection:
         remote_scope_id,
         uid,
         inode,
-        protocol,
+        Protocol(protocol),
         netns,
     )

@@ -234,8 +234,8 @@ class Snapshot:
 
         ``key`` is ``"state"`` (``State`` keys), ``"family"`` (4, 6), ``"local_port"``,
         ``"remote_port"``, ``"pid"``, ``"netns"`` (ints: a namespace's inode), ``"remote_address"``
-        (str, formatted as ``Connection`` formats it; IPv4 first) or ``"direction"``
-        (``Direction`` keys).
+        (str, formatted as ``Connection`` formats it; IPv4 first), ``"direction"``
+        (``Direction`` keys) or ``"protocol"`` (``Protocol`` keys).
         Counted in C over the packed rows; numpy is not needed.
 
         >>> table.count_by("state")
@@ -251,8 +251,10 @@ class Snapshot:
     def directions(self) -> memoryview:
         """One byte per row, a ``tcptable.Direction`` value (read-only memoryview, computed
         once per snapshot in C): LISTEN, INBOUND (the local port is one a listener of the same
-        family accepts on, at this address or a wildcard, in the row's own network namespace),
-        OUTBOUND, or UNKNOWN (no remote end).
+        protocol and family accepts on, at this address or a wildcard, in the row's own network
+        namespace), OUTBOUND, or UNKNOWN (no remote end).  A UDP socket that is bound and not
+        connected counts as listening (on Windows, whose UDP table has no remote end, that is
+        every UDP row).
         """
         if self._directions is None:
             if self._origin is None:
@@ -270,12 +272,14 @@ class Snapshot:
         return numpy.frombuffer(self.directions(), dtype=numpy.uint8)
 
     def to_dicts(self) -> list[dict[str, Any]]:
-        """The rows as JSON-ready dicts (state and offload_state as their names)."""
+        """The rows as JSON-ready dicts (state and offload_state as their names, protocol as
+        its number: 6 or 17)."""
         rows = []
         for connection in self:
             row = connection._asdict()
             row["state"] = State(connection.state).name
             row["offload_state"] = OffloadState(connection.offload_state).name
+            row["protocol"] = int(connection.protocol)
             rows.append(row)
         return rows
 

@@ -2,8 +2,10 @@
 kept between polls.  Knows nothing of Prometheus or OpenTelemetry (``exporter.py`` and
 ``otel.py`` render it); numpy counts the rows.
 
-- connections by address family and state (every state present, 0 included);
-- listening sockets by family, local address, port and process name;
+- connections by address family, state and protocol (every TCP state present, 0 included;
+  with a poller that fetches UDP, the UDP rows too, under the state "none");
+- listening sockets by family, local address, port, process name and protocol (a UDP socket
+  listens when it is bound and not connected);
 - rows opened / closed between consecutive polls, by family (the first poll is the starting
   point, not a burst of openings);
 - where the poller reports sockets the OS destroyed between polls (``Changes.finished``, with
@@ -28,13 +30,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._enums import State
+from ._enums import Protocol, State
 from ._rows import Connection
 from ._snapshot import Snapshot
 
 __all__ = ["FAMILIES", "STATISTICS", "Reading", "TableMetrics"]
 
 FAMILIES = {4: "ipv4", 6: "ipv6"}
+PROTOCOLS = {Protocol.TCP: "tcp", Protocol.UDP: "udp"}
 STATISTICS = (
     "active_opens",
     "passive_opens",
@@ -46,18 +49,20 @@ STATISTICS = (
 )
 DIRECTIONS = ("sent", "received")
 
-# (family, address, port, process name) of a listening socket, then its netns label and its
-# container labels (container id, pod uid) when the exporter has those.
+# (family, address, port, process name, protocol) of a listening socket, then its netns label
+# and its container labels (container id, pod uid) when the exporter has those.
 ListeningKey = tuple[str, ...]
+# (family, state, protocol) of a row, then its netns label when the exporter has one.
+ConnectionKey = tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Reading:
     """A consistent copy of everything the exporters publish (``TableMetrics.reading()``)."""
 
-    # None until a poll of the table succeeded.  Keys: (family, state), then the netns label
-    # when netns_label is set.
-    by_family_state: dict[tuple[str, ...], int] | None = None
+    # None until a poll of the table succeeded.  Keys: (family, state, protocol), then the
+    # netns label when netns_label is set.
+    by_family_state: dict[ConnectionKey, int] | None = None
     listening: dict[ListeningKey, int] = field(default_factory=dict)
     statistics: dict[str, float] = field(default_factory=dict)
     opened: dict[str, int] = field(default_factory=dict)
@@ -88,54 +93,55 @@ def namespace_label(table: Snapshot, inode: int) -> str:
     return table.namespaces.get(inode) or str(inode)
 
 
-def by_family_state(table: Snapshot, netns: bool = False) -> dict[tuple[str, ...], int]:
-    """Rows by (family name, lower-case state name), every pair present; with ``netns``, by
-    (family, state, namespace label), every pair present for every namespace the poll read."""
+def by_family_state(
+    table: Snapshot, protocols: str = "tcp", netns: bool = False
+) -> dict[ConnectionKey, int]:
+    """Rows by (family name, lower-case state name, protocol name), every TCP state present
+    and, when ``protocols`` ("tcp", "udp" or "all", as ``Poller(protocol=...)``) has UDP, the
+    UDP rows' (family, "none", "udp"); with ``netns``, each key ends with the namespace label,
+    every one present for every namespace the poll read."""
+    labels: list[tuple[str, ...]] = [()]
     if netns:
-        return _by_family_state_netns(table)
-    counts: dict[tuple[str, ...], int] = {
-        (family, state.name.lower()): 0 for family in FAMILIES.values() for state in State
-    }
-    if len(table):
-        import numpy
-
-        rows = table.array
-        # family * 16 + state: one bincount for every (family, state) pair.
-        keys = rows["family"].astype(numpy.intp) * 16 + rows["state"]
-        for key, count in enumerate(numpy.bincount(keys, minlength=7 * 16)):
-            if count:
-                counts[(FAMILIES[key // 16], State(key % 16).name.lower())] = int(count)
-    return counts
-
-
-def _by_family_state_netns(table: Snapshot) -> dict[tuple[str, ...], int]:
-    counts: dict[tuple[str, ...], int] = {}
-    for inode in table.namespaces:
-        label = namespace_label(table, inode)
+        labels = [(namespace_label(table, inode),) for inode in table.namespaces]
+    counts: dict[ConnectionKey, int] = {}
+    for label in labels:
         for family in FAMILIES.values():
-            for state in State:
-                counts[(family, state.name.lower(), label)] = 0
+            if protocols != "udp":
+                for state in State:
+                    if state != State.NONE:
+                        counts[(family, state.name.lower(), "tcp", *label)] = 0
+            if protocols != "tcp":
+                counts[(family, "none", "udp", *label)] = 0
     if len(table):
         import numpy
 
         rows = table.array
-        inodes, index = numpy.unique(rows["netns"], return_inverse=True)
-        keys = (index * 7 + rows["family"].astype(numpy.intp)) * 16 + rows["state"]
-        for key, count in enumerate(numpy.bincount(keys, minlength=len(inodes) * 7 * 16)):
+        # ((namespace * 7 + family) * 2 + is UDP) * 16 + state: one bincount for every
+        # (namespace, family, protocol, state).
+        udp = (rows["protocol"] == Protocol.UDP).astype(numpy.intp)
+        keys = (rows["family"].astype(numpy.intp) * 2 + udp) * 16 + rows["state"]
+        inodes = numpy.zeros(1, dtype=numpy.uint64)
+        if netns:
+            inodes, index = numpy.unique(rows["netns"], return_inverse=True)
+            keys = index.reshape(-1) * (7 * 32) + keys
+        for key, count in enumerate(numpy.bincount(keys, minlength=len(inodes) * 7 * 32)):
             if count:
-                netns, rest = divmod(key, 7 * 16)
-                label = namespace_label(table, int(inodes[netns]))
-                counts[(FAMILIES[rest // 16], State(rest % 16).name.lower(), label)] = int(count)
+                namespace, rest = divmod(key, 7 * 32)
+                protocol = "udp" if (rest // 16) % 2 else "tcp"
+                state_name = State(rest % 16).name.lower()
+                label = (namespace_label(table, int(inodes[namespace])),) if netns else ()
+                counts[(FAMILIES[rest // 32], state_name, protocol, *label)] = int(count)
     return counts
 
 
 def listening(
     table: Snapshot, netns: bool = False, containers: bool = False
 ) -> dict[ListeningKey, int]:
-    """Listening sockets by (family, address, port, process name), then the namespace label
-    with ``netns`` and (container id, pod uid) with ``containers`` ("" outside containers);
-    the value is how many share those labels (several SO_REUSEPORT listeners of one process
-    count 2)."""
+    """Listening sockets by (family, address, port, process name, protocol), then the namespace
+    label with ``netns`` and (container id, pod uid) with ``containers`` ("" outside
+    containers); the value is how many share those labels (several SO_REUSEPORT listeners of
+    one process count 2).  A UDP socket listens when it is bound and not connected (remote
+    port 0)."""
     names = table.process_names or {}
     owners = table.containers or {}
     found: Counter[ListeningKey] = Counter()
@@ -143,13 +149,16 @@ def listening(
         import numpy
 
         rows = table.array
-        for index in numpy.flatnonzero(rows["state"] == State.LISTEN):
+        udp = rows["protocol"] == Protocol.UDP
+        listens = (rows["state"] == State.LISTEN) | (udp & (rows["remote_port"] == 0))
+        for index in numpy.flatnonzero(listens):
             connection = table[int(index)]
             labels: ListeningKey = (
                 FAMILIES[connection.family],
                 _address(connection),
                 str(connection.local_port),
                 names.get(connection.pid, "") if connection.pid else "",
+                PROTOCOLS[connection.protocol],
             )
             if netns:
                 labels += (namespace_label(table, connection.netns),)
@@ -163,9 +172,18 @@ def listening(
 
 
 def _by_family(rows: Any) -> Counter[str]:
-    """Rows by family name, from anything with ``count_by`` or a numpy ``array``."""
+    """TCP rows by family name, from anything with a numpy ``array`` or ``count_by``: opened
+    and closed count connections, and a UDP row (of a poller that fetches UDP) is none."""
     counts: Counter[str] = Counter()
     if rows is None or not len(rows):
+        return counts
+    if hasattr(rows, "array") and "protocol" in (rows.array.dtype.names or ()):
+        import numpy
+
+        array = rows.array
+        tcp = array["family"][array["protocol"] == Protocol.TCP]
+        for family, name in FAMILIES.items():
+            counts[name] += int(numpy.count_nonzero(tcp == family))
         return counts
     if hasattr(rows, "count_by"):
         for family, count in rows.count_by("family").items():
@@ -200,6 +218,9 @@ class TableMetrics:
         self.netns_label = getattr(poller, "namespaces", None) is not None
         self.container_labels = bool(getattr(poller, "containers", False))
         self._table: dict[tuple[str, ...], int] | None = None
+        self._table: dict[ConnectionKey, int] | None = None
+        # What the poller fetches: "tcp" (a Poller's default), "udp" or "all".
+        self._protocols = str(getattr(poller, "protocol", "tcp"))
         self._listening: dict[ListeningKey, int] = {}
         self._statistics: dict[str, float] = {}
         self._opened: Counter[str] = Counter()
@@ -238,7 +259,7 @@ class TableMetrics:
 
     def _poll_table(self) -> None:
         changes = self.poller.poll_changes()
-        table = by_family_state(changes.after, self.netns_label)
+        table = by_family_state(changes.after, self._protocols, self.netns_label)
         found = listening(changes.after, self.netns_label, self.container_labels)
         # Close events, where the poller has them (Poller(closes=True)); absent otherwise.
         finished = getattr(changes, "finished", None)

@@ -50,10 +50,21 @@ class _Query:
 
         self.pids = not options.no_pids
         self.names = self.pids and not options.no_names
+        protocols = set(options.protocols or ["tcp"])
+        self.protocol = "all" if len(protocols) == 2 else protocols.pop()
         states = set(flatten(options.state))
+        # A UDP socket listens when it is bound and not connected: its state is NONE (every
+        # UDP row's) and its remote port 0, which is checked here.
+        self.udp_listening = options.listening and self.protocol != "tcp"
         if options.listening:
             states.add(State.LISTEN)
-        keywords: dict[str, Any] = {"family": options.family or "all", "pids": self.pids}
+            if self.udp_listening:
+                states.add(State.NONE)
+        keywords: dict[str, Any] = {
+            "family": options.family or "all",
+            "pids": self.pids,
+            "protocol": self.protocol,
+        }
         if self.names:
             keywords["names"] = True
         if states:
@@ -75,7 +86,7 @@ class _Query:
 
     @property
     def filters_in_python(self) -> bool:
-        return bool(self.ports or self.process_patterns)
+        return bool(self.ports or self.process_patterns or self.udp_listening)
 
     def poller(self, sort: bool, owners: bool = True) -> Poller:
         """A poller for the options; ``owners=False`` (counts that show no pid or name) skips
@@ -90,7 +101,15 @@ class _Query:
         return Poller(sort=sort, **keywords)
 
     def wants(self, record: Record) -> bool:
+        from ._enums import Protocol
+
         connection = record.connection
+        if (
+            self.udp_listening
+            and connection.protocol == Protocol.UDP
+            and connection.remote_port != 0
+        ):
+            return False
         if self.ports and not (
             connection.local_port in self.ports or connection.remote_port in self.ports
         ):
@@ -198,6 +217,8 @@ def _label(key: str, value: Any) -> str:
     no name."""
     if key in ("state", "direction"):
         return str(value.name)
+    if key == "protocol":
+        return str(value.name).lower()
     if key in ("pid", "process"):
         return str(value) if value else "-"
     return str(value)
@@ -212,6 +233,7 @@ _RECORD_LABELS: dict[str, Callable[[Record], str]] = {
     "remote": lambda r: r.connection.remote_address,
     "direction": lambda r: r.direction or "-",
     "netns": lambda r: r.netns or "-",
+    "protocol": lambda r: r.connection.protocol.name.lower(),
 }
 
 

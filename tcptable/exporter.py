@@ -4,12 +4,15 @@
 A background thread polls the table every ``interval`` seconds; each scrape reads what the
 last poll saw:
 
-- ``tcptable_connections{family,state}`` gauge: rows by address family and state, every state
-  present (0 included);
-- ``tcptable_listening{family,address,port,process}`` gauge: listening sockets (the value is
-  how many share those labels: several SO_REUSEPORT listeners of one process count 2);
+- ``tcptable_connections{family,state,protocol}`` gauge: rows by address family, state and
+  protocol (``tcp``, ``udp``), every TCP state present (0 included); UDP rows, where the
+  poller fetches them (``Poller(protocol="udp"|"all")``; the command's default), have the
+  state ``none``;
+- ``tcptable_listening{family,address,port,process,protocol}`` gauge: listening sockets, UDP
+  sockets bound and not connected included (the value is how many share those labels:
+  several SO_REUSEPORT listeners of one process count 2);
 - ``tcptable_connections_opened_total{family}``, ``tcptable_connections_closed_total{family}``
-  counters: rows that appeared / disappeared between consecutive polls, so a connection that
+  counters: TCP rows that appeared / disappeared between consecutive polls, so a connection that
   lives between two scrapes still counts (one living less than a poll interval may not, unless
   the poller reports close events: then every close counts, see ``_table_metrics``);
 - with close events only: ``tcptable_connections_finished_total{family}``,
@@ -134,13 +137,14 @@ def families(reading: Reading) -> Iterator[Metric]:
     netns = ["netns"] * reading.netns_label
     connections = GaugeMetricFamily(
         "tcptable_connections",
-        "TCP connections by address family and state (tcptable.State names, lower case)"
-        + (" and network namespace." if netns else "."),
-        labels=["family", "state", *netns],
+        "Sockets by address family, state (tcptable.State names, lower case; none for UDP) "
+        "and protocol (tcp, udp)" + (", and network namespace." if netns else "."),
+        labels=["family", "state", "protocol", *netns],
     )
     listening = GaugeMetricFamily(
         "tcptable_listening",
-        "Listening TCP sockets by family, local address, port and owning process"
+        "Listening sockets (UDP: bound and not connected) by family, local address, port, "
+        "owning process and protocol"
         + (", network namespace" if netns else "")
         + (", container and pod" if reading.container_labels else "")
         + ".",
@@ -149,6 +153,7 @@ def families(reading: Reading) -> Iterator[Metric]:
             "address",
             "port",
             "process",
+            "protocol",
             *netns,
             *(["container", "pod_uid"] if reading.container_labels else []),
         ],

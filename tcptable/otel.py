@@ -242,16 +242,21 @@ def instrument(
 def _connections(reading: Reading) -> list[tuple[float, dict[str, Any]]]:
     if reading.by_family_state is None:
         return []
+    # UDP rows have no connection state: no network.connection.state attribute.
     return [
         (
             count,
             {
-                "network.connection.state": CONNECTION_STATES[state],
-                "network.transport": "tcp",
+                **(
+                    {"network.connection.state": CONNECTION_STATES[state]}
+                    if state in CONNECTION_STATES
+                    else {}
+                ),
+                "network.transport": protocol,
                 "network.type": family,
             },
         )
-        for (family, state), count in reading.by_family_state.items()
+        for (family, state, protocol), count in reading.by_family_state.items()
     ]
 
 
@@ -264,9 +269,10 @@ def _listening(reading: Reading) -> list[tuple[float, dict[str, Any]]]:
                 "network.local.address": address,
                 "network.local.port": int(port),
                 "process.executable.name": process,
+                "network.transport": protocol,
             },
         )
-        for (family, address, port, process), count in reading.listening.items()
+        for (family, address, port, process, protocol), count in reading.listening.items()
     ]
 
 

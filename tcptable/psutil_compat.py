@@ -62,6 +62,7 @@ CONN_DELETE_TCB = "DELETE_TCB"
 CONN_NONE = "NONE"
 
 _STATUS = {
+    State.NONE: CONN_NONE,  # UDP rows (the adapter asks for TCP only)
     State.CLOSED: CONN_CLOSE,
     State.LISTEN: CONN_LISTEN,
     State.SYN_SENT: CONN_SYN_SENT,

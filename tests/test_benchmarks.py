@@ -40,6 +40,7 @@ def test_quick_run_writes_the_table_and_the_plot(tmp_path: Path) -> None:
     assert "## Targets" in table
     assert "| `poll()`, pids=False |" in table
     assert "![cost per row against table size](benchmarks.png)" in table
+    assert "| sock_diag, pids=False |" in table.split("## A UDP poll beside a TCP poll")[1]
     assert "failed:" not in table
     assert (
         "![one poll of the whole table: tcptable against ss and psutil](benchmarks-peers.png)"

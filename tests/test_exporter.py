@@ -49,13 +49,20 @@ def test_metrics_show_own_sockets_and_count_opened_and_closed(registry: Any) -> 
     try:
         assert exporter.poll_once()
         port = str(pair.listen_port)
-        listening = {"family": "ipv4", "address": "127.0.0.1", "port": port}
+        listening = {"family": "ipv4", "address": "127.0.0.1", "port": port, "protocol": "tcp"}
         assert sample(registry, "tcptable_listening", **listening, process=own_process_name()) == 1
-        established = sample(registry, "tcptable_connections", family="ipv4", state="established")
+        established = sample(
+            registry, "tcptable_connections", family="ipv4", state="established", protocol="tcp"
+        )
         assert established is not None
         assert established >= 2
         # Every state is present, 0 or not: dashboards need no absent() guards.
-        assert sample(registry, "tcptable_connections", family="ipv6", state="delete_tcb") == 0
+        assert (
+            sample(
+                registry, "tcptable_connections", family="ipv6", state="delete_tcb", protocol="tcp"
+            )
+            == 0
+        )
         # The first poll is the starting point, not a burst of openings.
         assert sample(registry, "tcptable_connections_opened_total", family="ipv4") == 0
         assert sample(registry, "tcptable_tcp_active_opens_total") > 0  # type: ignore[operator]
@@ -126,6 +133,7 @@ def test_a_failed_poll_is_counted_and_logged_not_fatal(
                     address="127.0.0.1",
                     port=str(pair.listen_port),
                     process="",
+                    protocol="tcp",
                 )
             )
         assert sample(registry, "tcptable_poll_errors_total") == 1

@@ -361,14 +361,15 @@ def test_exporter_labels_each_namespace(holders: list[Holder]) -> None:
         for netns in (named.name, str(holders[0].netns)):
             assert (
                 registry.get_sample_value(
-                    "tcptable_connections", {"family": "ipv4", "state": "listen", "netns": netns}
+                    "tcptable_connections",
+                    {"family": "ipv4", "state": "listen", "protocol": "tcp", "netns": netns},
                 )
                 == 1
             )
             assert (
                 registry.get_sample_value(
                     "tcptable_connections",
-                    {"family": "ipv4", "state": "established", "netns": netns},
+                    {"family": "ipv4", "state": "established", "protocol": "tcp", "netns": netns},
                 )
                 == 2
             )
@@ -377,6 +378,7 @@ def test_exporter_labels_each_namespace(holders: list[Holder]) -> None:
             "address": "127.0.0.1",
             "port": str(named.port),
             "process": "",
+            "protocol": "tcp",
             "netns": named.name,
         }
         assert registry.get_sample_value("tcptable_listening", labels) == 1

@@ -93,6 +93,7 @@ def test_instruments_show_own_listener_and_count_opened_and_closed(
             "network.local.address": "127.0.0.1",
             "network.local.port": port,
             "process.executable.name": own_process_name(),
+            "network.transport": "tcp",
         }
         assert value(metrics["tcptable.listening"], **listening) == 1
         assert metrics["tcptable.listening"].unit == "{socket}"

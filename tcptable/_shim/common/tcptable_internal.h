@@ -22,9 +22,16 @@
 #define TCPTABLE_PRINTF(f, a)
 #endif
 
-/* Index of the raw reply buffers: one per address family, so that one family's reply is never
- * re-fetched because the other one grew. */
-enum { TCPTABLE_RAW_IPV4 = 0, TCPTABLE_RAW_IPV6 = 1, TCPTABLE_RAW_COUNT = 2 };
+/* Index of the raw reply buffers: one per protocol and address family, so that one table's
+ * reply is never re-fetched because another one grew.  TCP first, IPv4 first: the order the
+ * rows decode in. */
+enum {
+    TCPTABLE_RAW_IPV4 = 0,
+    TCPTABLE_RAW_IPV6 = 1,
+    TCPTABLE_RAW_UDP4 = 2,
+    TCPTABLE_RAW_UDP6 = 3,
+    TCPTABLE_RAW_COUNT = 4
+};
 
 struct tcptable_filter; /* tcptable_filter.h */
 struct tcptable_stats;  /* tcptable_stats.h */
@@ -44,6 +51,7 @@ struct tcptable_poller {
     int families;  /* of the last successful fetch */
     int source;    /* the source that actually answered the last fetch */
     int flags;
+    int protocols; /* TCPTABLE_PROTOCOLS_* (tcptable_protocols.h); 0 = TCP only */
     int fetched;   /* a fetch succeeded and has not been decoded yet */
     int sorted_by_source; /* set by the backend when the OS itself returned TCPTABLE_SORT order */
 

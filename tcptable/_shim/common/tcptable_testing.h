@@ -53,6 +53,12 @@ typedef struct {
 int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
                                  tcptable_get_table_fn get_tcp6_table2);
 
+/* Replace a poller's two UDP table calls (Windows): GetExtendedUdpTable with
+ * UDP_TABLE_OWNER_PID for AF_INET and for AF_INET6, each wrapped as a tcptable_get_table_fn
+ * with the same contract; NULL restores the real ones. */
+int tcptable_poller_set_iphlpapi_udp(tcptable_poller *poller, tcptable_get_table_fn get_udp_table,
+                                     tcptable_get_table_fn get_udp6_table);
+
 /* Replace a poller's Linux system calls (a copy of *calls is kept); NULL restores the real
  * ones. */
 int tcptable_poller_set_linux_calls(tcptable_poller *poller,

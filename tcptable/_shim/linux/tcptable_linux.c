@@ -44,20 +44,26 @@ int tcptable_os_fetch(tcptable_poller *poller)
     }
     if (poller->os->netns != NULL)
         return tcptable_netns_fetch(poller);
-    if (poller->source == TCPTABLE_SOURCE_NETLINK ||
-        (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->os->netlink_missing)) {
+    {
+        /* TCP first: poller->source becomes the source that answered for it.  UDP then
+         * answers from what was asked (tcptable_linux_fetch_udp). */
         int asked = poller->source;
-        rc = tcptable_linux_fetch_with(poller, TCPTABLE_SOURCE_NETLINK);
-        if (rc != TCPTABLE_ERR_NOT_SUPPORTED || asked == TCPTABLE_SOURCE_NETLINK)
-            return rc;
-        /* No sock_diag here (some sandboxes, old kernels): /proc from now on. */
-        poller->os->netlink_missing = 1;
-        tcptable_clear_reply(poller);
+        if (poller->source == TCPTABLE_SOURCE_NETLINK ||
+            (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->os->netlink_missing)) {
+            rc = tcptable_linux_fetch_with(poller, TCPTABLE_SOURCE_NETLINK);
+            if (rc != TCPTABLE_ERR_NOT_SUPPORTED || asked == TCPTABLE_SOURCE_NETLINK)
+                return rc == TCPTABLE_OK ? tcptable_linux_fetch_udp(poller, asked) : rc;
+            /* No sock_diag here (some sandboxes, old kernels): /proc from now on. */
+            poller->os->netlink_missing = 1;
+            tcptable_clear_reply(poller);
+        }
+        rc = tcptable_linux_fetch_with(poller, TCPTABLE_SOURCE_PROC_NET);
+        if (rc == TCPTABLE_OK)
+            rc = tcptable_linux_fetch_udp(poller, asked);
+        if (rc == TCPTABLE_OK)
+            poller->os->netlink_netns = tcptable_netns_of_procnet(poller);
+        return rc;
     }
-    rc = tcptable_linux_fetch_with(poller, TCPTABLE_SOURCE_PROC_NET);
-    if (rc == TCPTABLE_OK)
-        poller->os->netlink_netns = tcptable_netns_of_procnet(poller);
-    return rc;
 }
 
 int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,

@@ -6,7 +6,7 @@
  *   tcptable_syscalls_linux.c the system-call seam (socket, sendto, recv, open, read, clock)
  *   tcptable_linux.c          the backend interface: source choice, fallback, decode order
  *   tcptable_netlink.c        NETLINK_SOCK_DIAG inet_diag dumps (what `ss` uses)
- *   tcptable_procnet.c        the /proc/net/tcp and /proc/net/tcp6 text
+ *   tcptable_procnet.c        the /proc/net/tcp, tcp6, udp and udp6 text
  *   tcptable_owners_linux.c   owning pids by socket inode: the cache kept between polls
  *   tcptable_owners_search_linux.c   ... and the /proc/PID/fd search for unknown sockets
  */
@@ -27,6 +27,8 @@ struct tcptable_os_state {
      * found missing (then the default source is /proc/net/tcp*). */
     int netlink_fd;
     int netlink_missing;
+    int udp_source;          /* the source that answered for UDP in the last fetch */
+    int udp_netlink_missing; /* sock_diag without UDP (no udp_diag): /proc/net/udp* for UDP */
     uint32_t netlink_sequence; /* last sequence number used */
     int netlink_error;         /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
     int netlink_one_walk;      /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
@@ -68,9 +70,12 @@ int tcptable_sys_fstatat(tcptable_poller *poller, int dirfd, const char *path,
 ptrdiff_t tcptable_sys_getdents64(tcptable_poller *poller, int fd, void *buffer, size_t length);
 int tcptable_sys_ioctl(tcptable_poller *poller, int fd, unsigned long request);
 
-/* tcptable_linux.c: fetch poller->families from `source` into poller->raw (the fetch of one
- * namespace), and decode poller->raw into rows (no owners, netns left 0). */
+/* tcptable_source_linux.c, the fetch of one namespace: TCP of poller->families from `source`
+ * into poller->raw (nothing when the poller reads no TCP), then UDP from what was asked
+ * (sock_diag, else /proc/net/udp* where udp_diag is missing); and the decode of poller->raw
+ * into rows (no owners, netns left 0). */
 int tcptable_linux_fetch_with(tcptable_poller *poller, int source);
+int tcptable_linux_fetch_udp(tcptable_poller *poller, int asked);
 int tcptable_linux_decode_raw(tcptable_poller *poller, tcptable_row *rows, size_t *written);
 
 /* Linux TCP state (include/net/tcp_states.h) -> MIB_TCP_STATE; fails on an unknown one. */

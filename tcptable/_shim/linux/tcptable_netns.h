@@ -31,6 +31,7 @@ struct tcptable_netns_entry {
     int netlink_missing;
     size_t recv_space;
     int source;
+    int udp_source; /* the source that answered for UDP in there (tcptable_linux_fetch_udp) */
 };
 
 /* tcptable_netns_enter_linux.c: a socket(2) inside the namespace being fetched (poller->netns_current), else in the caller's;

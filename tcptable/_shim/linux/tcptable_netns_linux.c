@@ -526,6 +526,7 @@ typedef struct {
     int netlink_missing;
     size_t recv_space;
     int source;
+    int udp_source;
     uint32_t procnet_pid;
 } netlink_state;
 
@@ -539,6 +540,7 @@ static void save_state(const tcptable_poller *poller, netlink_state *state)
     state->netlink_missing = poller->os->netlink_missing;
     state->recv_space = poller->os->netlink_recv_space;
     state->source = poller->source;
+    state->udp_source = poller->os->udp_source;
     state->procnet_pid = poller->os->procnet_pid;
 }
 
@@ -552,6 +554,7 @@ static void load_state(tcptable_poller *poller, const netlink_state *state)
     poller->os->netlink_missing = state->netlink_missing;
     poller->os->netlink_recv_space = state->recv_space;
     poller->source = state->source;
+    poller->os->udp_source = state->udp_source;
     poller->os->procnet_pid = state->procnet_pid;
 }
 
@@ -566,6 +569,7 @@ static void entry_to_state(const struct tcptable_netns_entry *entry, int asked,
     state->netlink_missing = entry->netlink_missing;
     state->recv_space = entry->recv_space;
     state->source = asked;
+    state->udp_source = entry->udp_source;
     state->procnet_pid = 0;
 }
 
@@ -578,6 +582,7 @@ static void state_to_entry(const netlink_state *state, struct tcptable_netns_ent
     entry->netlink_missing = state->netlink_missing;
     entry->recv_space = state->recv_space;
     entry->source = state->source;
+    entry->udp_source = state->udp_source;
 }
 
 static int fetch_entry(tcptable_poller *poller, struct tcptable_netns_entry *entry, int asked)
@@ -597,6 +602,8 @@ static int fetch_entry(tcptable_poller *poller, struct tcptable_netns_entry *ent
     poller->os->netns_current = entry->own ? NULL : entry;
     if (asked != TCPTABLE_SOURCE_PROC_NET && !entry->refused && !poller->os->netlink_missing) {
         rc = tcptable_linux_fetch_with(poller, TCPTABLE_SOURCE_NETLINK);
+        if (rc == TCPTABLE_OK)
+            rc = tcptable_linux_fetch_udp(poller, asked);
         if (rc == TCPTABLE_ERR_NOT_SUPPORTED && !entry->refused &&
             asked == TCPTABLE_SOURCE_DEFAULT)
             poller->os->netlink_missing = 1; /* no sock_diag in there: /proc from now on */
@@ -616,6 +623,8 @@ static int fetch_entry(tcptable_poller *poller, struct tcptable_netns_entry *ent
             }
             memset(&poller->status, 0, sizeof(poller->status));
             rc = tcptable_linux_fetch_with(poller, TCPTABLE_SOURCE_PROC_NET);
+            if (rc == TCPTABLE_OK)
+                rc = tcptable_linux_fetch_udp(poller, TCPTABLE_SOURCE_PROC_NET);
             if (rc != TCPTABLE_OK && refusal.message[0] != '\0') {
                 /* say both why it was not entered and why its /proc file failed */
                 char reason[sizeof(poller->status.message)];
@@ -683,13 +692,17 @@ int tcptable_netns_fetch(tcptable_poller *poller)
     for (i = 0; i < ns->entry_count; i++) {
         struct tcptable_netns_entry *entry = ns->entries[i];
         entry->own = entry->inode == ns->own_inode;
-        if (fetch_entry(poller, entry, asked) == TCPTABLE_OK)
-            total += entry->raw[TCPTABLE_RAW_IPV4].rows + entry->raw[TCPTABLE_RAW_IPV6].rows;
+        if (fetch_entry(poller, entry, asked) == TCPTABLE_OK) {
+            int index;
+            for (index = 0; index < TCPTABLE_RAW_COUNT; index++)
+                total += entry->raw[index].rows;
+        }
     }
     /* The poller's own buffers stand for the whole table in the common code's count. */
     memset(&poller->status, 0, sizeof(poller->status));
+    for (i = 0; i < TCPTABLE_RAW_COUNT; i++)
+        poller->raw[i].rows = 0;
     poller->raw[TCPTABLE_RAW_IPV4].rows = total;
-    poller->raw[TCPTABLE_RAW_IPV6].rows = 0;
     poller->os->netlink_netns = ns->own_inode;
     {
         /* the results: namespaces read, in row order, then those that failed */

@@ -10,8 +10,9 @@
 #include "tcptable_testing.h"
 
 struct tcptable_os_state {
-    /* The iphlpapi seam by raw index, GetTcpTable2 then GetTcp6Table2 (NULL = the real
-     * functions; tcptable_poller_set_iphlpapi). */
+    /* The iphlpapi seam by raw index: GetTcpTable2, GetTcp6Table2, then GetExtendedUdpTable
+     * for AF_INET and AF_INET6 (NULL = the real functions; tcptable_poller_set_iphlpapi and
+     * tcptable_poller_set_iphlpapi_udp). */
     tcptable_get_table_fn get_table[TCPTABLE_RAW_COUNT];
 
     /* The process snapshot buffer of tcptable_process_names(), kept between calls. */
