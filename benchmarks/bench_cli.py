@@ -59,8 +59,8 @@ def this_command() -> tuple[list[str], str]:
 
 
 def baseline_command(ref: str) -> list[str]:
-    """The console script of commit ``ref``, installed (once) in a cached virtual
-    environment; RuntimeError with the reason when it cannot be built."""
+    """The console script of commit ``ref`` (a branch, tag or commit), installed (once) in a
+    cached virtual environment; RuntimeError with the reason when it cannot be built."""
     found = subprocess.run(
         ["git", "-C", REPOSITORY, "rev-parse", "--verify", f"{ref}^{{commit}}"],
         capture_output=True,
@@ -181,14 +181,33 @@ def _ratio_cell(result: SizeResult, top: str, bottom: str) -> str:
     return f"{wall:.2f}x ({cpu:.2f}x)"
 
 
+def resolved(ref: str | None) -> str | None:
+    """``ref`` with the commit it names, for the report."""
+    if ref is None:
+        return None
+    found = subprocess.run(
+        ["git", "-C", REPOSITORY, "rev-parse", "--short=12", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return f"{ref} ({found.stdout.strip()})" if found.returncode == 0 else ref
+
+
 def report(results: list[SizeResult], how: str, baseline: str | None) -> list[str]:
     """The markdown section: targets, then every median, per size."""
+    import report as suite_report  # the machine's description, as the suite writes it
+
     measured = [r for r in results if not r.note]
+    before = resolved(baseline)
     lines = [
         "## The command beside `ss` (whole process, wall time)",
         "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+        f"{suite_report.machine()}.",
+        "",
         f"Command: `python benchmarks/bench_cli.py` (or `run.py`); this tcptable: {how}; "
-        + (f"before: `{baseline}`, the same commands." if baseline else "no earlier commit run.")
+        + (f"before: `{before}`, the same commands." if before else "no earlier commit run.")
         + "  Every command runs once per round, in a rotating order; figures are medians over "
         "the rounds, ratios the median over rounds of the two commands' walls in that round.",
         "",

@@ -11,30 +11,44 @@ NETLINK_SOCK_DIAG (what ``ss`` uses) or /proc/net/tcp*.  Every OS yields the sam
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from ._enums import Direction, OffloadState, Protocol, State
-from ._errors import NotSupportedError, TcpTableError
-from ._poller import Poller, snapshot
-from ._rows import ROW_SIZE, Connection
-from ._snapshot import Snapshot
-
+# Every name is imported on first access (PEP 562): the command's quickest paths import
+# nothing of the Python layer (its typing, enum and re imports are most of their start-up).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._changes import Changes, diff
+    from ._containers import Container, container_of
+    from ._enums import Direction, OffloadState, Protocol, State
+    from ._errors import NotSupportedError, TcpTableError
     from ._finished import Finished
     from ._names import process_name
-    from ._statistics import TcpStatistics, statistics
+    from ._poller import Poller, snapshot
+    from ._rows import ROW_SIZE, Connection
+    from ._snapshot import Snapshot
+    from ._tcp_mib import TcpStatistics, statistics
     from ._watch import watch
 
-# Imported on first access (PEP 562): the command's one-shot table needs none of them, and
-# each import is start-up time.
 _LAZY = {
     "Changes": "_changes",
     "diff": "_changes",
+    "Container": "_containers",
+    "container_of": "_containers",
+    "Direction": "_enums",
+    "OffloadState": "_enums",
+    "Protocol": "_enums",
+    "State": "_enums",
+    "NotSupportedError": "_errors",
+    "TcpTableError": "_errors",
     "Finished": "_finished",
     "process_name": "_names",
-    "TcpStatistics": "_statistics",
-    "statistics": "_statistics",
+    "Poller": "_poller",
+    "snapshot": "_poller",
+    "ROW_SIZE": "_rows",
+    "Connection": "_rows",
+    "Snapshot": "_snapshot",
+    "TcpStatistics": "_tcp_mib",
+    "statistics": "_tcp_mib",
     "watch": "_watch",
 }
 
@@ -44,6 +58,7 @@ __all__ = [
     "STATS_DTYPE",
     "Changes",
     "Connection",
+    "Container",
     "Direction",
     "Finished",
     "NotSupportedError",
@@ -54,12 +69,17 @@ __all__ = [
     "State",
     "TcpStatistics",
     "TcpTableError",
+    "container_of",
     "diff",
     "process_name",
     "snapshot",
     "statistics",
     "watch",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name: str) -> Any:
@@ -75,7 +95,7 @@ def __getattr__(name: str) -> Any:
 
         return row_dtype()
     if name == "STATS_DTYPE":
-        from ._stats import stats_dtype
+        from ._socket_stats import stats_dtype
 
         return stats_dtype()
     if name == "__version__":  # one source of truth: pyproject.toml, via the installed metadata

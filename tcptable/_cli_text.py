@@ -8,11 +8,13 @@ its text."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-from ._errors import raise_for_status_of
 from ._native import ffi, lib
+
+# No typing or _errors import unless needed: the command's quick table path uses this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
 
 __all__ = ["FIELDS", "OUTPUTS", "format_rows", "table_columns"]
 
@@ -60,6 +62,13 @@ def table_columns(pids: bool, names: bool) -> list[int]:
     return columns
 
 
+def _check(status: Any, code: int) -> None:
+    if code != lib.TCPTABLE_OK:
+        from ._errors import raise_for_status_of
+
+        raise_for_status_of(status, code)
+
+
 def _fill_map(target: Any, texts: Mapping[int, str] | None, keep: list[Any]) -> None:
     """Point a tcptable_format_map at the texts (their memory is kept alive by ``keep``)."""
     if not texts:
@@ -84,7 +93,7 @@ def _scope_names(rows: Any, count: int, status: Any) -> dict[int, str]:
     an OS without the call: left out, and the id is shown as a number)."""
     ids = ffi.new("uint32_t[]", max(2 * count, 1))
     unique = ffi.new("size_t *")
-    raise_for_status_of(status, lib.tcptable_rows_scope_ids(status, rows, count, ids, unique))
+    _check(status, lib.tcptable_rows_scope_ids(status, rows, count, ids, unique))
     names: dict[int, str] = {}
     if unique[0] == 0:
         return names
@@ -142,5 +151,5 @@ def format_rows(
         for buffer in lent:
             ffi.release(buffer)
         lib.tcptable_text_free(text)
-    raise_for_status_of(status, code)
+    _check(status, code)
     return written

@@ -21,6 +21,7 @@ _KEYS = {
     "remote_address": (lib.TCPTABLE_KEY_REMOTE_ADDRESS, None),
     "pid": (lib.TCPTABLE_KEY_PID, None),
     "direction": (lib.TCPTABLE_KEY_DIRECTION, 256),
+    "netns": (lib.TCPTABLE_KEY_NETNS, None),
     "protocol": (lib.TCPTABLE_KEY_PROTOCOL, 256),
 }
 COUNT_KEYS = tuple(_KEYS)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
-from ._stats import STATS_SIZE
+from ._socket_stats import STATS_SIZE
 
 if TYPE_CHECKING:
     import numpy

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from ._errors import raise_for_status
 from ._filters import Filter, StateLike, make_filter
 from ._names import names_for_rows
+from ._namespaces import NamespacesArgument, apply_namespaces, check_namespaces, namespaces_of_poll
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
-from ._stats import STATS_SIZE
+from ._socket_stats import STATS_SIZE
 
 if TYPE_CHECKING:
     from ._changes import Changes
@@ -68,10 +69,21 @@ class _RowBuffer:
 
 # Every open Poller, so that a fork child can give each a fresh lock: a fork while another
 # thread was inside poll() copies the lock held, and the child's poll() would wait forever.
+# Pollers are added from any thread: the set has a lock of its own (a WeakSet is not safe
+# against concurrent mutation without the GIL), and so does the child after a fork.
 _live_pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
+_live_pollers_lock = threading.Lock()
+
+
+def _register(poller: Poller) -> None:
+    with _live_pollers_lock:
+        _live_pollers.add(poller)
 
 
 def _after_fork_in_child() -> None:
+    global _live_pollers_lock
+    # The child has one thread: the forking one.  A lock another thread held is copied held.
+    _live_pollers_lock = threading.Lock()
     for poller in list(_live_pollers):
         poller._lock = threading.Lock()
         poller._changes_lock = threading.Lock()
@@ -121,6 +133,15 @@ class Poller:
     stats, and ``Changes.events_lost``.  Linux sock_diag only: with ``source="proc"``, and on
     Windows, the constructor raises NotSupportedError.
 
+    ``namespaces`` (Linux) picks the network namespaces: ``None``, the poller's own (as
+    always); ``"all"``, every one on the host (each process's and each named one, found again
+    on every poll); or an iterable of pids and namespace files (``/var/run/netns/NAME``,
+    ``/proc/PID/ns/net``).  Every row's ``netns`` is the inode of its namespace;
+    ``Snapshot.namespaces`` lists those read and ``Snapshot.namespace_errors`` those that could
+    not be (permission, gone mid-poll).  Other OSes raise NotSupportedError for anything but
+    None.  ``containers=True`` (needs ``pids=True``) gives each snapshot ``containers``,
+    ``{pid: tcptable.Container}`` for its owning pids that run in a container.
+
     Filters keep only the rows that pass all of those given (``None``: no filter):
     ``states`` (``State`` members, their names in any case, or their numbers),
     ``local_ports`` and ``remote_ports`` (ints 0..65535), ``owner_pids`` (ints; needs
@@ -148,6 +169,8 @@ class Poller:
         names: bool = False,
         pid_max_age: float = 1.0,
         stats: bool = False,
+        namespaces: NamespacesArgument = None,
+        containers: bool = False,
         protocol: str = "tcp",
         closes: bool = False,
     ) -> None:
@@ -165,6 +188,17 @@ class Poller:
         if _check_bool("names", names) and not pids:
             raise ValueError("names=True needs pids=True (names are looked up by pid)")
         self.names = names
+        if _check_bool("containers", containers) and not pids:
+            raise ValueError("containers=True needs pids=True (containers are found by pid)")
+        self.containers = containers
+        namespace_mode, namespace_pids, namespace_paths = check_namespaces(namespaces)
+        #: The namespaces as given: None, "all", or a tuple of the pids, then the paths.
+        self.namespaces: str | tuple[int | str, ...] | None = None
+        if namespace_mode == lib.TCPTABLE_NAMESPACES_ALL:
+            self.namespaces = "all"
+        elif namespace_mode == lib.TCPTABLE_NAMESPACES_LIST:
+            self.namespaces = namespace_pids + namespace_paths
+        self._namespace_mode = namespace_mode
         if isinstance(pid_max_age, bool) or not isinstance(pid_max_age, (int, float)):
             raise TypeError(f"pid_max_age must be a number of seconds, not {pid_max_age!r}")
         if not math.isfinite(pid_max_age) or pid_max_age < 0:
@@ -195,12 +229,13 @@ class Poller:
         raise_for_status(handle, lib.tcptable_poller_set_pid_max_age(handle, pid_max_age))
         raise_for_status(handle, lib.tcptable_poller_set_protocols(handle, _PROTOCOLS[protocol]))
         _apply_filter(self._handle, checked)
+        apply_namespaces(self._handle, namespace_mode, namespace_pids, namespace_paths)
         if closes:
             raise_for_status(handle, lib.tcptable_events_open(handle, self._families, self._source))
         # poll_changes(): the table it saw last (at first: nothing, as of now).
         self._changes_lock = threading.Lock()
         self._previous = Snapshot._from_rows(memoryview(b"").toreadonly(), time.time())
-        _live_pollers.add(self)
+        _register(self)
 
     def poll(self) -> Snapshot:
         """Ask the OS for the table now; returns an immutable Snapshot."""
@@ -233,9 +268,17 @@ class Poller:
                 stats = memoryview(users[-1]).toreadonly()
             target.users = tuple(weakref.ref(user) for user in users)
             names = names_for_rows(handle, target.rows, counts[1]) if self.names else None
-            return Snapshot._from_rows(
+            table = Snapshot._from_rows(
                 memoryview(exported).toreadonly(), timestamp, names, stats=stats
             )
+            table.namespaces, table.namespace_errors = namespaces_of_poll(
+                handle, self._namespace_mode
+            )
+            if self.containers:
+                from ._containers import containers_of  # re and the cache: only when asked
+
+                table.containers = containers_of(table.count_by("pid"))
+            return table
 
     def poll_changes(self) -> Changes:
         """Poll, and return what changed since this poller's previous ``poll_changes()``:
@@ -332,7 +375,8 @@ class Poller:
             f"sort={self.sort} "
             f"pids={self.pids} source={self.source!r} names={self.names}"
             f"{' stats=True' if self.stats else ''}{' closes=True' if self.closes else ''}"
-            f"{filters}>"
+            f"{f' namespaces={self.namespaces!r}' if self.namespaces is not None else ''}"
+            f"{' containers=True' if self.containers else ''}{filters}>"
         )
 
 
@@ -366,6 +410,8 @@ def snapshot(
     owner_pids: Iterable[int] | None = None,
     names: bool = False,
     stats: bool = False,
+    namespaces: NamespacesArgument = None,
+    containers: bool = False,
     protocol: str = "tcp",
 ) -> Snapshot:
     """Poll the TCP table once (the keywords are Poller's).  For repeated polls keep a
@@ -385,6 +431,8 @@ def snapshot(
         owner_pids=owner_pids,
         names=names,
         stats=stats,
+        namespaces=namespaces,
+        containers=containers,
         protocol=protocol,
     ) as poller:
         return poller.poll()

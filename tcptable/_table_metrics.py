@@ -49,17 +49,19 @@ STATISTICS = (
 )
 DIRECTIONS = ("sent", "received")
 
-# (family, address, port, process name, protocol) of a listening socket.
-ListeningKey = tuple[str, str, str, str, str]
-# (family, state, protocol) of a row.
-ConnectionKey = tuple[str, str, str]
+# (family, address, port, process name, protocol) of a listening socket, then its netns label
+# and its container labels (container id, pod uid) when the exporter has those.
+ListeningKey = tuple[str, ...]
+# (family, state, protocol) of a row, then its netns label when the exporter has one.
+ConnectionKey = tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Reading:
     """A consistent copy of everything the exporters publish (``TableMetrics.reading()``)."""
 
-    # None until a poll of the table succeeded.
+    # None until a poll of the table succeeded.  Keys: (family, state, protocol), then the
+    # netns label when netns_label is set.
     by_family_state: dict[ConnectionKey, int] | None = None
     listening: dict[ListeningKey, int] = field(default_factory=dict)
     statistics: dict[str, float] = field(default_factory=dict)
@@ -73,6 +75,11 @@ class Reading:
     polls: int = 0
     errors: int = 0
     last_duration: float | None = None
+    # The poller reads several network namespaces: a netns label (its name, else its inode)
+    # on the connections and listening metrics.  container_labels: container and pod_uid
+    # labels on the listening metric (Poller(containers=True)).
+    netns_label: bool = False
+    container_labels: bool = False
 
 
 def _address(connection: Connection) -> str:
@@ -81,38 +88,62 @@ def _address(connection: Connection) -> str:
     return str(connection.local_address)
 
 
-def by_family_state(table: Snapshot, protocols: str = "tcp") -> dict[ConnectionKey, int]:
+def namespace_label(table: Snapshot, inode: int) -> str:
+    """A namespace as a label value: its name (``ip netns list``), else its inode."""
+    return table.namespaces.get(inode) or str(inode)
+
+
+def by_family_state(
+    table: Snapshot, protocols: str = "tcp", netns: bool = False
+) -> dict[ConnectionKey, int]:
     """Rows by (family name, lower-case state name, protocol name), every TCP state present
     and, when ``protocols`` ("tcp", "udp" or "all", as ``Poller(protocol=...)``) has UDP, the
-    UDP rows' (family, "none", "udp")."""
+    UDP rows' (family, "none", "udp"); with ``netns``, each key ends with the namespace label,
+    every one present for every namespace the poll read."""
+    labels: list[tuple[str, ...]] = [()]
+    if netns:
+        labels = [(namespace_label(table, inode),) for inode in table.namespaces]
     counts: dict[ConnectionKey, int] = {}
-    for family in FAMILIES.values():
-        if protocols != "udp":
-            for state in State:
-                if state != State.NONE:
-                    counts[(family, state.name.lower(), "tcp")] = 0
-        if protocols != "tcp":
-            counts[(family, "none", "udp")] = 0
+    for label in labels:
+        for family in FAMILIES.values():
+            if protocols != "udp":
+                for state in State:
+                    if state != State.NONE:
+                        counts[(family, state.name.lower(), "tcp", *label)] = 0
+            if protocols != "tcp":
+                counts[(family, "none", "udp", *label)] = 0
     if len(table):
         import numpy
 
         rows = table.array
-        # (family * 2 + is UDP) * 16 + state: one bincount for every (family, protocol, state).
+        # ((namespace * 7 + family) * 2 + is UDP) * 16 + state: one bincount for every
+        # (namespace, family, protocol, state).
         udp = (rows["protocol"] == Protocol.UDP).astype(numpy.intp)
         keys = (rows["family"].astype(numpy.intp) * 2 + udp) * 16 + rows["state"]
-        for key, count in enumerate(numpy.bincount(keys, minlength=7 * 32)):
+        inodes = numpy.zeros(1, dtype=numpy.uint64)
+        if netns:
+            inodes, index = numpy.unique(rows["netns"], return_inverse=True)
+            keys = index.reshape(-1) * (7 * 32) + keys
+        for key, count in enumerate(numpy.bincount(keys, minlength=len(inodes) * 7 * 32)):
             if count:
-                protocol = "udp" if (key // 16) % 2 else "tcp"
-                state_name = State(key % 16).name.lower()
-                counts[(FAMILIES[key // 32], state_name, protocol)] = int(count)
+                namespace, rest = divmod(key, 7 * 32)
+                protocol = "udp" if (rest // 16) % 2 else "tcp"
+                state_name = State(rest % 16).name.lower()
+                label = (namespace_label(table, int(inodes[namespace])),) if netns else ()
+                counts[(FAMILIES[rest // 32], state_name, protocol, *label)] = int(count)
     return counts
 
 
-def listening(table: Snapshot) -> dict[ListeningKey, int]:
-    """Listening sockets by (family, address, port, process name, protocol); the value is how
-    many share those labels (several SO_REUSEPORT listeners of one process count 2).  A UDP
-    socket listens when it is bound and not connected (remote port 0)."""
+def listening(
+    table: Snapshot, netns: bool = False, containers: bool = False
+) -> dict[ListeningKey, int]:
+    """Listening sockets by (family, address, port, process name, protocol), then the namespace
+    label with ``netns`` and (container id, pod uid) with ``containers`` ("" outside
+    containers); the value is how many share those labels (several SO_REUSEPORT listeners of
+    one process count 2).  A UDP socket listens when it is bound and not connected (remote
+    port 0)."""
     names = table.process_names or {}
+    owners = table.containers or {}
     found: Counter[ListeningKey] = Counter()
     if len(table):
         import numpy
@@ -122,13 +153,20 @@ def listening(table: Snapshot) -> dict[ListeningKey, int]:
         listens = (rows["state"] == State.LISTEN) | (udp & (rows["remote_port"] == 0))
         for index in numpy.flatnonzero(listens):
             connection = table[int(index)]
-            labels = (
+            labels: ListeningKey = (
                 FAMILIES[connection.family],
                 _address(connection),
                 str(connection.local_port),
                 names.get(connection.pid, "") if connection.pid else "",
                 PROTOCOLS[connection.protocol],
             )
+            if netns:
+                labels += (namespace_label(table, connection.netns),)
+            if containers:
+                container = owners.get(connection.pid)
+                labels += (
+                    (container.id, container.pod_uid or "") if container is not None else ("", "")
+                )
             found[labels] += 1
     return dict(found)
 
@@ -175,6 +213,11 @@ class TableMetrics:
         self._log = log
         self._read_statistics = statistics
         self._lock = threading.Lock()
+        # Labels follow the poller: a netns label when it reads several namespaces, container
+        # labels when it finds containers.
+        self.netns_label = getattr(poller, "namespaces", None) is not None
+        self.container_labels = bool(getattr(poller, "containers", False))
+        self._table: dict[tuple[str, ...], int] | None = None
         self._table: dict[ConnectionKey, int] | None = None
         # What the poller fetches: "tcp" (a Poller's default), "udp" or "all".
         self._protocols = str(getattr(poller, "protocol", "tcp"))
@@ -216,8 +259,8 @@ class TableMetrics:
 
     def _poll_table(self) -> None:
         changes = self.poller.poll_changes()
-        table = by_family_state(changes.after, self._protocols)
-        found = listening(changes.after)
+        table = by_family_state(changes.after, self._protocols, self.netns_label)
+        found = listening(changes.after, self.netns_label, self.container_labels)
         # Close events, where the poller has them (Poller(closes=True)); absent otherwise.
         finished = getattr(changes, "finished", None)
         finished_by_family = _by_family(finished)
@@ -274,6 +317,8 @@ class TableMetrics:
                 polls=self._polls,
                 errors=self._errors,
                 last_duration=self._last_duration,
+                netns_label=self.netns_label,
+                container_labels=self.container_labels,
             )
 
     def close(self) -> None:

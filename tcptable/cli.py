@@ -7,35 +7,34 @@ refused (message on stderr), 2 bad usage (argparse's message naming the option).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Callable
 
-from ._cli_args import build_parser, check, flatten, program_name
-from ._enums import Direction, Protocol, State
-from ._errors import TcpTableError
-from ._poller import Poller
-
+# Everything else is imported where it is used: `tcptable --counts` runs without argparse,
+# typing or enum (tcptable/_cli_counts.py), and the table without the writers it does not use.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    # Imported where they are used: a one-shot table needs none of them (start-up time).
+    import argparse
+    from collections.abc import Iterable, Iterator, Sequence
+    from typing import Any, Callable
+
     from ._changes import Changes
+    from ._cli_args import program_name
     from ._cli_format import Event, Record
+    from ._poller import Poller
     from ._snapshot import Snapshot
 
 __all__ = ["main", "program_name"]
 
-# --counts key -> Snapshot.count_by key (process: counted by pid, then grouped by name)
-_COUNT_BY = {
-    "state": "state",
-    "port": "local_port",
-    "pid": "pid",
-    "process": "pid",
-    "remote": "remote_address",
-    "direction": "direction",
-    "protocol": "protocol",
-}
+
+def __getattr__(name: str) -> Any:
+    if name == "program_name":  # _cli_args imports argparse: only when asked
+        from ._cli_args import program_name
+
+        return program_name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 
 
 # ---------------------------------------------------------------------------- running
@@ -46,6 +45,9 @@ class _Query:
     (``--port`` matches either end and ``--process`` names; the library filters are ANDed)."""
 
     def __init__(self, options: argparse.Namespace) -> None:
+        from ._cli_args import flatten, namespaces_of
+        from ._enums import State
+
         self.pids = not options.no_pids
         self.names = self.pids and not options.no_names
         protocols = set(options.protocols or ["tcp"])
@@ -74,6 +76,10 @@ class _Query:
         ):
             if values:
                 keywords[keyword] = flatten(values)
+        self.namespaces = namespaces_of(options.netns)
+        if self.namespaces is not None:
+            keywords["namespaces"] = self.namespaces
+            keywords["containers"] = self.pids
         self.keywords = keywords
         self.ports = set(flatten(options.port))
         self.process_patterns: list[str] = options.process
@@ -89,9 +95,14 @@ class _Query:
         if not owners and not (self.process_patterns or "owner_pids" in keywords):
             keywords = {**keywords, "pids": False}
             keywords.pop("names", None)
+            keywords.pop("containers", None)
+        from ._poller import Poller
+
         return Poller(sort=sort, **keywords)
 
     def wants(self, record: Record) -> bool:
+        from ._enums import Protocol
+
         connection = record.connection
         if (
             self.udp_listening
@@ -113,18 +124,38 @@ class _Query:
         return True
 
 
+def _namespace_label(table: Snapshot, inode: int) -> str:
+    """A namespace as the command shows it: its name, else its inode."""
+    return table.namespaces.get(inode) or str(inode)
+
+
 def _records(table: Snapshot, directions: Iterable[int] | None) -> Iterator[Record]:
-    """The rows with their process names, and their directions when given."""
+    """The rows with their process names, namespaces, containers, and their directions when
+    given."""
     from ._cli_format import Record
+    from ._enums import Direction
 
     names = table.process_names or {}
-    if directions is None:
-        for connection in table:
-            yield Record(connection, names.get(connection.pid), None)
-        return
+    containers = table.containers or {}
     direction_names = {member.value: member.name for member in Direction}
-    for connection, direction in zip(table, directions):
-        yield Record(connection, names.get(connection.pid), direction_names[direction])
+    rows: Iterable[tuple[Any, int | None]] = (
+        zip(table, directions) if directions is not None else ((c, None) for c in table)
+    )
+    for connection, direction in rows:
+        container = containers.get(connection.pid)
+        yield Record(
+            connection,
+            names.get(connection.pid),
+            direction_names[direction] if direction is not None else None,
+            _namespace_label(table, connection.netns),
+            container.id[:12] if container is not None else None,
+        )
+
+
+def _report_unread(table: Snapshot) -> None:
+    """Say on stderr which network namespaces the poll could not read: never a silent gap."""
+    for key, error in table.namespace_errors.items():
+        print(f"netns {key}: not read: {error.strerror or error}", file=sys.stderr)
 
 
 def _connections(count: int) -> str:
@@ -134,21 +165,35 @@ def _connections(count: int) -> str:
 def _show_table(query: _Query, output: str) -> int:
     with query.poller(sort=True) as poller:
         table = poller.poll()
+    _report_unread(table)
     if query.filters_in_python:
         from . import _cli_format
 
         records = [r for r in _records(table, table.directions()) if query.wants(r)]
-        _cli_format.write_records(sys.stdout, records, output, pids=query.pids, names=query.names)
+        _cli_format.write_records(
+            sys.stdout,
+            records,
+            output,
+            pids=query.pids,
+            names=query.names,
+            namespaces=query.namespaces is not None,
+        )
         shown = len(records)
     else:
         # Every row: written in C over the packed rows, no Python object per row.
         from . import _cli_text
+        from ._native import lib
 
         columns = (
             _cli_text.table_columns(query.pids, query.names)
             if output == "table"
-            else _cli_text.FIELDS
+            else list(_cli_text.FIELDS)
         )
+        containers = {pid: c.id[:12] for pid, c in (table.containers or {}).items()}
+        if query.namespaces is not None and output == "table":
+            columns.append(lib.TCPTABLE_COLUMN_NETNS)
+            if containers:
+                columns.append(lib.TCPTABLE_COLUMN_CONTAINER)
         sys.stdout.write(
             _cli_text.format_rows(
                 table.view,
@@ -156,6 +201,8 @@ def _show_table(query: _Query, output: str) -> int:
                 columns,
                 directions=table.directions(),
                 process_names=table.process_names,
+                netns_names={n: name for n, name in table.namespaces.items() if name},
+                containers=containers,
             )
         )
         shown = len(table)
@@ -185,6 +232,7 @@ _RECORD_LABELS: dict[str, Callable[[Record], str]] = {
     "process": lambda r: r.process or "-",
     "remote": lambda r: r.connection.remote_address,
     "direction": lambda r: r.direction or "-",
+    "netns": lambda r: r.netns or "-",
     "protocol": lambda r: r.connection.protocol.name.lower(),
 }
 
@@ -192,7 +240,10 @@ _RECORD_LABELS: dict[str, Callable[[Record], str]] = {
 def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
     with query.poller(sort=False, owners=key in ("pid", "process")) as poller:
         table = poller.poll()
+    _report_unread(table)
     import collections  # after the poll: the OS's refusal comes first
+
+    from ._cli_args import COUNTS_OPTION
 
     totals: collections.Counter[str] = collections.Counter()
     if query.filters_in_python:
@@ -203,8 +254,10 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
                 totals[_RECORD_LABELS[key](record)] += 1
     else:
         names = table.process_names or {}
-        for value, count in table.count_by(_COUNT_BY[key]).items():
+        for value, count in table.count_by(COUNTS_OPTION[key]).items():
             shown = names.get(value) if key == "process" else value
+            if key == "netns":
+                shown = _namespace_label(table, value)
             totals[_label(key, shown)] += count
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
 
@@ -213,6 +266,7 @@ def _events(changes: Changes, query: _Query) -> list[Event]:
     """The changes of one poll as events that pass the filters: finished (connections that
     opened and closed between the two polls, from close events), closed, changed, opened."""
     from ._cli_format import Event, Record
+    from ._enums import State
 
     after = changes.after.process_names or {}
     before = changes.before.process_names or {}
@@ -246,7 +300,7 @@ def _stats_records(table: Snapshot) -> Iterator[tuple[int, int]]:
     import struct
 
     from ._native import ffi
-    from ._stats import STATS_SIZE
+    from ._socket_stats import STATS_SIZE
 
     layout = struct.Struct("=QQ")
     offset = ffi.offsetof("tcptable_stats", "bytes_acked")
@@ -312,6 +366,32 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     """Run the command with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
     Bad usage exits 2 through argparse (SystemExit)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        from ._cli_counts import run as run_counts
+
+        status = run_counts(args)  # None: not a command line it takes
+        if status is None:
+            from ._cli_table import run as run_table
+
+            status = run_table(args)
+        if status is not None:
+            return status
+    except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:
+        _stdout_gone()
+        return 0
+    except OSError as error:  # TcpTableError (an OSError), imported only when raised
+        from ._cli_args import program_name
+        from ._errors import TcpTableError
+
+        if not isinstance(error, TcpTableError):
+            raise
+        print(f"{prog or program_name()}: {error}", file=sys.stderr)
+        return 1
+    from ._cli_args import build_parser, check, program_name
+    from ._errors import TcpTableError
+
     prog = prog or program_name()
     if args[:1] == ["exporter"]:
         from ._exporter_command import main as exporter_main

@@ -2,11 +2,13 @@
 # Every test of the project, on a fresh machine: installs what the tests need, then runs
 #   1. the pytest suite on this machine's Python (Linux),
 #   2. Linux hardening: bounded fuzzing, the suite under ASan+UBSan, valgrind memcheck,
-#   3. the Windows lane: the same suite on official Windows CPythons under Wine,
-#   4. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing.
+#   3. the CPython 3.14 lane: the same suite on Debian sid's python3.14, from the abi3 wheel,
+#   4. the Windows lane: the same suite on official Windows CPythons under Wine,
+#   5. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing,
+#   6. the docs: the Sphinx site built with warnings as errors, every example run; pre-commit.
 # Exits non-zero if any step fails; every step runs even when an earlier one failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 PYTHON=${PYTHON:-python3}
 VENV=${TCPTABLE_VENV:-.venv}
@@ -44,6 +46,8 @@ debian_package() {
         echo "could not install $package: the tests that need $program will say so"
 }
 debian_package tmux tmux
+# The network namespace tests make namespaces with ip (ip netns add) and compare with ss.
+debian_package ip iproute2
 bash tests/prometheus/fetch.sh prometheus >/dev/null ||
     echo "could not fetch the metrics servers: the tests that need them will say so"
 
@@ -64,6 +68,9 @@ if [ "$(uname -s)" = Linux ]; then
     step "sanitizers (the suite and a stress ramp under ASan+UBSan)" bash tests/sanitizers/run.sh
     step "valgrind memcheck (poll loop)" bash tests/valgrind/run.sh
 fi
+if [ "$(uname -s)" = Linux ]; then
+    step "CPython 3.14 lane (Debian sid's python3.14, the abi3 wheel)" bash tests/py314/run.sh
+fi
 if [ -f tests/windows/run.sh ]; then
     step "Windows lane (Wine)" bash tests/windows/run.sh
 fi
@@ -71,6 +78,7 @@ if [ -f tests/release/check.sh ]; then
     # The lane above must have left its wheel for the Windows-vs-Linux wheel comparison.
     step "release checks" env TCPTABLE_REQUIRE_WINDOWS_WHEEL=1 bash tests/release/check.sh
 fi
+step "docs (Sphinx build, every example) and lint (pre-commit)" bash tests/docs/run.sh
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then

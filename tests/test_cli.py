@@ -409,11 +409,22 @@ def test_program_name() -> None:
 
 
 # The OS refusing: no file descriptor can be opened, so neither sock_diag nor /proc answers.
-# (shutil first: argparse imports it lazily; so does the command its writers and --watch.)
+# The descriptor limit drops to 3 just before the first poll, not at start: the command may
+# still import modules lazily before it (CPython 3.14's argparse imports its colours then).
+# The quick paths poll through the shim directly (tcptable/_cli_poll.py), and report a refusal
+# with the modules imported here first.
 _REFUSED = """
-import resource, shutil, sys
-from tcptable import cli, _cli_format, _cli_text, _watch
-resource.setrlimit(resource.RLIMIT_NOFILE, (3, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+import resource, sys
+import tcptable
+from tcptable import cli, _cli_args, _cli_poll, _errors
+def limited(real):
+    def poll(*args):
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (3, hard))
+        return real(*args)
+    return poll
+tcptable.Poller.poll = limited(tcptable.Poller.poll)
+_cli_poll.fetch = limited(_cli_poll.fetch)
 sys.exit(cli.main(sys.argv[1:], prog="tcptable"))
 """
 
@@ -597,3 +608,38 @@ def test_watch_in_a_real_terminal(tmp_path: Path) -> None:
         assert plus < minus
     finally:
         subprocess.run([tmux, "-S", socket_path, "kill-server"], timeout=30, check=False)
+
+
+# ---------------------------------------------------------------------------- start-up
+
+_IMPORTED = """
+import sys
+from tcptable import cli
+status = cli.main(sys.argv[1:], prog="tcptable")
+wanted = ("numpy", "argparse", "tcptable._poller", "tcptable._rows", "tcptable._cli_format")
+print(" ".join(name for name in wanted if name in sys.modules), file=sys.stderr)
+sys.exit(status)
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "imported"),
+    [
+        ([], ""),  # the quick paths: the shim and the C writer only
+        (["--json", "-4", "--no-names"], ""),
+        (["--counts"], ""),
+        (["--counts", "port", "-4"], ""),
+        (["--counts", "remote"], "argparse tcptable._poller tcptable._rows tcptable._cli_format"),
+        (["--sport", "1"], "argparse tcptable._poller tcptable._rows"),  # no numpy nor writer
+    ],
+)
+def test_the_command_imports_only_what_its_output_needs(args: list[str], imported: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == imported

@@ -135,7 +135,10 @@ def test_empty_table() -> None:
 
 
 def test_ipv6_scopes_known_and_unknown_interfaces() -> None:
-    lo = socket.if_nametoindex("lo") if hasattr(socket, "if_nametoindex") else 1
+    try:
+        lo = socket.if_nametoindex("lo")
+    except (OSError, AttributeError):  # no interface of that name (Windows): any index will do
+        lo = 1
     rows = [
         make_row(("fe80::1", 22), ("fe80::2", 5000), scope_ids=(lo, lo), pid=1),
         make_row(("fe80::1", 23), ("::", 0), scope_ids=(2**31 - 1, 0), pid=1),  # no such link
@@ -325,3 +328,148 @@ def test_columns_must_fit_the_output() -> None:
         _cli_text.format_rows(table.view, "table", [99])
     with pytest.raises(ValueError, match="0 columns"):
         _cli_text.format_rows(table.view, "csv", [])
+
+
+# ---------------------------------------------------------------------------- --counts, quick
+
+
+def test_quick_counts_take_only_their_command_lines() -> None:
+    """The quick path's reading of a command line is argparse's, or it leaves it to argparse."""
+    from tcptable import _cli_counts
+    from tcptable._cli_args import build_parser
+
+    parser = build_parser("tcptable")
+    families = {None: 3, "ipv4": 1, "ipv6": 2}
+    lines = [
+        ["--counts"],
+        ["--counts", "port"],
+        ["--counts=direction", "-4"],
+        ["-6", "--counts", "state", "--no-pids"],
+        ["--counts", "-l", "--no-names"],
+        ["--listening", "--counts", "port", "-6"],
+    ]
+    for args in lines:
+        options = parser.parse_args(args)
+        assert _cli_counts._options(args) == (
+            options.counts,
+            families[options.family],
+            options.listening,
+        ), args
+    for args in [
+        [],
+        ["--json"],
+        ["--counts", "pid"],
+        ["--counts", "process"],
+        ["--counts", "remote"],
+        ["--counts", "bogus"],
+        ["--counts", "--json"],
+        ["--counts", "-4", "-6"],
+        ["--counts", "--counts"],
+        ["--count"],
+        ["--counts", "--port", "80"],
+        ["--counts", "-l", "-l"],
+        ["exporter"],
+    ]:
+        assert _cli_counts._options(args) is None, args
+
+
+@pytest.mark.parametrize("key", ["state", "port", "direction"])
+def test_quick_counts_print_what_the_full_command_prints(key: str) -> None:
+    from tcptable import _cli_counts, cli
+
+    values = {"state": [2, 5, 11, 1], "port": [443, 80, 22, 65535], "direction": [0, 1, 2, 3]}
+    counts = [3, 12, 3, 1]
+    shown: dict[str, int] = {}
+    for value, number in zip(values[key], counts):
+        if key == "state":
+            label = cli._label(key, tcptable.State(value))
+        elif key == "direction":
+            label = cli._label(key, tcptable.Direction(value))
+        else:
+            label = cli._label(key, value)
+        shown[label] = number
+    ordered = sorted(shown.items(), key=lambda item: (-item[1], item[0]))
+    out = io.StringIO()
+    _cli_format.write_counts(out, key, ordered, "table")
+    assert _cli_counts.render(key, values[key], counts) == out.getvalue()
+
+
+def test_quick_table_takes_only_its_command_lines() -> None:
+    """The quick table path reads a command line as argparse does, or leaves it to argparse."""
+    from tcptable import _cli_table
+    from tcptable._cli_args import build_parser
+
+    parser = build_parser("tcptable")
+    families = {"ipv4": 1, "ipv6": 2}
+    for args in [
+        [],
+        ["--json"],
+        ["--jsonl", "-4"],
+        ["--csv", "-6", "--no-pids"],
+        ["-l", "--no-names"],
+        ["--listening", "--json", "-4"],
+    ]:
+        options = parser.parse_args(args)
+        quick = _cli_table._options(args)
+        assert quick is not None, args
+        assert quick.get("output") == options.output, args
+        assert quick.get("family") == families.get(options.family), args
+        assert ("listening" in quick) == options.listening, args
+        assert ("no_pids" in quick) == options.no_pids, args
+        assert ("no_names" in quick) == options.no_names, args
+    for args in [
+        ["--json", "--csv"],
+        ["-4", "-6"],
+        ["--json", "--json"],
+        ["--port", "80"],
+        ["--sport", "22"],
+        ["--state", "listen"],
+        ["--process", "sshd"],
+        ["--family", "ipv4"],
+        ["--watch"],
+        ["--counts", "remote"],
+        ["--js"],
+        ["--help"],
+        ["--version"],
+        ["exporter"],
+    ]:
+        assert _cli_table._options(args) is None, args
+
+
+# Today's text of two rows, written out: both writers must keep printing exactly this.
+GOLDEN = {
+    "table": (
+        "Proto  State        Local         Remote       PID  Process  Direction\n"
+        'tcp    LISTEN       127.0.0.1:22  0.0.0.0:*    812  ssh"d    LISTEN\n'
+        "tcp6   ESTABLISHED  [::1]:8080    [::1]:51000    -  -        INBOUND\n"
+    ),
+    "json": (
+        '[\n{"family": 4, "state": "LISTEN", "local_address": "127.0.0.1", "local_port": 22, '
+        '"remote_address": "0.0.0.0", "remote_port": 0, "pid": 812, "offload_state": "IN_HOST", '
+        '"local_scope_id": 0, "remote_scope_id": 0, "uid": 0, "inode": 0, "protocol": 6, '
+        '"netns": 0, "process": "ssh\\"d", "direction": "LISTEN"},\n'
+        '{"family": 6, "state": "ESTABLISHED", "local_address": "::1", "local_port": 8080, '
+        '"remote_address": "::1", "remote_port": 51000, "pid": 0, "offload_state": "IN_HOST", '
+        '"local_scope_id": 0, "remote_scope_id": 0, "uid": 0, "inode": 0, "protocol": 6, '
+        '"netns": 0, "process": null, "direction": "INBOUND"}\n]\n'
+    ),
+    "csv": (
+        "family,state,local_address,local_port,remote_address,remote_port,pid,offload_state,"
+        "local_scope_id,remote_scope_id,uid,inode,protocol,netns,process,direction\r\n"
+        '4,LISTEN,127.0.0.1,22,0.0.0.0,0,812,IN_HOST,0,0,0,0,6,0,"ssh""d",LISTEN\r\n'
+        "6,ESTABLISHED,::1,8080,::1,51000,0,IN_HOST,0,0,0,0,6,0,,INBOUND\r\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("output", sorted(GOLDEN))
+def test_both_writers_print_todays_text(output: str) -> None:
+    table = with_names(
+        [
+            make_row(("127.0.0.1", 22), state=tcptable.State.LISTEN, pid=812),
+            make_row(("::1", 8080), ("::1", 51000), pid=0),
+        ],
+        {812: 'ssh"d'},
+    )
+    assert python_text(table, output, bytes([1, 2])) == GOLDEN[output]
+    assert c_text(table, output, bytes([1, 2])) == GOLDEN[output]

@@ -504,9 +504,9 @@ def test_owner_pids_filters_on_real_pids(family: int) -> None:
             mine = keys({os.getpid()})
             assert own_keys <= mine
             assert child_key not in mine
-            childs = keys({child.pid})
-            assert child_key in childs
-            assert not own_keys & childs
+            child_rows = keys({child.pid})
+            assert child_key in child_rows
+            assert not own_keys & child_rows
             assert own_keys | {child_key} <= keys({os.getpid(), child.pid})
     finally:
         for sock in (pair.client, pair.server, pair.listener):
@@ -748,3 +748,22 @@ def test_udp_seam_null_restores_the_real_calls(udp_fakes: Any) -> None:
         assert sock.getsockname()[1] in ports
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("sort", [False, True])
+def test_udp_rows_are_sorted_even_when_the_table_is_not(udp_fakes: Any, sort: bool) -> None:
+    """bOrder is passed, but a UDP table may come unordered (Wine 10's does): sort=True sorts
+    the UDP rows itself, after the TCP rows."""
+    ports = [300, 100, 200]
+    unordered = udp_table4([("10.0.0.1", port_dword(port), 0) for port in ports])
+    tcp4 = table4([(2, "10.0.0.9", port_dword(80), "0.0.0.0", port_dword(0), 0, 0)])
+    fakes = udp_fakes(
+        lambda call, offered: unordered,
+        tcp4=lambda call, offered: tcp4,
+        family="ipv4",
+        protocol="all",
+        sort=sort,
+    )
+    rows = [(c.protocol, c.local_port) for c in fakes.poller.poll()]
+    udp = sorted(ports) if sort else ports
+    assert rows == [(tcptable.Protocol.TCP, 80)] + [(tcptable.Protocol.UDP, p) for p in udp]

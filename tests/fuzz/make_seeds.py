@@ -230,6 +230,21 @@ def main() -> int:
     rows = b"".join(bytes(table.view[i * ROW_SIZE : (i + 1) * ROW_SIZE]) for i in chosen)
     for key in range(1, 8):  # count: key, capacity (0xFF: a group per row), directions
         write("count", f"key-{key}", bytes([key, 0xFF, 1]) + rows)
+    # format: output, column count, columns, flags (directions and every text map), a text
+    # (quotes, commas, a line break, bytes that are not UTF-8, an astral character), rows.
+    from tcptable._native import lib
+
+    names = b'py"th,on\n\xc3\xa9\xff\xf0\x9f\x98\x80 \xc2\xa0'
+    table_columns = range(lib.TCPTABLE_COLUMN_PROTO, lib.TCPTABLE_COLUMN_CONTAINER + 1)
+    fields = range(lib.TCPTABLE_FIELD_FAMILY, lib.TCPTABLE_FIELD_CONTAINER + 1)
+    for name, output, columns in (
+        ("table", lib.TCPTABLE_OUTPUT_TABLE, table_columns),
+        ("json", lib.TCPTABLE_OUTPUT_JSON, fields),
+        ("jsonl", lib.TCPTABLE_OUTPUT_JSONL, fields),
+        ("csv", lib.TCPTABLE_OUTPUT_CSV, fields),
+    ):
+        header = bytes([output, len(columns), *columns, 0x1F, len(names)])
+        write("format", name, header + names + rows)
     write("diff", "copy-with-changed-states", bytes([len(rows) // 64, 0x80]) + rows)
     pairs[0][1].close()  # a close: the second table lacks a row of the first
     closed = tcptable.snapshot(pids=True)

@@ -21,6 +21,7 @@ typedef struct {
     uint8_t family;
     uint8_t protocol;
     uint8_t addr[16];
+    uint64_t netns; /* a listener accepts only in its own network namespace */
 } listener;
 
 /* A TCP listener, or a UDP socket that is bound and not connected (it receives from anyone,
@@ -40,6 +41,8 @@ static int compare_listeners(const void *left, const void *right)
         return a->protocol < b->protocol ? -1 : 1;
     if (a->family != b->family)
         return a->family < b->family ? -1 : 1;
+    if (a->netns != b->netns)
+        return a->netns < b->netns ? -1 : 1;
     return memcmp(a->addr, b->addr, 16);
 }
 
@@ -56,7 +59,7 @@ static int is_wildcard(const listener *l)
  * IPv4 table, and the table cannot say whether V6ONLY was set. */
 static int accepts(const listener *l, const tcptable_row *row)
 {
-    if (l->protocol != row->protocol)
+    if (l->netns != row->netns || l->protocol != row->protocol)
         return 0;
     if (l->family == row->family)
         return is_wildcard(l) || memcmp(l->addr, row->local_addr, 16) == 0;
@@ -102,6 +105,7 @@ int tcptable_directions_of(tcptable_status *status, const tcptable_row *rows, si
                 continue;
             listeners[n].port = rows[i].local_port;
             listeners[n].family = rows[i].family;
+            listeners[n].netns = rows[i].netns;
             listeners[n].protocol = rows[i].protocol;
             memcpy(listeners[n].addr, rows[i].local_addr, 16);
             listened[rows[i].local_port >> 3] |= (uint8_t)(1u << (rows[i].local_port & 7));
@@ -212,6 +216,13 @@ typedef struct {
 
 static void group_key(int key, const tcptable_row *row, uint8_t out[GROUP_KEY_MAX])
 {
+    if (key == TCPTABLE_KEY_NETNS) {
+        int b;
+        memset(out, 0, GROUP_KEY_MAX);
+        for (b = 0; b < 8; b++)
+            out[b] = (uint8_t)(row->netns >> (56 - 8 * b));
+        return;
+    }
     if (key == TCPTABLE_KEY_PID) {
         memset(out, 0, GROUP_KEY_MAX);
         out[0] = (uint8_t)(row->pid >> 24);
@@ -282,8 +293,9 @@ static int count_hashed(tcptable_status *status, const tcptable_row *rows, size_
                                     "count_by: %zu groups, room for %zu", n, capacity);
     }
     for (i = 0; i < n; i++) {
-        values[i] = key == TCPTABLE_KEY_PID ? (uint64_t)rows[groups[i].first_row].pid
-                                            : (uint64_t)groups[i].first_row;
+        values[i] = key == TCPTABLE_KEY_PID     ? (uint64_t)rows[groups[i].first_row].pid
+                    : key == TCPTABLE_KEY_NETNS ? rows[groups[i].first_row].netns
+                                                : (uint64_t)groups[i].first_row;
         counts[i] = groups[i].count;
     }
     free(groups);
@@ -299,7 +311,7 @@ int tcptable_count_by(tcptable_status *status, const tcptable_row *rows, size_t 
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "count_by: written is NULL");
     *written = 0;
-    if (key < TCPTABLE_KEY_STATE || key > TCPTABLE_KEY_PROTOCOL)
+    if (key < TCPTABLE_KEY_STATE || key > TCPTABLE_KEY_NETNS)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "count_by: unknown key %d", key);
     if (row_count == 0)
@@ -311,7 +323,7 @@ int tcptable_count_by(tcptable_status *status, const tcptable_row *rows, size_t 
     if (row_count > UINT32_MAX)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "count_by: %zu rows, more than a table can hold", row_count);
-    if (key == TCPTABLE_KEY_PID || key == TCPTABLE_KEY_REMOTE_ADDRESS)
+    if (key == TCPTABLE_KEY_PID || key == TCPTABLE_KEY_REMOTE_ADDRESS || key == TCPTABLE_KEY_NETNS)
         return count_hashed(status, rows, row_count, key, values, counts, capacity, written);
     return count_small(status, rows, row_count, key, directions, values, counts, capacity,
                        written);

@@ -32,8 +32,9 @@ typedef char tcptable_identity_is_the_row_prefix
 
 static int same_identity(const tcptable_row *a, const tcptable_row *b)
 {
+    /* The same 4-tuple in two network namespaces is two sockets. */
     return a->local_port == b->local_port && a->remote_port == b->remote_port &&
-           a->family == b->family && a->protocol == b->protocol &&
+           a->family == b->family && a->netns == b->netns && a->protocol == b->protocol &&
            memcmp(a, b, ADDRESSES_AND_SCOPES) == 0;
 }
 
@@ -57,7 +58,7 @@ static uint64_t identity_hash(const tcptable_row *row)
         memcpy(&word, (const unsigned char *)row + offset, sizeof(word));
         hash = mix(hash, word);
     }
-    return mix(hash, ((uint64_t)row->local_port << 16) | row->remote_port);
+    return mix(mix(hash, ((uint64_t)row->local_port << 16) | row->remote_port), row->netns);
 }
 
 static uint64_t socket_hash(uint64_t identity, const tcptable_row *row)

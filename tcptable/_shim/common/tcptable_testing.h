@@ -19,11 +19,19 @@
  * sizing loop; NULL restores the real functions. */
 typedef unsigned long (*tcptable_get_table_fn)(void *table, unsigned long *size, int order);
 
+/* What the seam's fstatat gives back of stat(2): the file's inode, device and modification
+ * time (nanoseconds since the epoch). */
+typedef struct {
+    uint64_t inode;
+    uint64_t device;
+    int64_t mtime_ns;
+} tcptable_file_status;
+
 /* The Linux backend's system calls, for fault injection: same contracts as
- * socket(2), sendto(2), recv(2), open(2) and read(2) (-1 and errno on failure), and
- * monotonic_ms: CLOCK_MONOTONIC in milliseconds, the clock of the Linux deadlines.  Tests
- * replace them per poller to drive every failure path; a NULL member (or a NULL table) means
- * the real call.  Stored but unused on other OSes. */
+ * socket(2), sendto(2), recv(2), open(2) and read(2) (-1 and errno on failure), the
+ * namespace calls below, and monotonic_ms: CLOCK_MONOTONIC in milliseconds, the clock of the
+ * Linux deadlines.  Tests replace them per poller to drive every failure path; a NULL member
+ * (or a NULL table) means the real call.  Stored but unused on other OSes. */
 typedef struct {
     int (*socket)(int domain, int type, int protocol);
     ptrdiff_t (*sendto)(int fd, const void *buffer, size_t length, int flags,
@@ -32,6 +40,13 @@ typedef struct {
     int (*open)(const char *path, int flags);
     ptrdiff_t (*read)(int fd, void *buffer, size_t length);
     uint64_t (*monotonic_ms)(void);
+    /* Network namespaces (tcptable_netns_linux.c): setns(2); fstatat(2) reduced to
+     * tcptable_file_status; the getdents64 system call; ioctl(2) without an argument (the
+     * only form used: NS_GET_NSTYPE). */
+    int (*setns)(int fd, int nstype);
+    int (*fstatat)(int dirfd, const char *path, tcptable_file_status *status, int flags);
+    ptrdiff_t (*getdents64)(int fd, void *buffer, size_t length);
+    int (*ioctl)(int fd, unsigned long request);
     /* setsockopt(2), getsockopt(2) and bind(2), for the close-event socket. */
     int (*setsockopt)(int fd, int level, int name, const void *value, uint32_t length);
     int (*getsockopt)(int fd, int level, int name, void *value, uint32_t *length);

@@ -43,6 +43,16 @@ struct tcptable_os_state {
     /* What the owner lookup learned in earlier polls (tcptable_owners_linux.c); NULL until
      * the first poll with pids. */
     struct tcptable_owners *owners;
+
+    /* The network namespaces to read besides (or instead of) the poller's own
+     * (tcptable_netns_linux.c); NULL = the own one only.  netns_current is the one being
+     * fetched (NULL: the own one), netlink_netns the inode of netlink_fd's namespace,
+     * procnet_pid the process whose /proc/PID/net/tcp* the /proc source reads (0:
+     * /proc/net/tcp*). */
+    struct tcptable_netns *netns;
+    struct tcptable_netns_entry *netns_current;
+    uint64_t netlink_netns;
+    uint32_t procnet_pid;
 };
 
 /* The system calls through the poller's seam (tcptable_poller_set_linux_calls), in
@@ -55,6 +65,19 @@ ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_
 int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags);
 ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length);
 uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller);
+int tcptable_sys_setns(tcptable_poller *poller, int fd, int nstype);
+int tcptable_sys_fstatat(tcptable_poller *poller, int dirfd, const char *path,
+                         tcptable_file_status *status, int flags);
+ptrdiff_t tcptable_sys_getdents64(tcptable_poller *poller, int fd, void *buffer, size_t length);
+int tcptable_sys_ioctl(tcptable_poller *poller, int fd, unsigned long request);
+
+/* tcptable_source_linux.c, the fetch of one namespace: TCP of poller->families from `source`
+ * into poller->raw (nothing when the poller reads no TCP), then UDP from what was asked
+ * (sock_diag, else /proc/net/udp* where udp_diag is missing); and the decode of poller->raw
+ * into rows (no owners, netns left 0). */
+int tcptable_linux_fetch_with(tcptable_poller *poller, int source);
+int tcptable_linux_fetch_udp(tcptable_poller *poller, int asked);
+int tcptable_linux_decode_raw(tcptable_poller *poller, tcptable_row *rows, size_t *written);
 int tcptable_sys_setsockopt(tcptable_poller *poller, int fd, int level, int name,
                             const void *value, uint32_t length);
 int tcptable_sys_getsockopt(tcptable_poller *poller, int fd, int level, int name, void *value,

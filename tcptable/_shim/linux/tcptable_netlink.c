@@ -14,6 +14,7 @@
 #include "tcptable_filter.h"
 #include "tcptable_protocols.h"
 #include "tcptable_stats.h"
+#include "tcptable_netns.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -113,7 +114,9 @@ static int is_transient(int err)
 static int open_socket(tcptable_poller *poller)
 {
     struct timeval timeout;
-    int fd = tcptable_sys_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    /* Inside the namespace being fetched (tcptable_netns.c); the poller's own otherwise. */
+    int fd = tcptable_netns_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+                                   NETLINK_SOCK_DIAG);
     if (fd < 0) {
         int err = errno;
         if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT || err == EACCES || err == EPERM)

@@ -442,7 +442,8 @@ static void drop_closed_sockets(tcptable_poller *poller, struct tcptable_owners 
     for (i = 0; i < count && owners->unresolved > 0; i++) {
         size_t index;
         owner_entry *entry;
-        if (rows[i].inode == 0)
+        /* The lookup's socket sees the caller's namespace only: another's rows are kept. */
+        if (rows[i].inode == 0 || rows[i].netns != poller->os->netlink_netns)
             continue;
         index = map_find(&table->by_inode, rows[i].inode);
         if (index == NOT_FOUND)

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -48,10 +49,16 @@ static const char *proc_path(const tcptable_poller *poller, const tcptable_raw *
 
 int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int family)
 {
-    const char *path = proc_path(poller, raw, family);
+    char path[64];
     uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
     int fd, rc;
     size_t i, lines = 0;
+    /* Another namespace's table, where the poller could not enter it, is /proc/PID/net/. */
+    if (poller->os->procnet_pid != 0)
+        snprintf(path, sizeof(path), "/proc/%u/%s", (unsigned)poller->os->procnet_pid,
+                 proc_path(poller, raw, family) + strlen("/proc/"));
+    else
+        snprintf(path, sizeof(path), "%s", proc_path(poller, raw, family));
     fd = tcptable_sys_open(poller, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int err = errno;

@@ -1,7 +1,8 @@
 /*
  * tcptable_syscalls_linux.c - the system-call seam: every socket, sendto, recv, open, read,
- * setsockopt, getsockopt and bind of the Linux backend goes through the poller's table of calls (a test's fake, or the real
- * call), retried while a signal interrupts it.
+ * setns, fstatat, getdents64, ioctl, setsockopt, getsockopt and bind of the Linux backend
+ * goes through the poller's table of calls (a test's fake, or the real call), retried while a
+ * signal interrupts it.
  */
 #if defined(__linux__)
 
@@ -13,7 +14,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 
 int tcptable_poller_set_linux_calls(tcptable_poller *poller,
                                     const tcptable_linux_calls *calls)
@@ -88,6 +93,54 @@ ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_
     else
         RETRY_EINTR(got, read(fd, buffer, length));
     return got;
+}
+
+int tcptable_sys_setns(tcptable_poller *poller, int fd, int nstype)
+{
+    int result;
+    if (poller->os->calls.setns != NULL)
+        RETRY_EINTR(result, poller->os->calls.setns(fd, nstype));
+    else
+        RETRY_EINTR(result, setns(fd, nstype));
+    return result;
+}
+
+int tcptable_sys_fstatat(tcptable_poller *poller, int dirfd, const char *path,
+                         tcptable_file_status *status, int flags)
+{
+    struct stat st;
+    int result;
+    if (poller->os->calls.fstatat != NULL) {
+        RETRY_EINTR(result, poller->os->calls.fstatat(dirfd, path, status, flags));
+        return result;
+    }
+    RETRY_EINTR(result, fstatat(dirfd, path, &st, flags));
+    if (result == 0) {
+        status->inode = (uint64_t)st.st_ino;
+        status->device = (uint64_t)st.st_dev;
+        status->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    }
+    return result;
+}
+
+ptrdiff_t tcptable_sys_getdents64(tcptable_poller *poller, int fd, void *buffer, size_t length)
+{
+    ptrdiff_t got;
+    if (poller->os->calls.getdents64 != NULL)
+        RETRY_EINTR(got, poller->os->calls.getdents64(fd, buffer, length));
+    else
+        RETRY_EINTR(got, syscall(SYS_getdents64, fd, buffer, length));
+    return got;
+}
+
+int tcptable_sys_ioctl(tcptable_poller *poller, int fd, unsigned long request)
+{
+    int result;
+    if (poller->os->calls.ioctl != NULL)
+        RETRY_EINTR(result, poller->os->calls.ioctl(fd, request));
+    else
+        RETRY_EINTR(result, ioctl(fd, request));
+    return result;
 }
 
 int tcptable_sys_setsockopt(tcptable_poller *poller, int fd, int level, int name,

@@ -147,9 +147,11 @@ int tcptable_os_fetch(tcptable_poller *poller)
         if (rc != TCPTABLE_OK)
             return rc;
     }
-    /* Order was passed to every call and the IPv4 table of each protocol decodes first:
-     * already in order (TCP rows, then UDP rows, as the common sort orders them). */
-    poller->sorted_by_source = 1;
+    /* Order was passed to every call and the IPv4 table decodes first: the TCP rows are in
+     * order.  The UDP tables are not always (Wine 10 ignores bOrder for them), so a fetch
+     * with UDP rows leaves the sort to the common code, which sorts each protocol's rows. */
+    poller->sorted_by_source =
+        poller->raw[TCPTABLE_RAW_UDP4].rows == 0 && poller->raw[TCPTABLE_RAW_UDP6].rows == 0;
     return TCPTABLE_OK;
 }
 
