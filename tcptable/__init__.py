@@ -21,6 +21,7 @@ from ._poller import Poller, snapshot
 from ._rows import ROW_SIZE, Connection
 from ._snapshot import Snapshot
 from ._statistics import TcpStatistics, statistics
+from ._unix import UnixPoller, UnixSocket, unix_snapshot
 from ._watch import watch
 
 __all__ = [
@@ -37,10 +38,13 @@ __all__ = [
     "State",
     "TcpStatistics",
     "TcpTableError",
+    "UnixPoller",
+    "UnixSocket",
     "diff",
     "process_name",
     "snapshot",
     "statistics",
+    "unix_snapshot",
     "watch",
 ]
 
