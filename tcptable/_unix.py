@@ -110,9 +110,7 @@ class UnixPoller:
             paths = ffi.new("uint8_t[]", max(1, counts[1]))
             raise_for_status(
                 handle,
-                lib.tcptable_unix_decode(
-                    handle, rows, counts[0], paths, counts[1], counts + 2
-                ),
+                lib.tcptable_unix_decode(handle, rows, counts[0], paths, counts[1], counts + 2),
             )
             return rows, counts[2], ffi.buffer(paths, counts[1])[:]
 

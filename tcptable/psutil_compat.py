@@ -132,7 +132,6 @@ class sconn(NamedTuple):  # psutil's name
     pid: int | None
 
 
-
 class _Endpoints(dict):  # type: ignore[type-arg]
     """(family, packed address, port) -> psutil's ``addr`` (or ``()`` for port 0), built once
     and shared by every row and every call that sees the same end."""
@@ -280,9 +279,7 @@ def _unix_rows(required: bool) -> list[sconn]:
                 kind = row.type
             types[row.type] = kind
         found.append(
-            tuple.__new__(
-                sconn, (row.fd, af_unix, kind, path, "", CONN_NONE, row.pid or None)
-            )
+            tuple.__new__(sconn, (row.fd, af_unix, kind, path, "", CONN_NONE, row.pid or None))
         )
     return found
 

@@ -22,7 +22,6 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Li
 
 if sys.platform.startswith("linux"):
     from faults import (
-        NLMSG_DONE,
         SOCK_DIAG_BY_FAMILY,
         Clock,
         Replies,
@@ -165,7 +164,7 @@ def test_a_forked_child_sees_its_own_fd(sockets: dict[str, Any]) -> None:
     if child == 0:  # pragma: no cover - the child reports through the pipe
         code = 1
         try:
-            mine_left, mine_right = socket.socketpair()
+            mine_left, _mine_right = socket.socketpair()
             row = by_inode(poller.poll())[inode(mine_left)]
             code = 0 if (row.pid, row.fd) == (os.getpid(), mine_left.fileno()) else 2
         finally:
@@ -190,7 +189,7 @@ def test_arguments_and_closed_poller() -> None:
     poller = tcptable.UnixPoller()
     poller.close()
     assert poller.closed
-    with pytest.raises(ValueError, match="closed tcptable.UnixPoller"):
+    with pytest.raises(ValueError, match=r"closed tcptable\.UnixPoller"):
         poller.poll()
 
 
