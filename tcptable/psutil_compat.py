@@ -106,8 +106,10 @@ _KINDS: dict[str, tuple[str | None, str | None, bool]] = {
     "inet6": ("ipv6", "all", False),
     "tcp6": ("ipv6", "tcp", False),
     "udp6": ("ipv6", "udp", False),
-    "unix": (None, None, True),
 }
+# psutil accepts "unix" where Python has AF_UNIX (not on Windows).
+if hasattr(socket, "AF_UNIX"):
+    _KINDS["unix"] = (None, None, True)
 _KIND_NAMES = tuple(_KINDS)
 _FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
 _TYPES = {_TCP: socket.SOCK_STREAM, _UDP: socket.SOCK_DGRAM}
@@ -262,7 +264,7 @@ def _unix_rows(required: bool) -> list[sconn]:
         return []
     decoded = _tables.paths
     found = []
-    af_unix = getattr(socket, "AF_UNIX", 1)
+    af_unix = socket.AF_UNIX
     types: dict[int, Any] = {}
     for row in rows[0:count]:
         raw = paths[row.path_offset : row.path_offset + row.path_length]
