@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._changes import Changes, diff
-from ._enums import Direction, OffloadState, State
+from ._enums import Direction, OffloadState, Protocol, State
 from ._errors import NotSupportedError, TcpTableError
 from ._names import process_name
 from ._poller import Poller, snapshot
@@ -34,6 +34,7 @@ __all__ = [
     "NotSupportedError",
     "OffloadState",
     "Poller",
+    "Protocol",
     "Snapshot",
     "State",
     "TcpStatistics",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Direction", "OffloadState", "State"]
+__all__ = ["Direction", "OffloadState", "Protocol", "State"]
 
 
 class State(enum.IntEnum):
     """A connection's state, numbered as MIB_TCP_STATE (1..12) on every OS.
 
     Linux's own numbers are translated in C; Linux's request sockets (NEW_SYN_RECV) show as
-    SYN_RCVD, as ``ss`` shows them.
+    SYN_RCVD, as ``ss`` shows them.  NONE (0) is the state of every UDP row and of no TCP
+    row: UDP has no connection state (psutil calls it NONE too).
     """
 
+    NONE = 0
     CLOSED = 1
     LISTEN = 2
     SYN_SENT = 3
@@ -26,6 +28,13 @@ class State(enum.IntEnum):
     LAST_ACK = 10
     TIME_WAIT = 11
     DELETE_TCB = 12
+
+
+class Protocol(enum.IntEnum):
+    """A row's transport protocol, numbered as IPPROTO_TCP and IPPROTO_UDP."""
+
+    TCP = 6
+    UDP = 17
 
 
 class OffloadState(enum.IntEnum):

@@ -76,7 +76,7 @@ def _state(value: object) -> State:
     try:
         return State(number)
     except ValueError:
-        raise ValueError(f"states: unknown state number {value!r} (1..12)") from None
+        raise ValueError(f"states: unknown state number {value!r} (0..12)") from None
 
 
 def _ports(name: str, values: object) -> frozenset[int] | None:

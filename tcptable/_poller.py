@@ -26,6 +26,11 @@ _FAMILIES = {
     "ipv4": lib.TCPTABLE_FAMILY_IPV4,
     "ipv6": lib.TCPTABLE_FAMILY_IPV6,
 }
+_PROTOCOLS = {
+    "tcp": lib.TCPTABLE_PROTOCOLS_TCP,
+    "udp": lib.TCPTABLE_PROTOCOLS_UDP,
+    "all": lib.TCPTABLE_PROTOCOLS_TCP | lib.TCPTABLE_PROTOCOLS_UDP,
+}
 _SOURCES = {
     "default": lib.TCPTABLE_SOURCE_DEFAULT,
     "netlink": lib.TCPTABLE_SOURCE_NETLINK,
@@ -87,8 +92,11 @@ class Poller:
     ...         table = poller.poll()
     ...         listening = table.array["state"] == tcptable.State.LISTEN
 
-    ``family`` is ``"all"``, ``"ipv4"`` or ``"ipv6"``; ``sort=True`` orders rows as Windows'
-    Order=TRUE does (local address, local port, remote address, remote port; IPv4 first);
+    ``family`` is ``"all"``, ``"ipv4"`` or ``"ipv6"``; ``protocol`` is ``"tcp"`` (the
+    default), ``"udp"`` or ``"all"`` (both in one snapshot; every row says which in its
+    ``protocol`` field, and UDP rows have the state ``State.NONE``); ``sort=True`` orders
+    rows as Windows' Order=TRUE does (local address, local port, remote address, remote
+    port; IPv4 first), and with both protocols puts the TCP rows first, then the UDP rows;
     unsorted rows come in the OS's order, where the families may interleave;
     ``pids=False`` skips the owner lookup (pid 0), which on Linux is most of a poll's cost.
     ``names=True`` (needs ``pids=True``) gives each snapshot ``process_names``, ``{pid: name}``
@@ -99,7 +107,7 @@ class Poller:
     /proc/net/tcp*), ``"netlink"`` or ``"proc"``; Windows accepts only ``"default"``.
     ``stats=True`` adds per-socket TCP stats to every snapshot (``Snapshot.stats``,
     ``Snapshot.stats_array``): Linux only (the /proc source has the queues only); on Windows
-    polls raise NotSupportedError.
+    polls raise NotSupportedError.  UDP rows have the queues only (UDP has no tcp_info).
 
     Filters keep only the rows that pass all of those given (``None``: no filter):
     ``states`` (``State`` members, their names in any case, or their numbers),
@@ -128,9 +136,12 @@ class Poller:
         names: bool = False,
         pid_max_age: float = 1.0,
         stats: bool = False,
+        protocol: str = "tcp",
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
             raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
+        if not isinstance(protocol, str) or protocol not in _PROTOCOLS:
+            raise ValueError(f"protocol must be 'tcp', 'udp' or 'all', not {protocol!r}")
         if not isinstance(source, str) or source not in _SOURCES:
             raise ValueError(f"source must be 'default', 'netlink' or 'proc', not {source!r}")
         flags = _check_bool("sort", sort) * lib.TCPTABLE_SORT
@@ -146,6 +157,7 @@ class Poller:
             raise ValueError(f"pid_max_age must be a finite number >= 0, not {pid_max_age!r}")
         self.pid_max_age = pid_max_age
         self.family = family
+        self.protocol = protocol
         self.sort = sort
         self.pids = pids
         self.source = source
@@ -166,6 +178,7 @@ class Poller:
             raise MemoryError("cannot allocate a tcptable poller")
         self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
         raise_for_status(handle, lib.tcptable_poller_set_pid_max_age(handle, pid_max_age))
+        raise_for_status(handle, lib.tcptable_poller_set_protocols(handle, _PROTOCOLS[protocol]))
         _apply_filter(self._handle, checked)
         # poll_changes(): the table it saw last (at first: nothing, as of now).
         self._changes_lock = threading.Lock()
@@ -259,7 +272,8 @@ class Poller:
             if getattr(self, name) is not None
         )
         return (
-            f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
+            f"<tcptable.Poller {state} family={self.family!r} protocol={self.protocol!r} "
+            f"sort={self.sort} "
             f"pids={self.pids} source={self.source!r} names={self.names}"
             f"{' stats=True' if self.stats else ''}{filters}>"
         )
@@ -295,6 +309,7 @@ def snapshot(
     owner_pids: Iterable[int] | None = None,
     names: bool = False,
     stats: bool = False,
+    protocol: str = "tcp",
 ) -> Snapshot:
     """Poll the TCP table once (the keywords are Poller's).  For repeated polls keep a
     ``Poller``: it reuses its buffers.
@@ -313,5 +328,6 @@ def snapshot(
         owner_pids=owner_pids,
         names=names,
         stats=stats,
+        protocol=protocol,
     ) as poller:
         return poller.poll()

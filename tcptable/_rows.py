@@ -10,7 +10,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._enums import OffloadState, State
+from ._enums import OffloadState, Protocol, State
 from ._native import ffi
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class Connection(NamedTuple):
     remote_scope_id: int
     uid: int
     inode: int
-    protocol: int = 6
+    protocol: Protocol = Protocol.TCP
     netns: int = 0
 
 
@@ -143,6 +143,6 @@ def connection_from_fields(fields: tuple[Any, ...]) -> Connection:
         remote_scope_id,
         uid,
         inode,
-        protocol,
+        Protocol(protocol),
         netns,
     )

@@ -4,6 +4,7 @@
  */
 #include "tcptable_internal.h"
 #include "tcptable_filter.h"
+#include "tcptable_protocols.h"
 #include "tcptable_stats.h"
 
 #include <errno.h>
@@ -139,6 +140,15 @@ void tcptable_clear_reply(tcptable_poller *poller)
     }
 }
 
+static size_t fetched_rows(const tcptable_poller *poller)
+{
+    size_t rows = 0;
+    int i;
+    for (i = 0; i < TCPTABLE_RAW_COUNT; i++)
+        rows += poller->raw[i].rows;
+    return rows;
+}
+
 int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
                    size_t *row_count)
 {
@@ -166,7 +176,7 @@ int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
     if (rc != TCPTABLE_OK)
         return rc;
     poller->fetched = 1;
-    *row_count = poller->raw[TCPTABLE_RAW_IPV4].rows + poller->raw[TCPTABLE_RAW_IPV6].rows;
+    *row_count = fetched_rows(poller);
     return TCPTABLE_OK;
 }
 
@@ -187,7 +197,7 @@ int tcptable_decode_stats(tcptable_poller *poller, tcptable_row *rows, tcptable_
     if (!poller->fetched)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
                              "tcptable_decode() without a successful tcptable_fetch()");
-    expected = poller->raw[TCPTABLE_RAW_IPV4].rows + poller->raw[TCPTABLE_RAW_IPV6].rows;
+    expected = fetched_rows(poller);
     if (expected > 0 && rows == NULL)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "rows is NULL");
     if (capacity < expected)
@@ -211,7 +221,15 @@ int tcptable_decode_stats(tcptable_poller *poller, tcptable_row *rows, tcptable_
      * sort so that it sorts only what is kept. */
     count = tcptable_filter_owners(poller->filter, rows, count, stats, sizeof(*stats));
     if ((poller->flags & TCPTABLE_SORT) && !poller->sorted_by_source) {
-        rc = tcptable_sort_rows(poller, rows, count, stats, stats ? sizeof(*stats) : 0);
+        /* The backends write the TCP rows before the UDP rows: each protocol sorts on its
+         * own, as Windows returns each of its tables ordered. */
+        size_t tcp = 0;
+        while (tcp < count && rows[tcp].protocol == TCPTABLE_PROTOCOL_TCP)
+            tcp++;
+        rc = tcptable_sort_rows(poller, rows, tcp, stats, stats ? sizeof(*stats) : 0);
+        if (rc == TCPTABLE_OK && tcp < count)
+            rc = tcptable_sort_rows(poller, rows + tcp, count - tcp, stats ? stats + tcp : NULL,
+                                    stats ? sizeof(*stats) : 0);
         if (rc != TCPTABLE_OK)
             return rc;
     }

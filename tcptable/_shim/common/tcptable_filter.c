@@ -96,10 +96,11 @@ int tcptable_poller_set_filter(tcptable_poller *poller, uint32_t states,
                                const uint32_t *owner_pids, size_t owner_pid_count)
 {
     tcptable_filter *filter;
-    /* MIB_TCP_STATE runs 1..12: any other bit could never match a row. */
-    if ((states & ~(uint32_t)0x1FFE) != 0)
+    /* MIB_TCP_STATE runs 1..12, and UDP rows have state 0 (TCPTABLE_STATE_NONE): any other
+     * bit could never match a row. */
+    if ((states & ~(uint32_t)0x1FFF) != 0)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
-                             "states mask 0x%lx has bits outside MIB_TCP_STATE 1..12",
+                             "states mask 0x%lx has bits outside states 0..12",
                              (unsigned long)states);
     if ((local_ports != NULL && local_port_count == 0) ||
         (remote_ports != NULL && remote_port_count == 0) ||

@@ -20,9 +20,16 @@
 #define TCPTABLE_PRINTF(f, a)
 #endif
 
-/* Index of the raw reply buffers: one per address family, so that one family's reply is never
- * re-fetched because the other one grew. */
-enum { TCPTABLE_RAW_IPV4 = 0, TCPTABLE_RAW_IPV6 = 1, TCPTABLE_RAW_COUNT = 2 };
+/* Index of the raw reply buffers: one per protocol and address family, so that one table's
+ * reply is never re-fetched because another one grew.  TCP first, IPv4 first: the order the
+ * rows decode in. */
+enum {
+    TCPTABLE_RAW_IPV4 = 0,
+    TCPTABLE_RAW_IPV6 = 1,
+    TCPTABLE_RAW_UDP4 = 2,
+    TCPTABLE_RAW_UDP6 = 3,
+    TCPTABLE_RAW_COUNT = 4
+};
 
 struct tcptable_filter; /* tcptable_filter.h */
 struct tcptable_stats;  /* tcptable_stats.h */
@@ -42,6 +49,7 @@ struct tcptable_poller {
     int families;  /* of the last successful fetch */
     int source;    /* the source that actually answered the last fetch */
     int flags;
+    int protocols; /* TCPTABLE_PROTOCOLS_* (tcptable_protocols.h); 0 = TCP only */
     int fetched;   /* a fetch succeeded and has not been decoded yet */
     int sorted_by_source; /* set by the backend when the OS itself returned TCPTABLE_SORT order */
 
@@ -54,14 +62,16 @@ struct tcptable_poller {
      * record of rows[i] is stats[i].  NULL when the caller wants none. */
     struct tcptable_stats *stats;
 
-    /* Windows: the iphlpapi seam by raw index, GetTcpTable2 then GetTcp6Table2 (NULL = the
-     * real functions). */
+    /* Windows: the iphlpapi seam by raw index: GetTcpTable2, GetTcp6Table2, then
+     * GetExtendedUdpTable for AF_INET and AF_INET6 (NULL = the real functions). */
     tcptable_get_table_fn get_table[TCPTABLE_RAW_COUNT];
 
     /* Linux: the sock_diag socket, kept open between polls (-1 = none), and whether sock_diag
      * was found missing (then the default source is /proc/net/tcp*). */
     int netlink_fd;
     int netlink_missing;
+    int udp_source;            /* the source that answered for UDP in the last fetch */
+    int udp_netlink_missing;   /* sock_diag has no UDP here (udp_diag missing): /proc for UDP */
     uint32_t netlink_sequence; /* last sequence number used */
     int netlink_error;       /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
     int netlink_one_walk;    /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */

@@ -7,6 +7,7 @@
 
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
+#include "tcptable_protocols.h"
 #include "tcptable_stats.h"
 
 #include <errno.h>
@@ -153,45 +154,100 @@ int tcptable_parse_decimal(const char **cursor, uint64_t *value)
 
 /* ---- the backend interface ---------------------------------------------------------------- */
 
-static int fetch_family(tcptable_poller *poller, int family, int source)
+static int fetch_family(tcptable_poller *poller, tcptable_raw *raw, int family, int source)
 {
-    tcptable_raw *raw = &poller->raw[family == 4 ? TCPTABLE_RAW_IPV4 : TCPTABLE_RAW_IPV6];
     if (source == TCPTABLE_SOURCE_NETLINK)
         return tcptable_netlink_fetch(poller, raw, family == 4 ? AF_INET : AF_INET6);
     return tcptable_procnet_fetch(poller, raw, family);
 }
 
-static int fetch_with(tcptable_poller *poller, int source)
+/* Fetch the requested families of one protocol into raw[first] (IPv4) and raw[first + 1]. */
+static int fetch_families(tcptable_poller *poller, int first, int source)
 {
     int rc;
-    if (source == TCPTABLE_SOURCE_NETLINK &&
-        poller->families == (TCPTABLE_FAMILY_IPV4 | TCPTABLE_FAMILY_IPV6)) {
-        rc = tcptable_netlink_fetch_both(poller, &poller->raw[TCPTABLE_RAW_IPV4],
-                                         &poller->raw[TCPTABLE_RAW_IPV6]);
-        if (rc == TCPTABLE_OK)
-            poller->source = source;
-        return rc;
-    }
     if (poller->families & TCPTABLE_FAMILY_IPV4) {
-        rc = fetch_family(poller, 4, source);
+        rc = fetch_family(poller, &poller->raw[first], 4, source);
         if (rc != TCPTABLE_OK)
             return rc;
     }
     if (poller->families & TCPTABLE_FAMILY_IPV6) {
-        rc = fetch_family(poller, 6, source);
-        /* A kernel without IPv6 has no IPv6 connections: an empty table, not an error. */
+        rc = fetch_family(poller, &poller->raw[first + 1], 6, source);
+        /* A kernel without IPv6 has no IPv6 sockets: an empty table, not an error. */
         if (rc == TCPTABLE_ERR_NOT_SUPPORTED && (poller->families & TCPTABLE_FAMILY_IPV4) &&
             source == TCPTABLE_SOURCE_PROC_NET) {
             memset(&poller->status, 0, sizeof(poller->status));
-            poller->raw[TCPTABLE_RAW_IPV6].rows = 0;
-            poller->raw[TCPTABLE_RAW_IPV6].used = 0;
+            poller->raw[first + 1].rows = 0;
+            poller->raw[first + 1].used = 0;
             rc = TCPTABLE_OK;
         }
         if (rc != TCPTABLE_OK)
             return rc;
     }
-    poller->source = source;
     return TCPTABLE_OK;
+}
+
+static int fetch_with(tcptable_poller *poller, int source)
+{
+    int rc;
+    if (!tcptable_protocol_wanted(poller, TCPTABLE_PROTOCOL_TCP)) {
+        poller->source = source;
+        return TCPTABLE_OK;
+    }
+    if (source == TCPTABLE_SOURCE_NETLINK &&
+        poller->families == (TCPTABLE_FAMILY_IPV4 | TCPTABLE_FAMILY_IPV6))
+        rc = tcptable_netlink_fetch_both(poller, &poller->raw[TCPTABLE_RAW_IPV4],
+                                         &poller->raw[TCPTABLE_RAW_IPV6]);
+    else
+        rc = fetch_families(poller, TCPTABLE_RAW_IPV4, source);
+    if (rc == TCPTABLE_OK)
+        poller->source = source;
+    return rc;
+}
+
+/* UDP: one dump per family.  The kernel's udp_diag answers SOCK_DIAG_BY_FAMILY requests only,
+ * and that request names one family (AF_UNSPEC finds no handler); the older request that walks
+ * both families at once (TCPDIAG_GETSOCK) carries TCP in its type and has no UDP sibling.  So
+ * each family is its own walk of the UDP hash, which holds both families' sockets. */
+static int fetch_udp(tcptable_poller *poller, int asked)
+{
+    int rc;
+    if (!tcptable_protocol_wanted(poller, TCPTABLE_PROTOCOL_UDP))
+        return TCPTABLE_OK;
+    if (asked == TCPTABLE_SOURCE_NETLINK ||
+        (asked == TCPTABLE_SOURCE_DEFAULT && !poller->netlink_missing &&
+         !poller->udp_netlink_missing)) {
+        rc = fetch_families(poller, TCPTABLE_RAW_UDP4, TCPTABLE_SOURCE_NETLINK);
+        if (rc == TCPTABLE_OK)
+            poller->udp_source = TCPTABLE_SOURCE_NETLINK;
+        if (rc != TCPTABLE_ERR_NOT_SUPPORTED || asked == TCPTABLE_SOURCE_NETLINK)
+            return rc;
+        /* sock_diag without udp_diag (a kernel built or sandboxed without it): /proc/net/udp*
+         * for UDP from now on, whatever answers for TCP. */
+        poller->udp_netlink_missing = 1;
+        memset(&poller->status, 0, sizeof(poller->status));
+        poller->raw[TCPTABLE_RAW_UDP4].rows = poller->raw[TCPTABLE_RAW_UDP6].rows = 0;
+        poller->raw[TCPTABLE_RAW_UDP4].used = poller->raw[TCPTABLE_RAW_UDP6].used = 0;
+    }
+    rc = fetch_families(poller, TCPTABLE_RAW_UDP4, TCPTABLE_SOURCE_PROC_NET);
+    if (rc == TCPTABLE_OK)
+        poller->udp_source = TCPTABLE_SOURCE_PROC_NET;
+    return rc;
+}
+
+static int fetch_tcp(tcptable_poller *poller)
+{
+    int rc;
+    if (poller->source == TCPTABLE_SOURCE_NETLINK ||
+        (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->netlink_missing)) {
+        int asked = poller->source;
+        rc = fetch_with(poller, TCPTABLE_SOURCE_NETLINK);
+        if (rc != TCPTABLE_ERR_NOT_SUPPORTED || asked == TCPTABLE_SOURCE_NETLINK)
+            return rc;
+        /* No sock_diag here (some sandboxes, old kernels): /proc from now on. */
+        poller->netlink_missing = 1;
+        tcptable_clear_reply(poller);
+    }
+    return fetch_with(poller, TCPTABLE_SOURCE_PROC_NET);
 }
 
 int tcptable_os_fetch(tcptable_poller *poller)
@@ -209,44 +265,44 @@ int tcptable_os_fetch(tcptable_poller *poller)
         }
         poller->process = self;
     }
-    if (poller->source == TCPTABLE_SOURCE_NETLINK ||
-        (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->netlink_missing)) {
+    {
+        /* fetch_tcp() records in poller->source the source that answered for TCP. */
         int asked = poller->source;
-        rc = fetch_with(poller, TCPTABLE_SOURCE_NETLINK);
-        if (rc != TCPTABLE_ERR_NOT_SUPPORTED || asked == TCPTABLE_SOURCE_NETLINK)
-            return rc;
-        /* No sock_diag here (some sandboxes, old kernels): /proc from now on. */
-        poller->netlink_missing = 1;
-        tcptable_clear_reply(poller);
+        rc = fetch_tcp(poller);
+        if (rc == TCPTABLE_OK)
+            rc = fetch_udp(poller, asked);
+        return rc;
     }
-    return fetch_with(poller, TCPTABLE_SOURCE_PROC_NET);
+}
+
+/* Decode one raw reply with the decoder of the source that filled it. */
+static size_t decode_raw(tcptable_poller *poller, int index, int source, tcptable_row *rows,
+                         struct tcptable_stats *stats, int *rc)
+{
+    const tcptable_raw *raw = &poller->raw[index];
+    if (raw->rows == 0)
+        return 0;
+    if (source == TCPTABLE_SOURCE_NETLINK)
+        return tcptable_netlink_decode(poller, raw, rows, stats, rc);
+    return tcptable_procnet_decode(poller, raw, index % 2 == 0 ? 4 : 6, rows, stats, rc);
 }
 
 int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                        size_t *written)
 {
-    int rc = TCPTABLE_OK;
-    size_t n4, n6 = 0;
-    const tcptable_raw *raw4 = &poller->raw[TCPTABLE_RAW_IPV4];
-    const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
-    struct tcptable_stats *stats4 = poller->stats;
-    struct tcptable_stats *stats6 = NULL;
+    int rc = TCPTABLE_OK, index;
+    size_t n = 0;
     (void)capacity; /* tcptable_decode() checked it against the fetched row count */
-    if (poller->source == TCPTABLE_SOURCE_NETLINK) {
-        /* After one walk for both families raw4 holds every row and raw6 none. */
-        n4 = tcptable_netlink_decode(poller, raw4, rows, stats4, &rc);
-        stats6 = stats4 != NULL ? stats4 + n4 : NULL;
-        if (rc == TCPTABLE_OK)
-            n6 = tcptable_netlink_decode(poller, raw6, rows + n4, stats6, &rc);
-    } else {
-        n4 = tcptable_procnet_decode(poller, raw4, 4, rows, stats4, &rc);
-        stats6 = stats4 != NULL ? stats4 + n4 : NULL;
-        if (rc == TCPTABLE_OK)
-            n6 = tcptable_procnet_decode(poller, raw6, 6, rows + n4, stats6, &rc);
+    /* TCP then UDP, IPv4 then IPv6.  After one walk for both TCP families the IPv4 buffer
+     * holds every TCP row and the IPv6 one none. */
+    for (index = 0; index < TCPTABLE_RAW_COUNT && rc == TCPTABLE_OK; index++) {
+        int source = index >= TCPTABLE_RAW_UDP4 ? poller->udp_source : poller->source;
+        n += decode_raw(poller, index, source, rows + n,
+                        poller->stats != NULL ? poller->stats + n : NULL, &rc);
     }
-    *written = n4 + n6;
+    *written = n;
     if (rc == TCPTABLE_OK && (poller->flags & TCPTABLE_PIDS))
-        rc = tcptable_owners_fill(poller, rows, n4 + n6);
+        rc = tcptable_owners_fill(poller, rows, n);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #if defined(__linux__)
 #include "tcptable_linux.h"
 #include "tcptable_filter.h"
+#include "tcptable_protocols.h"
 #include "tcptable_stats.h"
 
 #include <errno.h>
@@ -58,14 +59,14 @@ static int restart(tcptable_poller *poller, int err, const char *what)
 /* Room for a request: the header, the larger request struct, and its attributes. */
 #define NETLINK_REQUEST_SPACE (512 + NETLINK_ATTRIBUTE_ROOM)
 
-/* Build the dump request for `family` into message and return its length.  AF_INET or
- * AF_INET6: SOCK_DIAG_BY_FAMILY with an inet_diag_req_v2, one family per walk of the kernel's
- * TCP hash.  AF_UNSPEC: TCPDIAG_GETSOCK with the older inet_diag_req, which the kernel runs
+/* Build the dump request for `family` and `protocol` (IPPROTO_TCP or IPPROTO_UDP) into message
+ * and return its length.  AF_INET or AF_INET6: SOCK_DIAG_BY_FAMILY with an inet_diag_req_v2,
+ * one family per walk of the kernel's hash of that protocol.  AF_UNSPEC: TCPDIAG_GETSOCK with the older inet_diag_req, which the kernel runs
  * with family AF_UNSPEC, so that one walk returns both families; its replies carry
  * TCPDIAG_GETSOCK as their type.  Both kinds take the same states, extensions and attributes,
  * set here once for either. */
 static size_t build_request(tcptable_poller *poller, unsigned char *message, int family,
-                            uint32_t sequence)
+                            int protocol, uint32_t sequence)
 {
     struct nlmsghdr *header = (struct nlmsghdr *)message;
     uint32_t *states;
@@ -82,7 +83,7 @@ static size_t build_request(tcptable_poller *poller, unsigned char *message, int
         struct inet_diag_req_v2 *request = NLMSG_DATA(header);
         header->nlmsg_type = SOCK_DIAG_BY_FAMILY;
         request->sdiag_family = (uint8_t)family;
-        request->sdiag_protocol = IPPROTO_TCP;
+        request->sdiag_protocol = (uint8_t)protocol;
         states = &request->idiag_states;
         extensions = &request->idiag_ext;
         length = NLMSG_LENGTH(sizeof(*request));
@@ -92,6 +93,11 @@ static size_t build_request(tcptable_poller *poller, unsigned char *message, int
     length = NLMSG_ALIGN(length) +
              tcptable_netlink_narrow(poller, states, extensions, message + NLMSG_ALIGN(length),
                                      NETLINK_ATTRIBUTE_ROOM);
+    /* A UDP socket is TCP_CLOSE (unconnected) or TCP_ESTABLISHED (connected) to the kernel,
+     * and every UDP row has the state NONE: the states filter was applied by not asking for
+     * UDP at all (tcptable_protocol_wanted), so every UDP socket is asked for here. */
+    if (protocol == IPPROTO_UDP)
+        *states = NETLINK_ALL_STATES;
     header->nlmsg_len = (uint32_t)length;
     header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     header->nlmsg_seq = sequence;
@@ -151,7 +157,11 @@ static int dump_once(tcptable_poller *poller, tcptable_raw *raw, int family, uin
     }
     /* A fresh number per dump: replies to an earlier, abandoned dump can never be counted. */
     raw->sequence = ++poller->netlink_sequence;
-    length = build_request(poller, message.bytes, family, raw->sequence);
+    length = build_request(poller, message.bytes, family,
+                           tcptable_raw_protocol(poller, raw) == TCPTABLE_PROTOCOL_UDP
+                               ? IPPROTO_UDP
+                               : IPPROTO_TCP,
+                           raw->sequence);
     raw->reply_type = message.header.nlmsg_type;
     memset(&kernel, 0, sizeof(kernel));
     kernel.nl_family = AF_NETLINK;
@@ -331,11 +341,13 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
                                                   error->error);
                 err = -error->error;
                 poller->netlink_error = err; /* the kernel refused this request */
-                /* ENOENT: the tcp_diag module is missing for this family. */
+                /* ENOENT: the tcp_diag (udp_diag) module is missing for this family. */
                 if (err == ENOENT || err == EOPNOTSUPP)
-                    return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED,
-                                         TCPTABLE_OS_ERROR_ERRNO, (uint32_t)err,
-                                         "sock_diag for TCP: %s", strerror(err));
+                    return tcptable_fail(
+                        poller, TCPTABLE_ERR_NOT_SUPPORTED, TCPTABLE_OS_ERROR_ERRNO,
+                        (uint32_t)err, "sock_diag for %s: %s",
+                        tcptable_raw_protocol(poller, raw) == TCPTABLE_PROTOCOL_UDP ? "UDP" : "TCP",
+                        strerror(err));
                 if (is_transient(err))
                     return restart(poller, err, "sock_diag dump");
                 return tcptable_fail_errno(poller, err, "sock_diag dump");
@@ -362,11 +374,12 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
     }
 }
 
-static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
+static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag, int protocol,
                        tcptable_row *row)
 {
+    int rc;
     memset(row, 0, sizeof(*row));
-    row->protocol = TCPTABLE_PROTOCOL_TCP;
+    row->protocol = (uint8_t)protocol;
     if (diag->idiag_family == AF_INET) {
         row->family = 4;
         tcptable_set_ipv4(row->local_addr, &diag->id.idiag_src[0]);
@@ -389,7 +402,12 @@ static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag
     row->remote_port = ntohs(diag->id.idiag_dport);
     row->uid = diag->idiag_uid;
     row->inode = diag->idiag_inode;
-    return tcptable_linux_state(poller, diag->idiag_state, &row->state);
+    rc = tcptable_linux_state(poller, diag->idiag_state, &row->state);
+    /* UDP has no connection state: the kernel's TCP_CLOSE / TCP_ESTABLISHED only says whether
+     * the socket is connected, which its remote address says too. */
+    if (protocol == TCPTABLE_PROTOCOL_UDP)
+        row->state = TCPTABLE_STATE_NONE;
+    return rc;
 }
 
 /* The stats of one socket: queues from the message, the rest from its INET_DIAG_INFO
@@ -437,15 +455,18 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
 {
     size_t offset = 0, n = 0;
     /* A one-family dump holds rows of its family only (the one-walk dump, both). */
-    const int expected = raw->reply_type != SOCK_DIAG_BY_FAMILY     ? 0
-                         : raw == &poller->raw[TCPTABLE_RAW_IPV4] ? 4
-                                                                  : 6;
+    const int protocol = tcptable_raw_protocol(poller, raw);
+    const int expected = raw->reply_type != SOCK_DIAG_BY_FAMILY ? 0
+                         : (raw == &poller->raw[TCPTABLE_RAW_IPV4] ||
+                            raw == &poller->raw[TCPTABLE_RAW_UDP4])
+                             ? 4
+                             : 6;
     *rc = TCPTABLE_OK;
     while (offset + sizeof(struct nlmsghdr) <= raw->used && n < raw->rows) {
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
         if (header->nlmsg_type == raw->reply_type && header->nlmsg_seq == raw->sequence) {
             tcptable_row *row = &rows[n];
-            *rc = decode_diag(poller, NLMSG_DATA(header), row);
+            *rc = decode_diag(poller, NLMSG_DATA(header), protocol, row);
             if (*rc == TCPTABLE_OK && expected != 0 && row->family != expected)
                 *rc = tcptable_fail_bad_data(poller, "an IPv%u inet_diag_msg in the IPv%d dump",
                                              row->family, expected);

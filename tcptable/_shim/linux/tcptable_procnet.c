@@ -1,5 +1,5 @@
 /*
- * tcptable_procnet.c - the /proc/net/tcp and /proc/net/tcp6 text: the fallback source where
+ * tcptable_procnet.c - the /proc/net/tcp, tcp6, udp and udp6 text: the fallback source where
  * sock_diag is missing, and source="proc".
  */
 #if defined(__linux__)
@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
 #include "tcptable_filter.h"
+#include "tcptable_protocols.h"
 #include "tcptable_stats.h"
 
 #include <errno.h>
@@ -37,9 +38,17 @@ static int check_text(tcptable_poller *poller, const tcptable_raw *raw, const ch
     return TCPTABLE_OK;
 }
 
+/* The file of a raw buffer: its protocol's, of `family`. */
+static const char *proc_path(const tcptable_poller *poller, const tcptable_raw *raw, int family)
+{
+    if (tcptable_raw_protocol(poller, raw) == TCPTABLE_PROTOCOL_UDP)
+        return family == 4 ? "/proc/net/udp" : "/proc/net/udp6";
+    return family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
+}
+
 int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int family)
 {
-    const char *path = family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
+    const char *path = proc_path(poller, raw, family);
     uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
     int fd, rc;
     size_t i, lines = 0;
@@ -158,7 +167,8 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
 {
     const char *cursor, *end;
     const int words = family == 4 ? 1 : 4;
-    const char *path = family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
+    const char *path = proc_path(poller, raw, family);
+    const int protocol = tcptable_raw_protocol(poller, raw);
     size_t n = 0, line = 1;
     *rc = TCPTABLE_OK;
     if (raw->rows == 0) /* also a family never fetched, whose data is still NULL */
@@ -179,7 +189,7 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
         line++;
         memset(row, 0, sizeof(*row));
         row->family = (uint8_t)family;
-        row->protocol = TCPTABLE_PROTOCOL_TCP;
+        row->protocol = (uint8_t)protocol;
         skip_spaces(&cursor);
         skip_field(&cursor); /* "sl:" */
         skip_spaces(&cursor);
@@ -194,6 +204,9 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
         *rc = tcptable_linux_state(poller, state, &row->state);
         if (*rc != TCPTABLE_OK)
             return n;
+        /* UDP has no connection state (the kernel's 07 / 01 only say connected or not). */
+        if (protocol == TCPTABLE_PROTOCOL_UDP)
+            row->state = TCPTABLE_STATE_NONE;
         if (!tcptable_filter_keeps(poller->filter, row->state, row->local_port,
                                    row->remote_port)) {
             /* the rest of the line is never parsed; this slot is written again */

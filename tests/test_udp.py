@@ -1,0 +1,230 @@
+"""UDP rows: protocol="udp" and "all" find this process's own UDP sockets, bound and connected,
+IPv4 and IPv6, from every source, with their owner; TCP polls never show them; bad protocol
+values name the keyword and the value."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from conftest import FAMILIES, LOOPBACK, WILDCARD, open_listener
+
+import tcptable
+
+LINUX = sys.platform.startswith("linux")
+WINDOWS = sys.platform == "win32"
+FAMILY = {4: "ipv4", 6: "ipv6"}
+INET = {4: socket.AF_INET, 6: socket.AF_INET6}
+SOURCES = [
+    "default",
+    pytest.param("netlink", marks=pytest.mark.skipif(not LINUX, reason="a Linux source")),
+    pytest.param("proc", marks=pytest.mark.skipif(not LINUX, reason="a Linux source")),
+]
+
+
+@dataclass
+class UdpSockets:
+    """A bound, unconnected socket and a second one connected to it, on loopback."""
+
+    family: int
+    bound: socket.socket
+    connected: socket.socket
+
+    @property
+    def bound_port(self) -> int:
+        return int(self.bound.getsockname()[1])
+
+    @property
+    def connected_port(self) -> int:
+        return int(self.connected.getsockname()[1])
+
+    def rows(self, table: tcptable.Snapshot) -> dict[int, list[tcptable.Connection]]:
+        """This pair's UDP rows, by local port (every row at its address and port)."""
+        found: dict[int, list[tcptable.Connection]] = {}
+        for row in table:
+            if (
+                row.protocol == tcptable.Protocol.UDP
+                and row.family == self.family
+                and row.local_address == LOOPBACK[self.family]
+                and row.local_port in (self.bound_port, self.connected_port)
+            ):
+                found.setdefault(row.local_port, []).append(row)
+        return found
+
+
+def open_udp(family: int) -> UdpSockets:
+    bound = socket.socket(INET[family], socket.SOCK_DGRAM)
+    bound.bind((LOOPBACK[family], 0))
+    connected = socket.socket(INET[family], socket.SOCK_DGRAM)
+    connected.bind((LOOPBACK[family], 0))
+    connected.connect(bound.getsockname()[:2])
+    return UdpSockets(family, bound, connected)
+
+
+@pytest.fixture(params=FAMILIES, ids=["ipv4", "ipv6"])
+def udp(request: pytest.FixtureRequest) -> Iterator[UdpSockets]:
+    opened = open_udp(request.param)
+    yield opened
+    opened.bound.close()
+    opened.connected.close()
+
+
+def only(rows: dict[int, list[tcptable.Connection]], port: int) -> tcptable.Connection:
+    assert len(rows.get(port, [])) == 1, f"expected one row for port {port}: {rows}"
+    return rows[port][0]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("protocol", ["udp", "all"])
+def test_own_udp_sockets(udp: UdpSockets, source: str, protocol: str) -> None:
+    table = tcptable.snapshot(family=FAMILY[udp.family], protocol=protocol, source=source)
+    rows = udp.rows(table)
+    bound = only(rows, udp.bound_port)
+    connected = only(rows, udp.connected_port)
+    for row in (bound, connected):
+        assert row.protocol == tcptable.Protocol.UDP == 17
+        assert row.state == tcptable.State.NONE
+        assert row.pid == os.getpid()
+    assert (bound.remote_address, bound.remote_port) == (WILDCARD[udp.family], 0)
+
+
+@pytest.mark.skipif(not LINUX, reason="Linux tables hold a connected UDP socket's peer")
+@pytest.mark.parametrize("source", SOURCES)
+def test_connected_udp_socket_has_its_peer(udp: UdpSockets, source: str) -> None:
+    table = tcptable.snapshot(family=FAMILY[udp.family], protocol="udp", source=source)
+    connected = only(udp.rows(table), udp.connected_port)
+    assert (connected.remote_address, connected.remote_port) == (
+        LOOPBACK[udp.family],
+        udp.bound_port,
+    )
+    # The kernel's socket inode, which the owner lookup keyed on.
+    assert connected.inode == os.fstat(udp.connected.fileno()).st_ino
+
+
+@pytest.mark.skipif(not WINDOWS, reason="Windows' UDP table has no remote address")
+def test_windows_udp_rows_have_no_remote_address(udp: UdpSockets) -> None:
+    table = tcptable.snapshot(family=FAMILY[udp.family], protocol="udp")
+    connected = only(udp.rows(table), udp.connected_port)
+    assert (connected.remote_address, connected.remote_port) == (WILDCARD[udp.family], 0)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_tcp_poll_has_no_udp_row_and_all_has_both(udp: UdpSockets, source: str) -> None:
+    listener = open_listener(udp.family)
+    try:
+        port = listener.getsockname()[1]
+        tcp = tcptable.snapshot(family=FAMILY[udp.family], source=source)
+        assert udp.rows(tcp) == {}
+        assert {row.protocol for row in tcp} <= {tcptable.Protocol.TCP}
+        both = tcptable.snapshot(family=FAMILY[udp.family], protocol="all", source=source)
+        assert len(udp.rows(both)) == 2
+        listening = [
+            row for row in both if row.local_port == port and row.protocol == tcptable.Protocol.TCP
+        ]
+        assert [row.state for row in listening] == [tcptable.State.LISTEN]
+        assert both.array["protocol"].tolist().count(17) >= 2
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_sorted_all_has_tcp_rows_then_udp_rows_each_in_order(udp: UdpSockets, source: str) -> None:
+    table = tcptable.snapshot(protocol="all", sort=True, source=source, pids=False)
+    protocols = table.array["protocol"].tolist()
+    tcp_rows = protocols.count(6)
+    assert protocols == [6] * tcp_rows + [17] * (len(protocols) - tcp_rows)
+    udp_rows = list(table)[tcp_rows:]
+
+    def key(row: tcptable.Connection) -> tuple[object, ...]:
+        return (
+            row.family,
+            socket.inet_pton(INET[row.family], row.local_address),
+            row.local_port,
+            socket.inet_pton(INET[row.family], row.remote_address),
+            row.remote_port,
+        )
+
+    assert [key(row) for row in udp_rows] == sorted(key(row) for row in udp_rows)
+    assert len(udp.rows(table)) == 2
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_states_filter_none_keeps_udp_rows_only(udp: UdpSockets, source: str) -> None:
+    listener = open_listener(udp.family)
+    try:
+        table = tcptable.snapshot(protocol="all", states={"NONE"}, source=source)
+        assert len(udp.rows(table)) == 2
+        assert set(table.array["protocol"].tolist()) <= {17}
+        # A TCP state keeps no UDP row: UDP rows have none.
+        tcp_only = tcptable.snapshot(protocol="all", states={"LISTEN"}, source=source)
+        assert udp.rows(tcp_only) == {}
+        assert any(row.local_port == listener.getsockname()[1] for row in tcp_only)
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_port_filters_apply_to_udp_rows(udp: UdpSockets, source: str) -> None:
+    table = tcptable.snapshot(protocol="udp", local_ports=[udp.bound_port], source=source)
+    rows = udp.rows(table)
+    assert set(rows) == {udp.bound_port}
+    assert set(table.array["local_port"].tolist()) == {udp.bound_port}
+    by_peer = tcptable.snapshot(protocol="udp", remote_ports=[udp.bound_port], source=source)
+    if LINUX:  # only Linux knows a UDP socket's peer
+        assert set(udp.rows(by_peer)) == {udp.connected_port}
+    else:
+        assert udp.rows(by_peer) == {}
+
+
+def test_owner_pid_filter_keeps_own_udp_rows(udp: UdpSockets) -> None:
+    table = tcptable.snapshot(protocol="udp", owner_pids=[os.getpid()])
+    assert set(udp.rows(table)) == {udp.bound_port, udp.connected_port}
+    assert set(table.array["pid"].tolist()) == {os.getpid()}
+
+
+@pytest.mark.skipif(not LINUX, reason="per-socket stats are Linux only")
+@pytest.mark.parametrize("source", ["netlink", "proc"])
+def test_udp_stats_are_the_queues(udp: UdpSockets, source: str) -> None:
+    udp.connected.send(b"x" * 100)
+    with tcptable.Poller(
+        family=FAMILY[udp.family], protocol="udp", stats=True, source=source
+    ) as poller:
+        table = poller.poll()
+        index = [
+            i
+            for i, row in enumerate(table)
+            if row.local_port == udp.bound_port and row.local_address == LOOPBACK[udp.family]
+        ]
+        assert len(index) == 1
+        stats = table.stats_array[index[0]]
+        # The unread datagram waits in the bound socket's receive queue; UDP has no tcp_info.
+        assert stats["rx_queue"] > 0
+        assert stats["rtt_us"] == 0
+        assert stats["snd_cwnd"] == 0
+
+
+def test_poller_keeps_its_protocol() -> None:
+    with tcptable.Poller(protocol="udp") as poller:
+        assert poller.protocol == "udp"
+        assert "protocol='udp'" in repr(poller)
+    assert tcptable.Poller().protocol == "tcp"
+
+
+@pytest.mark.parametrize("bad", ["UDP", "udp4", "", "tcp ", 17, None, b"udp"])
+def test_bad_protocol_names_keyword_and_value(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"protocol must be 'tcp', 'udp' or 'all', not ") as info:
+        tcptable.Poller(protocol=bad)  # type: ignore[arg-type]
+    assert repr(bad) in str(info.value)
+    with pytest.raises(ValueError, match="protocol"):
+        tcptable.snapshot(protocol=bad)  # type: ignore[arg-type]
+
+
+def test_protocol_enum() -> None:
+    assert tcptable.Protocol.TCP == 6
+    assert tcptable.Protocol.UDP == 17
+    assert tcptable.State.NONE == 0
+    assert tcptable.State["NONE"] is tcptable.State.NONE
