@@ -181,10 +181,8 @@ class _Tables:
         key = (family, protocol)
         found = self.inet.get(key)
         if found is None:
-            keywords: dict[str, Any] = {"pids": True, "pid_max_age": PID_MAX_AGE}
-            if protocol != "tcp":
-                keywords["protocol"] = protocol
-            found = self.inet[key] = (Poller(family=family, **keywords), ffi.new("int32_t[]", 1))
+            poller = Poller(family=family, protocol=protocol, pid_max_age=PID_MAX_AGE)
+            found = self.inet[key] = (poller, ffi.new("int32_t[]", 1))
         return found
 
     def unix_poller(self) -> UnixPoller:
