@@ -61,6 +61,7 @@ if [ "$(uname -s)" = Linux ]; then
     step "fuzzing (libFuzzer + ASan/UBSan, bounded)" bash tests/fuzz/run.sh
     step "sanitizers (the suite and a stress ramp under ASan+UBSan)" bash tests/sanitizers/run.sh
     step "valgrind memcheck (poll loop)" bash tests/valgrind/run.sh
+    step "psutil's own connection tests against tcptable.psutil_compat" bash tests/psutil_upstream/run.sh
 fi
 if [ -f tests/windows/run.sh ]; then
     step "Windows lane (Wine)" bash tests/windows/run.sh
