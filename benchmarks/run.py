@@ -26,9 +26,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import holders
 import measures
+import psutil_peer
 import report
 
 import tcptable
+
+# The psutil drop-in beside psutil, on the same tables.
+measures.MEASURES += psutil_peer.MEASURES
 
 README_BEGIN = "<!-- benchmarks: begin (python benchmarks/run.py --readme README.md) -->"
 README_END = "<!-- benchmarks: end -->"

@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import threading
 from itertools import repeat
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from ._enums import State
 from ._errors import NotSupportedError, raise_for_status
 from ._native import ffi, lib
 from ._poller import Poller
-from ._rows import ROW_STRUCT
+from ._rows import ROW_SIZE
 from ._unix import UnixPoller
 
 __all__ = [
@@ -135,17 +136,18 @@ class sconn(NamedTuple):  # psutil's name
 
 
 class _Endpoints(dict):  # type: ignore[type-arg]
-    """(family, packed address, port) -> psutil's ``addr`` (or ``()`` for port 0), built once
-    and shared by every row and every call that sees the same end."""
+    """(family, the address's two 64-bit halves, port) -> psutil's ``addr`` (or ``()`` for port
+    0), built once and shared by every row and every call that sees the same end."""
 
-    def __missing__(self, key: tuple[int, bytes, int]) -> addr | tuple[()]:
-        family, packed, port = key
+    def __missing__(self, key: tuple[int, int, int, int]) -> addr | tuple[()]:
+        family, high, low, port = key
+        packed = _HALVES.pack(high, low)
         if not port:
             value: addr | tuple[()] = ()
         elif family == 4:
-            value = addr(socket.inet_ntop(socket.AF_INET, packed[12:]), port)
+            value = addr(_inet_ntop(socket.AF_INET, packed[12:]), port)
         else:
-            value = addr(socket.inet_ntop(socket.AF_INET6, packed), port)
+            value = addr(_inet_ntop(socket.AF_INET6, packed), port)
         if len(self) >= _ENDPOINTS_LIMIT:
             self.clear()  # a table that churns through many ends: start over, stay bounded
         self[key] = value
@@ -153,6 +155,10 @@ class _Endpoints(dict):  # type: ignore[type-arg]
 
 
 _ENDPOINTS_LIMIT = 1 << 18
+# The address bytes back from the halves _inet_rows reads them as (native order, as read).
+_HALVES = struct.Struct("=QQ")
+# Bound once: formatting does not go through the socket module's attribute on every end.
+_inet_ntop = socket.inet_ntop
 
 
 class _Statuses(dict):  # type: ignore[type-arg]
@@ -202,6 +208,18 @@ if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _column(
+    view: memoryview, code: Literal["B", "H", "I", "Q"], field: str, part: int = 0
+) -> list[int]:
+    """One field of every row: a strided slice of the row buffer seen as items of the field's
+    size (every field sits at a multiple of its size; rows are 72 bytes, a multiple of 8).
+    `part` picks the n-th item of a wider field (the halves of an address)."""
+    size = struct.calcsize(code)
+    start = ffi.offsetof("tcptable_row", field) // size + part
+    items: list[int] = view.cast(code)[start :: ROW_SIZE // size].tolist()
+    return items
+
+
 def _inet_rows(family: str, protocol: str) -> list[sconn]:
     poller, fds = _tables.inet_poller(family, protocol)
     table = poller.poll()
@@ -218,30 +236,33 @@ def _inet_rows(family: str, protocol: str) -> list[sconn]:
             poller._handle, ffi.from_buffer("tcptable_row[]", view), count, fds
         ),
     )
-    # Columns in bulk: one C-level unpack, one transpose, then a lookup per field.
-    (
-        local_addr,
-        remote_addr,
-        _,
-        _,
-        pid,
-        _,
-        _,
-        local_port,
-        remote_port,
-        family_number,
-        state,
-        _,
-        protocol_number,
-        _,
-    ) = zip(*ROW_STRUCT.iter_unpack(view))
+    # Columns in bulk (strided slices of the row buffer: C loops, no per-row tuple), then one
+    # shared lookup per field; addresses as two 64-bit halves, cheap to hash.
+    family_number = _column(view, "B", "family")
+    protocol_number = _column(view, "B", "protocol")
     endpoints = _tables.endpoints.__getitem__
-    laddr = map(endpoints, zip(family_number, local_addr, local_port))
-    raddr = map(endpoints, zip(family_number, remote_addr, remote_port))
-    status = map(_tables.statuses.__getitem__, zip(protocol_number, state))
+    laddr = map(
+        endpoints,
+        zip(
+            family_number,
+            _column(view, "Q", "local_addr"),
+            _column(view, "Q", "local_addr", 1),
+            _column(view, "H", "local_port"),
+        ),
+    )
+    raddr = map(
+        endpoints,
+        zip(
+            family_number,
+            _column(view, "Q", "remote_addr"),
+            _column(view, "Q", "remote_addr", 1),
+            _column(view, "H", "remote_port"),
+        ),
+    )
+    status = map(_tables.statuses.__getitem__, zip(protocol_number, _column(view, "B", "state")))
     families = map(_FAMILIES.__getitem__, family_number)
     types = map(_TYPES.__getitem__, protocol_number)
-    owners = [number or None for number in pid]
+    owners = [number or None for number in _column(view, "I", "pid")]
     return list(
         map(
             tuple.__new__,
