@@ -46,9 +46,9 @@ class UnixSocket(NamedTuple):
     an abstract name (a NUL byte in it shows as ``@``), ``""`` for an unnamed socket; bytes
     that are not valid in the filesystem encoding are decoded as ``os.fsdecode`` does
     (surrogate escapes).  ``type`` is ``socket.SOCK_STREAM``, ``SOCK_DGRAM`` or
-    ``SOCK_SEQPACKET``.  ``state``: ``State.LISTEN``, ``State.ESTABLISHED`` (connected),
-    ``State.SYN_SENT`` (connecting) or ``State.CLOSED`` (not connected, as an unbound or
-    bound datagram socket).  ``inode`` is the socket's inode (``socket:[INODE]`` in
+    ``SOCK_SEQPACKET``.  ``state``: ``State.LISTEN``, ``State.ESTABLISHED`` (connected)
+    or ``State.CLOSED`` (not connected, as an unbound or bound datagram socket): the kernel
+    numbers UNIX states as TCP's, translated as for TCP rows.  ``inode`` is the socket's inode (``socket:[INODE]`` in
     ``/proc/PID/fd``), ``peer_inode`` the connected peer's (0: none).  ``pid`` is a process
     holding it (0: unknown or not asked for; the lowest pid when several hold it), ``fd`` the
     descriptor through which that process holds it (-1: unknown).  ``uid`` is the socket's

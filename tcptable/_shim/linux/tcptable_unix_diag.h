@@ -23,8 +23,8 @@ typedef struct {
     uint32_t path_offset; /* of the path in the paths buffer */
     uint16_t path_length; /* bytes of the path; 0 = unnamed */
     uint8_t type;         /* SOCK_STREAM (1), SOCK_DGRAM (2) or SOCK_SEQPACKET (5) */
-    uint8_t state;        /* tcptable_row.state numbering: LISTEN (2), ESTABLISHED (5),
-                           * SYN_SENT (3, connecting), CLOSED (1, not connected) */
+    uint8_t state;        /* tcptable_row.state numbering (the kernel keeps UNIX states in
+                           * TCP's): LISTEN (2), ESTABLISHED (5), CLOSED (1, not connected) */
     uint32_t reserved;    /* 0 */
 } tcptable_unix_row;
 
