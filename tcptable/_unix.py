@@ -43,16 +43,16 @@ class UnixSocket(NamedTuple):
     """One UNIX domain socket.
 
     ``path`` is as ``/proc/net/unix`` and ``ss -x`` show it: a filesystem path, ``"@name"`` for
-    an abstract name (a NUL byte in it shows as ``@``), ``""`` for an unnamed socket; bytes
-    that are not valid in the filesystem encoding are decoded as ``os.fsdecode`` does
-    (surrogate escapes).  ``type`` is ``socket.SOCK_STREAM``, ``SOCK_DGRAM`` or
-    ``SOCK_SEQPACKET``.  ``state``: ``State.LISTEN``, ``State.ESTABLISHED`` (connected)
-    or ``State.CLOSED`` (not connected, as an unbound or bound datagram socket): the kernel
-    numbers UNIX states as TCP's, translated as for TCP rows.  ``inode`` is the socket's inode (``socket:[INODE]`` in
+    an abstract name (a NUL byte in it shows as ``@``), ``""`` for an unnamed socket; bytes that
+    are not valid in the filesystem encoding are decoded as ``os.fsdecode`` does (surrogate
+    escapes).  ``type`` is ``socket.SOCK_STREAM``, ``SOCK_DGRAM`` or ``SOCK_SEQPACKET``.
+    ``state``: ``State.LISTEN``, ``State.ESTABLISHED`` (connected) or ``State.CLOSED`` (not
+    connected, as an unbound or bound datagram socket): the kernel numbers UNIX states as TCP's,
+    translated as for TCP rows.  ``inode`` is the socket's inode (``socket:[INODE]`` in
     ``/proc/PID/fd``), ``peer_inode`` the connected peer's (0: none).  ``pid`` is a process
     holding it (0: unknown or not asked for; the lowest pid when several hold it), ``fd`` the
-    descriptor through which that process holds it (-1: unknown).  ``uid`` is the socket's
-    owner (None on kernels older than 5.3, which do not report it).
+    descriptor through which that process holds it (-1: unknown).  ``uid`` is the socket's owner
+    (None on kernels older than 5.3, which do not report it).
     """
 
     path: str

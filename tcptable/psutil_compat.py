@@ -53,6 +53,7 @@ __all__ = [
     "CONN_TIME_WAIT",
     "PID_MAX_AGE",
     "addr",
+    "close",
     "net_connections",
     "sconn",
 ]
@@ -198,6 +199,19 @@ class _Tables:
 
 
 _tables = _Tables()
+
+
+def close() -> None:
+    """Close the pollers kept between calls now (their sock_diag sockets and the directory
+    descriptors of owner processes, which the owner lookup keeps open); the next call opens new
+    ones, and looks every owner up again."""
+    global _tables
+    with _tables.lock:
+        for poller, _ in _tables.inet.values():
+            poller.close()
+        if _tables.unix is not None:
+            _tables.unix.close()
+        _tables = _Tables()
 
 
 def _after_fork_in_child() -> None:

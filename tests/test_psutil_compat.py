@@ -253,3 +253,14 @@ def test_every_kind_psutil_accepts_is_accepted() -> None:
     from psutil._common import conn_tmap
 
     assert tuple(conn_tmap) == psutil_compat._KIND_NAMES
+
+
+def test_close_frees_the_kept_pollers_and_calls_still_work(own: Own) -> None:
+    psutil_compat.net_connections("tcp4")
+    kept = [poller for poller, _ in psutil_compat._tables.inet.values()]
+    assert kept
+    psutil_compat.close()
+    assert all(poller.closed for poller in kept)
+    pair = own.pairs[0]
+    again = {c.laddr for c in psutil_compat.net_connections("tcp4")}
+    assert ("127.0.0.1", pair.listen_port) in again

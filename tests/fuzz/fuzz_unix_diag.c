@@ -3,7 +3,7 @@
  * through the poller's system-call seam.
  *
  * Input: one config byte (bit 0: a second poll on the same poller with the rest of the input;
- * bits 1 and 2 both set: owners looked up in the real /proc, a quarter of the inputs), then
+ * bits 1 to 3 all set: owners looked up in the real /proc, an eighth of the inputs), then
  * datagrams, each a 2-byte little-endian length and that many bytes.  recv() hands out one
  * datagram per call as the kernel does with MSG_TRUNC: the datagram's own length even when
  * the buffer is shorter.  Length 0xFFFF reports a datagram of 1 MiB (truncated), 0xFFFE is
@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     input = data + 1;
     input_size = size - 1;
     input_offset = 0;
-    flags = (config & 6) == 6 ? TCPTABLE_PIDS : 0;
+    flags = (config & 0xE) == 0xE ? TCPTABLE_PIDS : 0;
     poller = tcptable_poller_new();
     if (poller == NULL)
         abort();

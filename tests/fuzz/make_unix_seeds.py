@@ -76,7 +76,7 @@ def main() -> None:
         "seed-row-per-datagram": b"\0" + framed([*rows, done]),
         "seed-eintr-then-rows": b"\0" + b"\xfe\xff" + framed([b"".join(rows) + done]),
         "seed-enobufs-restart": b"\0" + b"\xfd\xff" + framed([b"".join(rows) + done]),
-        "seed-pids": b"\x06" + framed([b"".join(rows) + done]),
+        "seed-pids": b"\x0e" + framed([b"".join(rows) + done]),
     }
     for name, data in seeds.items():
         with open(os.path.join(CORPUS, name), "wb") as seed:
