@@ -1,7 +1,8 @@
 """Windows: the iphlpapi sizing loop driven through the shim's seam, and agreement with an
 independent ctypes reading of GetTcpTable2 / GetTcp6Table2 in the same process.
 
-The seam (tcptable_poller_set_iphlpapi) replaces the two iphlpapi calls of one poller with
+The seam (tcptable_poller_set_iphlpapi, and tcptable_poller_set_iphlpapi_udp for the two
+GetExtendedUdpTable calls) replaces the iphlpapi calls of one poller with
 Python fakes, so every branch of the loop runs on demand: tables that grow, error codes, absurd
 sizes, garbage in a port's upper 16 bits, pids and offload states that Wine never reports.
 """
@@ -524,3 +525,226 @@ def test_process_names_name_python_exe() -> None:
     finally:
         for sock in (pair.client, pair.server, pair.listener):
             sock.close()
+
+
+# ---------------------------------------------------------------- UDP: GetExtendedUdpTable
+
+ERROR_NO_DATA = 232
+UDP_ROW4 = struct.Struct("<3I")  # MIB_UDPROW_OWNER_PID: addr, port, pid
+UDP_ROW6 = struct.Struct("<16sIII")  # MIB_UDP6ROW_OWNER_PID: addr, scope id, port, pid
+EMPTY = struct.pack("<I", 0)
+
+
+def udp_table4(rows: list[tuple[str, int, int]]) -> bytes:
+    """MIB_UDPTABLE_OWNER_PID bytes from (local addr, local port dword, pid) tuples."""
+    out = [struct.pack("<I", len(rows))]
+    for address, port, pid in rows:
+        (address_dword,) = struct.unpack("<I", socket.inet_aton(address))
+        out.append(UDP_ROW4.pack(address_dword, port, pid))
+    return b"".join(out)
+
+
+def udp_filler4(count: int, first_port: int = 40000) -> bytes:
+    return udp_table4([("10.0.0.1", port_dword((first_port + i) % 65536), 0) for i in range(count)])
+
+
+class UdpFakes:
+    """A poller whose four iphlpapi calls are fakes: TCP first (GetTcpTable2, GetTcp6Table2),
+    then UDP (GetExtendedUdpTable for AF_INET and AF_INET6)."""
+
+    def __init__(
+        self,
+        udp4: Callable[[int, int], bytes | int],
+        udp6: Callable[[int, int], bytes | int] = lambda call, offered: EMPTY,
+        tcp4: Callable[[int, int], bytes | int] = lambda call, offered: EMPTY,
+        tcp6: Callable[[int, int], bytes | int] = lambda call, offered: EMPTY,
+        **options: Any,
+    ) -> None:
+        options.setdefault("protocol", "udp")
+        self.poller = tcptable.Poller(**options)
+        self.tcp4, self.tcp6 = FakeGetTable(tcp4), FakeGetTable(tcp6)
+        self.udp4, self.udp6 = FakeGetTable(udp4), FakeGetTable(udp6)
+        handle = self.poller._handle
+        assert lib.tcptable_poller_set_iphlpapi(handle, self.tcp4.callback, self.tcp6.callback) == 0
+        assert (
+            lib.tcptable_poller_set_iphlpapi_udp(handle, self.udp4.callback, self.udp6.callback)
+            == 0
+        )
+
+    def fakes(self) -> list[FakeGetTable]:
+        return [self.tcp4, self.tcp6, self.udp4, self.udp6]
+
+
+@pytest.fixture
+def udp_fakes() -> Iterator[Callable[..., UdpFakes]]:
+    made: list[UdpFakes] = []
+
+    def make(*args: Any, **options: Any) -> UdpFakes:
+        made.append(UdpFakes(*args, **options))
+        return made[-1]
+
+    yield make
+    for fakes in made:
+        fakes.poller.close()
+        for fake in fakes.fakes():
+            assert not fake.errors, fake.errors
+
+
+def test_udp_rows_decode_every_field_and_mask_port_garbage(udp_fakes: Any) -> None:
+    ipv4 = udp_table4(
+        [("192.0.2.7", port_dword(53, 0xABCD), 4242), ("0.0.0.0", port_dword(123), 0)]
+    )
+    local6 = socket.inet_pton(socket.AF_INET6, "fe80::1")
+    ipv6 = struct.pack("<I", 1) + UDP_ROW6.pack(local6, 7, port_dword(5353, 0xFFFF), 99)
+    fakes = udp_fakes(lambda call, offered: ipv4, lambda call, offered: ipv6, pids=True)
+    none, host, udp = tcptable.State.NONE, tcptable.OffloadState.IN_HOST, tcptable.Protocol.UDP
+    assert list(fakes.poller.poll()) == [
+        tcptable.Connection(4, none, "192.0.2.7", 53, "0.0.0.0", 0, 4242, host, 0, 0, 0, 0, udp),
+        tcptable.Connection(4, none, "0.0.0.0", 123, "0.0.0.0", 0, 0, host, 0, 0, 0, 0, udp),
+        tcptable.Connection(6, none, "fe80::1", 5353, "::", 0, 99, host, 7, 0, 0, 0, udp),
+    ]  # fmt: skip
+    # A UDP poll never asks for the TCP tables.
+    assert fakes.tcp4.calls == []
+    assert fakes.tcp6.calls == []
+
+
+def test_udp_growth_twice_then_success(udp_fakes: Any) -> None:
+    final: list[bytes] = []
+
+    def script(call: int, offered: int) -> bytes:
+        if call <= 2:
+            return udp_filler4(offered // UDP_ROW4.size + 10)
+        if not final:
+            final.append(udp_filler4((offered - 4) // UDP_ROW4.size))
+        return final[0]
+
+    fakes = udp_fakes(script, family="ipv4")
+    table = fakes.poller.poll()
+    assert len(fakes.udp4.calls) == 3
+    rows = (fakes.udp4.calls[2][0] - 4) // UDP_ROW4.size
+    assert sorted(c.local_port for c in table) == list(range(40000, 40000 + rows))
+    fakes.poller.poll()
+    assert len(fakes.udp4.calls) == 4  # the grown buffer is kept
+
+
+def test_udp_growth_on_every_call_gives_up_after_bounded_tries(udp_fakes: Any) -> None:
+    fakes = udp_fakes(
+        lambda call, offered: udp_filler4(offered // UDP_ROW4.size + 100), family="ipv4"
+    )
+    with pytest.raises(tcptable.TcpTableError) as raised:
+        fakes.poller.poll()
+    assert type(raised.value) is tcptable.TcpTableError
+    assert len(fakes.udp4.calls) == lib.TCPTABLE_MAX_TRIES
+    assert raised.value.winerror == ERROR_INSUFFICIENT_BUFFER
+    assert "GetExtendedUdpTable(AF_INET)" in str(raised.value)
+
+
+def test_udp_status_unsuccessful_is_retried(udp_fakes: Any) -> None:
+    replies: dict[int, bytes | int] = {1: STATUS_UNSUCCESSFUL}
+    fakes = udp_fakes(lambda call, offered: replies.get(call, udp_filler4(3)), family="ipv4")
+    assert len(fakes.poller.poll()) == 3
+    assert len(fakes.udp4.calls) == 2
+
+
+def test_udp_no_data_is_an_empty_table(udp_fakes: Any) -> None:
+    fakes = udp_fakes(lambda call, offered: ERROR_NO_DATA, lambda call, offered: ERROR_NO_DATA)
+    assert len(fakes.poller.poll()) == 0
+    assert len(fakes.udp4.calls) == len(fakes.udp6.calls) == 1
+
+
+def test_udp_not_supported_raises_not_supported_error(udp_fakes: Any) -> None:
+    fakes = udp_fakes(
+        lambda call, offered: udp_filler4(2), lambda call, offered: ERROR_NOT_SUPPORTED
+    )
+    with pytest.raises(tcptable.NotSupportedError) as raised:
+        fakes.poller.poll()
+    assert raised.value.winerror == ERROR_NOT_SUPPORTED
+    assert "GetExtendedUdpTable(AF_INET6)" in str(raised.value)
+    assert formatted(ERROR_NOT_SUPPORTED) in str(raised.value)
+
+
+def test_udp_invalid_parameter_is_an_os_error_with_formatmessage_text(udp_fakes: Any) -> None:
+    fakes = udp_fakes(lambda call, offered: ERROR_INVALID_PARAMETER, family="ipv4")
+    with pytest.raises(tcptable.TcpTableError) as raised:
+        fakes.poller.poll()
+    assert len(fakes.udp4.calls) == 1
+    assert raised.value.winerror == ERROR_INVALID_PARAMETER
+    assert formatted(ERROR_INVALID_PARAMETER) in raised.value.strerror
+
+
+def test_udp_row_count_beyond_the_buffer_is_rejected(udp_fakes: Any) -> None:
+    lying = struct.pack("<I", 0x7FFFFFFF) + udp_filler4(2)[4:]
+    fakes = udp_fakes(lambda call, offered: lying, family="ipv4")
+    with pytest.raises(tcptable.TcpTableError, match=r"GetExtendedUdpTable.*rows"):
+        fakes.poller.poll()
+
+
+def test_udp_absurd_size_is_a_memory_error(udp_fakes: Any) -> None:
+    def huge(table: Any, size: Any, order: int) -> int:
+        size[0] = 0xFFFFFFF0
+        return ERROR_INSUFFICIENT_BUFFER
+
+    fakes = udp_fakes(lambda call, offered: EMPTY, family="ipv4")
+    callback = ffi.callback("tcptable_get_table_fn", huge, error=ERROR_GEN_FAILURE)
+    assert lib.tcptable_poller_set_iphlpapi_udp(fakes.poller._handle, callback, ffi.NULL) == 0
+    with pytest.raises(MemoryError, match="GetExtendedUdpTable"):
+        fakes.poller.poll()
+
+
+@pytest.mark.parametrize(
+    ("keywords", "calls", "expected"),
+    [
+        ({"protocol": "tcp"}, [1, 1, 0, 0], [(6, 80)]),
+        ({"protocol": "udp"}, [0, 0, 1, 1], [(17, 53), (17, 5353)]),
+        ({"protocol": "all"}, [1, 1, 1, 1], [(6, 80), (17, 53), (17, 5353)]),
+        ({"protocol": "all", "states": ["LISTEN"]}, [1, 1, 0, 0], [(6, 80)]),
+        ({"protocol": "all", "states": ["NONE"]}, [0, 0, 1, 1], [(17, 53), (17, 5353)]),
+        ({"protocol": "all", "local_ports": [53, 80]}, [1, 1, 1, 1], [(6, 80), (17, 53)]),
+        ({"protocol": "udp", "remote_ports": [0]}, [0, 0, 1, 1], [(17, 53), (17, 5353)]),
+        ({"protocol": "udp", "owner_pids": [300]}, [0, 0, 1, 1], [(17, 5353)]),
+    ],
+)
+def test_protocols_and_filters_choose_the_tables(
+    udp_fakes: Any, keywords: dict[str, Any], calls: list[int], expected: list[tuple[int, int]]
+) -> None:
+    tcp4 = table4([(2, "10.0.0.1", port_dword(80), "0.0.0.0", port_dword(0), 100, 0)])
+    udp4 = udp_table4([("10.0.0.1", port_dword(53, 0x1111), 200)])
+    local6 = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
+    udp6 = struct.pack("<I", 1) + UDP_ROW6.pack(local6, 0, port_dword(5353), 300)
+    fakes = udp_fakes(
+        lambda call, offered: udp4,
+        lambda call, offered: udp6,
+        tcp4=lambda call, offered: tcp4,
+        pids=True,
+        **keywords,
+    )
+    assert [(c.protocol, c.local_port) for c in fakes.poller.poll()] == expected
+    assert [len(fake.calls) for fake in fakes.fakes()] == calls
+
+
+@pytest.mark.parametrize("sort", [False, True])
+def test_udp_sort_is_passed_as_order(udp_fakes: Any, sort: bool) -> None:
+    fakes = udp_fakes(lambda call, offered: udp_filler4(1), sort=sort, protocol="all")
+    fakes.poller.poll()
+    assert [order for fake in fakes.fakes() for _, order in fake.calls] == [int(sort)] * 4
+
+
+def test_udp_pids_false_hides_the_owning_pid(udp_fakes: Any) -> None:
+    fakes = udp_fakes(
+        lambda call, offered: udp_table4([("127.0.0.1", port_dword(1), 4242)]), pids=False
+    )
+    assert [c.pid for c in fakes.poller.poll()] == [0]
+
+
+def test_udp_seam_null_restores_the_real_calls(udp_fakes: Any) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        fakes = udp_fakes(lambda call, offered: ERROR_INVALID_PARAMETER, family="ipv4")
+        with pytest.raises(tcptable.TcpTableError):
+            fakes.poller.poll()
+        assert lib.tcptable_poller_set_iphlpapi_udp(fakes.poller._handle, ffi.NULL, ffi.NULL) == 0
+        ports = [c.local_port for c in fakes.poller.poll() if c.local_address == "127.0.0.1"]
+        assert sock.getsockname()[1] in ports
+    finally:
+        sock.close()

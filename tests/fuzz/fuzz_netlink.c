@@ -94,6 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (poller == NULL)
         abort();
     tcptable_poller_set_linux_calls(poller, &calls);
+#ifdef FUZZ_PROTOCOLS
+    tcptable_poller_set_protocols(poller, FUZZ_PROTOCOLS);
+#endif
     if (config & 0x80) /* a filter: its states and ports go into the request */
         fuzz_set_filter(poller, &data, &size);
     input = data;

@@ -23,7 +23,8 @@ static size_t chunk;
 
 static int fake_open(const char *path, int flags)
 {
-    struct fake_file *file = &files[strcmp(path, "/proc/net/tcp6") == 0 ? 1 : 0];
+    /* The IPv6 file (tcp6, or udp6 for fuzz_procnet_udp.c) is the second text. */
+    struct fake_file *file = &files[path[strlen(path) - 1] == '6' ? 1 : 0];
     (void)flags;
     if (!file->exists) {
         errno = ENOENT;
@@ -63,6 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (poller == NULL)
         abort();
     tcptable_poller_set_linux_calls(poller, &calls);
+#ifdef FUZZ_PROTOCOLS
+    tcptable_poller_set_protocols(poller, FUZZ_PROTOCOLS);
+#endif
     if (config & 0x80)
         fuzz_set_filter(poller, &data, &size);
     if (size < 2) {

@@ -14,6 +14,7 @@
 
 #include "tcptable_internal.h"
 #include "tcptable_filter.h"
+#include "tcptable_protocols.h"
 #include "tcptable_stats.h"
 
 #define FUZZ_MAX_FDS 64
@@ -120,8 +121,14 @@ static inline void fuzz_check_rows(const tcptable_poller *poller, const tcptable
             abort();
         }
         int family_bit = row->family == 4 ? TCPTABLE_FAMILY_IPV4 : TCPTABLE_FAMILY_IPV6;
+        /* TCP rows have a state 1..12; UDP rows (only if the poller asked for UDP) none. */
+        int udp = row->protocol == TCPTABLE_PROTOCOL_UDP;
+        int well_stated = udp ? (poller->protocols & TCPTABLE_PROTOCOLS_UDP) &&
+                                    row->state == TCPTABLE_STATE_NONE
+                              : row->protocol == TCPTABLE_PROTOCOL_TCP && row->state >= 1 &&
+                                    row->state <= 12;
         if ((row->family != 4 && row->family != 6) || !(families & family_bit) ||
-            row->state < 1 || row->state > 12 || row->offload_state != 0 || row->protocol != TCPTABLE_PROTOCOL_TCP ||
+            !well_stated || row->offload_state != 0 ||
             (!(flags & TCPTABLE_PIDS) && row->pid != 0)) {
             fprintf(stderr, "row %zu of %zu is malformed (family %u state %u)\n", i, count,
                     row->family, row->state);
@@ -131,8 +138,11 @@ static inline void fuzz_check_rows(const tcptable_poller *poller, const tcptable
             fprintf(stderr, "row %zu: IPv4 address not IPv4-mapped\n", i);
             abort();
         }
-        if (i > 0 && (rows[i - 1].family > row->family) && (flags & TCPTABLE_SORT)) {
-            fprintf(stderr, "row %zu: sorted table has IPv6 before IPv4\n", i);
+        if (i > 0 && (flags & TCPTABLE_SORT) &&
+            (rows[i - 1].protocol > row->protocol ||
+             (rows[i - 1].protocol == row->protocol && rows[i - 1].family > row->family))) {
+            fprintf(stderr, "row %zu: sorted table has UDP before TCP or IPv6 before IPv4\n",
+                    i);
             abort();
         }
     }

@@ -28,7 +28,7 @@ NLM_F_REQUEST_DUMP = 0x1 | 0x300
 MAX_ROWS = 4  # rows kept per family: enough structure, tiny files
 
 
-def sock_diag_dump(family: int, sequence: int) -> list[bytes]:
+def sock_diag_dump(family: int, sequence: int, protocol: int = socket.IPPROTO_TCP) -> list[bytes]:
     """The datagrams of one real dump, its inet_diag messages cut to MAX_ROWS.  AF_UNSPEC is
     the one-walk request for both families (TCPDIAG_GETSOCK and the older inet_diag_req)."""
     if family == socket.AF_UNSPEC:
@@ -40,7 +40,7 @@ def sock_diag_dump(family: int, sequence: int) -> list[bytes]:
             "=IHHII", 16 + 56, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST_DUMP, sequence, 0
         )
         # inet_diag_req_v2: family, protocol, ext, pad, states, then a zeroed inet_diag_sockid
-        request += struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + bytes(48)
+        request += struct.pack("=BBBBI", family, protocol, 0, 0, 0xFFFFFFFF) + bytes(48)
     messages: list[bytes] = []
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as diag:
         diag.sendto(request, (0, 0))
@@ -113,6 +113,54 @@ def windows_rows(pairs: list[tuple[socket.socket, ...]]) -> tuple[bytes, bytes]:
                 index % 4,
             )
     return v4, v6
+
+
+def windows_udp_rows(sockets: list[socket.socket]) -> tuple[bytes, bytes]:
+    """IPv4 and IPv6 rows in the MIB_UDPROW_OWNER_PID / MIB_UDP6ROW_OWNER_PID layouts."""
+    v4, v6 = b"", b""
+    for index, sock in enumerate(sockets):
+        address, port = sock.getsockname()[:2]
+        port_dword = struct.unpack("<I", struct.pack(">H", port) + b"\xab\xcd")[0]
+        if sock.family == socket.AF_INET:
+            v4 += struct.pack("<4sII", socket.inet_aton(address), port_dword, os.getpid() + index)
+        else:
+            packed = socket.inet_pton(socket.AF_INET6, address)
+            v6 += struct.pack("<16sIII", packed, 0, port_dword, os.getpid() + index)
+    return v4, v6
+
+
+def open_udp(family: int) -> list[socket.socket]:
+    """A bound UDP socket and one connected to it."""
+    loopback = "127.0.0.1" if family == socket.AF_INET else "::1"
+    bound = socket.socket(family, socket.SOCK_DGRAM)
+    bound.bind((loopback, 0))
+    connected = socket.socket(family, socket.SOCK_DGRAM)
+    connected.connect(bound.getsockname()[:2])
+    return [bound, connected]
+
+
+def write_udp_seeds() -> None:
+    """Seeds of the UDP harnesses, from this machine's real UDP table."""
+    udp = open_udp(socket.AF_INET) + open_udp(socket.AF_INET6)
+    # netlink_udp: the TCP dumps first (dump 1; one walk for "all"), then one UDP dump per
+    # family.
+    tcp4 = sock_diag_dump(socket.AF_INET, 1)
+    udp4 = sock_diag_dump(socket.AF_INET, 2, socket.IPPROTO_UDP)
+    write("netlink_udp", "ipv4", b"\x01" + framed(tcp4 + udp4))
+    both = sock_diag_dump(socket.AF_UNSPEC, 1)
+    udp4 = sock_diag_dump(socket.AF_INET, 2, socket.IPPROTO_UDP)
+    udp6 = sock_diag_dump(socket.AF_INET6, 3, socket.IPPROTO_UDP)
+    write("netlink_udp", "all", b"\x00" + framed(both + udp4 + udp6))
+    write("netlink_udp", "all-stats", b"\x10" + framed(both + udp4 + udp6))
+    # procnet_udp: procnet's format, with the udp and udp6 texts.
+    text, text6 = proc_text("/proc/net/udp"), proc_text("/proc/net/udp6")
+    write("procnet_udp", "all", b"\x30" + struct.pack("<H", len(text)) + text + text6)
+    write("procnet_udp", "all-stats", b"\x08" + struct.pack("<H", len(text)) + text + text6)
+    # windows_rows, UDP tables (config bit 2).
+    v4, v6 = windows_udp_rows(udp)
+    write("windows_rows", "udp", b"\x05" + bytes([len(v4) // 12]) + v4 + v6)
+    for sock in udp:
+        sock.close()
 
 
 def open_pair(family: int) -> tuple[socket.socket, ...]:
@@ -196,6 +244,7 @@ def main() -> int:
     for pair in pairs:
         for sock in pair:
             sock.close()
+    write_udp_seeds()
     return 0
 
 

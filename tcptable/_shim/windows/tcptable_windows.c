@@ -1,5 +1,6 @@
 /*
- * tcptable_windows.c - GetTcpTable2 (IPv4) and GetTcp6Table2 (IPv6) from iphlpapi.
+ * tcptable_windows.c - GetTcpTable2 (IPv4) and GetTcp6Table2 (IPv6), and GetExtendedUdpTable
+ * (UDP_TABLE_OWNER_PID, both families), from iphlpapi.
  *
  * The sizing loop: the table can grow between the call that reports the size and the call
  * that fills the buffer, so each family's buffer is kept between polls, grown with headroom and
@@ -14,6 +15,7 @@
 #endif
 
 #include "tcptable_windows_rows.h"
+#include "tcptable_protocols.h"
 #include "tcptable_stats.h"
 
 #include <winsock2.h>
@@ -36,6 +38,17 @@ static unsigned long real_get_tcp_table2(void *table, unsigned long *size, int o
 static unsigned long real_get_tcp6_table2(void *table, unsigned long *size, int order)
 {
     return GetTcp6Table2((PMIB_TCP6TABLE2)table, size, order ? TRUE : FALSE);
+}
+
+static unsigned long real_get_udp_table(void *table, unsigned long *size, int order)
+{
+    return GetExtendedUdpTable(table, size, order ? TRUE : FALSE, AF_INET, UDP_TABLE_OWNER_PID, 0);
+}
+
+static unsigned long real_get_udp6_table(void *table, unsigned long *size, int order)
+{
+    return GetExtendedUdpTable(table, size, order ? TRUE : FALSE, AF_INET6, UDP_TABLE_OWNER_PID,
+                               0);
 }
 
 /* FormatMessage's text for a Win32 code, as UTF-8 (the Python side decodes UTF-8; the ANSI
@@ -116,15 +129,22 @@ static int fetch_table(tcptable_poller *poller, tcptable_raw *raw, tcptable_get_
 
 int tcptable_os_fetch(tcptable_poller *poller)
 {
-    /* Indexed by raw buffer: IPv4 first, so that its rows decode first. */
+    /* Indexed by raw buffer: TCP then UDP, IPv4 first, so that the rows decode in order. */
     static const struct {
         int family;
+        int protocol;
         tcptable_get_table_fn real;
         size_t row_size;
         const char *name;
     } tables[TCPTABLE_RAW_COUNT] = {
-        {TCPTABLE_FAMILY_IPV4, real_get_tcp_table2, sizeof(tcptable_mib_tcprow2), "GetTcpTable2"},
-        {TCPTABLE_FAMILY_IPV6, real_get_tcp6_table2, sizeof(tcptable_mib_tcp6row2), "GetTcp6Table2"},
+        {TCPTABLE_FAMILY_IPV4, TCPTABLE_PROTOCOL_TCP, real_get_tcp_table2,
+         sizeof(tcptable_mib_tcprow2), "GetTcpTable2"},
+        {TCPTABLE_FAMILY_IPV6, TCPTABLE_PROTOCOL_TCP, real_get_tcp6_table2,
+         sizeof(tcptable_mib_tcp6row2), "GetTcp6Table2"},
+        {TCPTABLE_FAMILY_IPV4, TCPTABLE_PROTOCOL_UDP, real_get_udp_table,
+         sizeof(tcptable_mib_udprow_owner_pid), "GetExtendedUdpTable(AF_INET)"},
+        {TCPTABLE_FAMILY_IPV6, TCPTABLE_PROTOCOL_UDP, real_get_udp6_table,
+         sizeof(tcptable_mib_udp6row_owner_pid), "GetExtendedUdpTable(AF_INET6)"},
     };
     int i, rc;
     if (poller->source == TCPTABLE_SOURCE_NETLINK || poller->source == TCPTABLE_SOURCE_PROC_NET)
@@ -141,13 +161,15 @@ int tcptable_os_fetch(tcptable_poller *poller)
                              "(SetPerTcpConnectionEStats), which needs administrator rights");
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
         tcptable_get_table_fn get = poller->get_table[i] ? poller->get_table[i] : tables[i].real;
-        if (!(poller->families & tables[i].family))
+        if (!(poller->families & tables[i].family) ||
+            !tcptable_protocol_wanted(poller, tables[i].protocol))
             continue;
         rc = fetch_table(poller, &poller->raw[i], get, tables[i].row_size, tables[i].name);
         if (rc != TCPTABLE_OK)
             return rc;
     }
-    /* Order was passed to both calls and the IPv4 table decodes first: already in order. */
+    /* Order was passed to every call and the IPv4 table of each protocol decodes first:
+     * already in order (TCP rows, then UDP rows, as the common sort orders them). */
     poller->sorted_by_source = 1;
     return TCPTABLE_OK;
 }
@@ -157,16 +179,21 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
 {
     /* pids=False means pid 0 on every OS, not "free on Windows only". */
     const uint32_t pid_mask = (poller->flags & TCPTABLE_PIDS) ? 0xFFFFFFFFu : 0;
-    const tcptable_raw *raw4 = &poller->raw[TCPTABLE_RAW_IPV4];
-    const tcptable_raw *raw6 = &poller->raw[TCPTABLE_RAW_IPV6];
     size_t n = 0;
+    int i;
     (void)capacity; /* tcptable_decode() checked it against the fetched row count */
-    if (raw4->rows > 0)
-        n = tcptable_windows_decode_rows(4, raw4->data + TCPTABLE_MIB_TABLE_HEADER, raw4->rows,
-                                         pid_mask, poller->filter, rows);
-    if (raw6->rows > 0)
-        n += tcptable_windows_decode_rows(6, raw6->data + TCPTABLE_MIB_TABLE_HEADER, raw6->rows,
-                                          pid_mask, poller->filter, rows + n);
+    for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
+        const tcptable_raw *raw = &poller->raw[i];
+        const int family = (i == TCPTABLE_RAW_IPV4 || i == TCPTABLE_RAW_UDP4) ? 4 : 6;
+        if (raw->rows == 0)
+            continue;
+        if (i >= TCPTABLE_RAW_UDP4)
+            n += tcptable_windows_decode_udp_rows(family, raw->data + TCPTABLE_MIB_TABLE_HEADER,
+                                                  raw->rows, pid_mask, poller->filter, rows + n);
+        else
+            n += tcptable_windows_decode_rows(family, raw->data + TCPTABLE_MIB_TABLE_HEADER,
+                                              raw->rows, pid_mask, poller->filter, rows + n);
+    }
     *written = n;
     return TCPTABLE_OK;
 }
