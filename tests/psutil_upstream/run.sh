@@ -55,7 +55,8 @@ tar -xzf "$SDIST" -C "$RUN" "psutil-$PSUTIL_VERSION/tests"
 mv "$RUN/psutil-$PSUTIL_VERSION/tests" "$RUN/tests"
 rmdir "$RUN/psutil-$PSUTIL_VERSION"
 cp "$HERE/psutil_plugin.py" "$RUN/"
-: >"$RUN/pytest.ini"  # this directory's own (empty) configuration, not a parent's
+# This directory's own configuration (not a parent's), knowing the marker psutil's tests use.
+printf "[pytest]\nmarkers =\n    xdist_group: psutil's marker for pytest-xdist (not installed here)\n" >"$RUN/pytest.ini"
 
 # Left out, each because it tests psutil's internals rather than what net_connections returns:
 #  - test_linux.py::TestSystemNetConnections::test_emulate_unix replaces the /proc/net/unix
