@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -264,3 +265,16 @@ def test_close_frees_the_kept_pollers_and_calls_still_work(own: Own) -> None:
     pair = own.pairs[0]
     again = {c.laddr for c in psutil_compat.net_connections("tcp4")}
     assert ("127.0.0.1", pair.listen_port) in again
+
+
+@pytest.mark.skipif(
+    sys.platform.startswith("linux"), reason="Linux lists UNIX sockets (tests/test_unix_linux.py)"
+)
+def test_no_unix_table_off_linux_and_all_still_answers(own: Own) -> None:
+    with pytest.raises(tcptable.NotSupportedError, match="UNIX domain sockets") as raised:
+        tcptable.unix_snapshot()
+    assert raised.value.os_error is None
+    rows = psutil_compat.net_connections("all")
+    pair = own.pairs[0]
+    assert ("127.0.0.1", pair.listen_port) in {c.laddr for c in rows}
+    assert not [c for c in rows if c.family == getattr(socket, "AF_UNIX", -1)]
