@@ -45,7 +45,7 @@ def _has_cdef(path: str) -> bool:
 
 SHIM_SOURCES = _shim_files("*.c")
 CDEF_HEADERS = [HEADER] + [h for h in _shim_files("tcptable_*.h") if _has_cdef(h)]
-WINDOWS_LIBRARIES = ["iphlpapi"]
+WINDOWS_LIBRARIES = ["iphlpapi", "ws2_32"]  # ws2_32: inet_ntop (tcptable_format.c)
 LIBRARIES = WINDOWS_LIBRARIES if sys.platform == "win32" else []
 
 

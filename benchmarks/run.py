@@ -24,6 +24,7 @@ import time
 # imported by name from this directory, and tcptable from wherever it is installed.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bench_cli
 import holders
 import measures
 import psutil_peer
@@ -55,6 +56,7 @@ def measure_size(
     budget: float,
     floor: measures.Floor | measures.NotMeasured,
     fdmix: tuple[int, int],
+    cli: tuple[int, list[str] | None, list[bench_cli.SizeResult]],
 ) -> report.SizeRun:
     run = report.SizeRun(sockets)
     try:
@@ -82,6 +84,10 @@ def measure_size(
             run.results += [
                 measures.Result(m.key, m.label, note=f"failed: {error}", failed=True) for m in mixed
             ]
+        rounds, baseline, commands = cli
+        if rounds > 0:  # the command beside ss, whole processes (benchmarks/bench_cli.py)
+            commands.append(bench_cli.measure_held(sockets, run.rows, rounds, baseline))
+            bench_cli.show(commands[-1])
     finally:
         held.__exit__()
     return run
@@ -109,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs", help="directory for benchmarks.md / .png")
     parser.add_argument("--readme", help="a README whose benchmark section to rewrite")
     parser.add_argument("--only", help="comma-separated measurement keys (default: all)")
+    parser.add_argument(
+        "--cli-rounds", type=int, help="rounds of the command beside ss (0: skip; default 11)"
+    )
+    parser.add_argument(
+        "--cli-baseline", metavar="REF", help="also run the command of this commit (e.g. main)"
+    )
     args = parser.parse_args(argv)
 
     sizes = [400] if args.quick else [1000, 5000, 20000, 50000]
@@ -139,8 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{'wall/floor':>7}",
         flush=True,
     )
+    cli_rounds = args.cli_rounds if args.cli_rounds is not None else (2 if args.quick else 11)
+    cli_baseline = bench_cli.baseline_command(args.cli_baseline) if args.cli_baseline else None
+    cli_results: list[bench_cli.SizeResult] = []
+    cli = (cli_rounds, cli_baseline, cli_results)
     started, load_before = time.monotonic(), load_average()
-    runs = [measure_size(size, iterations, budget, floor, fdmix) for size in sizes]
+    runs = [measure_size(size, iterations, budget, floor, fdmix, cli) for size in sizes]
     elapsed, load_after = time.monotonic() - started, load_average()
 
     os.makedirs(args.out, exist_ok=True)
@@ -156,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     if plot_problem:
         header += ["", f"No plot: {plot_problem}."]
     text = report.markdown(runs, header, None if plot_problem else "benchmarks.png")
+    if cli_results:
+        _, how = bench_cli.this_command()
+        text += "\n\n" + "\n".join(bench_cli.report(cli_results, how, args.cli_baseline))
     markdown_path = os.path.join(args.out, "benchmarks.md")
     with open(markdown_path, "w", encoding="utf-8") as out:
         out.write(text + "\n")
@@ -171,7 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for run in runs for r in run.results if r.failed]
     for result in failed:
         print(f"FAILED: {result.label}: {result.note}", file=sys.stderr)
-    return 1 if failed else 0
+    failed_cli = [r for r in cli_results if r.note.startswith("failed")]
+    for cli_result in failed_cli:
+        print(
+            f"FAILED: the command at {cli_result.sockets} sockets: {cli_result.note}",
+            file=sys.stderr,
+        )
+    return 1 if failed or failed_cli else 0
 
 
 if __name__ == "__main__":

@@ -11,18 +11,34 @@ NETLINK_SOCK_DIAG (what ``ss`` uses) or /proc/net/tcp*.  Every OS yields the sam
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._changes import Changes, diff
 from ._enums import Direction, OffloadState, Protocol, State
 from ._errors import NotSupportedError, TcpTableError
-from ._names import process_name
 from ._poller import Poller, snapshot
 from ._rows import ROW_SIZE, Connection
 from ._snapshot import Snapshot
-from ._statistics import TcpStatistics, statistics
-from ._unix import UnixPoller, UnixSocket, unix_snapshot
-from ._watch import watch
+
+if TYPE_CHECKING:
+    from ._changes import Changes, diff
+    from ._names import process_name
+    from ._statistics import TcpStatistics, statistics
+    from ._unix import UnixPoller, UnixSocket, unix_snapshot
+    from ._watch import watch
+
+# Imported on first access (PEP 562): the command's one-shot table needs none of them, and
+# each import is start-up time.
+_LAZY = {
+    "Changes": "_changes",
+    "diff": "_changes",
+    "process_name": "_names",
+    "TcpStatistics": "_statistics",
+    "statistics": "_statistics",
+    "watch": "_watch",
+    "UnixPoller": "_unix",
+    "UnixSocket": "_unix",
+    "unix_snapshot": "_unix",
+}
 
 __all__ = [
     "ROW_DTYPE",
@@ -51,6 +67,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
     # ROW_DTYPE needs numpy, which is optional: build it on first access only.
     if name == "ROW_DTYPE":
         from ._rows import row_dtype

@@ -33,13 +33,14 @@ class Changes:
     - ``len(changes)`` is ``len(opened) + len(closed) + len(changed)``; a Changes is true when
       anything changed.
 
-    A row's identity is its family, addresses, ports and scope ids.  Rows sharing one (several
-    SO_REUSEPORT listeners; a TIME_WAIT row beside a new connection on the same ports) are
-    paired first with a row of equal inode and pid, then in table order, so ``diff(s, s)`` is
-    empty and ``before`` minus ``closed`` plus ``opened`` equals ``after`` as multisets of
-    identities.  A socket going from ESTABLISHED to TIME_WAIT is a change, not a close and an
-    open, although its Linux inode drops to 0; but two rows whose inodes are both non-zero and
-    differ are two sockets (Linux never renumbers one): a close and an open on the same ports.
+    A row's identity is its protocol, family, addresses, ports and scope ids.  Rows sharing
+    one (several SO_REUSEPORT listeners; a TIME_WAIT row beside a new connection on the same
+    ports) are paired first with a row of equal inode and pid, then in table order, so
+    ``diff(s, s)`` is empty and ``before`` minus ``closed`` plus ``opened`` equals ``after``
+    as multisets of identities.  A socket going from ESTABLISHED to TIME_WAIT is a change, not
+    a close and an open, although its Linux inode drops to 0; but two rows whose inodes are
+    both non-zero and differ are two sockets (Linux never renumbers one): a close and an open
+    on the same ports.
 
     >>> for row, old in zip(changes.changed, changes.changed_from):
     ...     print(row.local_port, tcptable.State(old).name, "->", row.state.name)

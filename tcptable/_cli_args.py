@@ -4,9 +4,9 @@ cannot express.  Every bad option exits 2 with argparse's message naming it."""
 from __future__ import annotations
 
 import argparse
+import os.path
 import sys
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from ._enums import State
@@ -20,9 +20,10 @@ def program_name(argv0: str | None = None) -> str:
     """The name to show in usage lines: ``tcptable`` as a command, ``python -m tcptable``
     when run as a module (argv[0] is then the path of ``__main__.py``)."""
     argv0 = sys.argv[0] if argv0 is None else argv0
-    name = Path(argv0).name if argv0 else ""
+    name = os.path.basename(argv0) if argv0 else ""  # (not pathlib: start-up time)
     if not name or name in ("__main__.py", "-c"):
-        return f"{Path(sys.executable).stem or 'python'} -m tcptable"
+        stem = os.path.splitext(os.path.basename(sys.executable))[0]
+        return f"{stem or 'python'} -m tcptable"
     return name[:-4] if name.lower().endswith(".exe") else name
 
 

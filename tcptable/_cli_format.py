@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import datetime
-import json
-import socket
 from collections.abc import Iterable, Sequence
-from typing import IO, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from ._rows import Connection
+
+if TYPE_CHECKING:
+    import datetime
+
+# csv, datetime, json and socket are imported where they are used: each is start-up time of
+# the command, and an output needs one of them at most.
 
 __all__ = [
     "Event",
@@ -47,6 +49,8 @@ _MARKS = {"opened": "+", "closed": "-", "changed": "~"}
 def _scope(scope_id: int) -> str:
     if not scope_id:
         return ""
+    import socket
+
     try:
         return "%" + socket.if_indextoname(scope_id)
     except (OSError, AttributeError):  # an interface gone since the poll, or no such call here
@@ -62,7 +66,8 @@ def endpoint(family: int, address: str, port: int, scope_id: int) -> str:
 
 
 def _proto(connection: Connection) -> str:
-    return "tcp6" if connection.family == 6 else "tcp"
+    name = "udp" if connection.protocol == 17 else "tcp"  # IPPROTO_UDP, else IPPROTO_TCP
+    return name + "6" if connection.family == 6 else name
 
 
 def row_dict(record: Record) -> dict[str, Any]:
@@ -116,6 +121,9 @@ def write_records(
     out: IO[str], records: Sequence[Record], output: str, *, pids: bool, names: bool
 ) -> None:
     """Write the rows in ``output`` format ("table", "json", "jsonl" or "csv")."""
+    import csv
+    import json
+
     if output == "table":
         out.write(_table(records, pids, names))
     elif output == "json":
@@ -139,7 +147,11 @@ def write_counts(out: IO[str], key: str, counts: Sequence[tuple[str, int]], outp
     """Write ``(value, count)`` pairs: a two-column table, a JSON object, JSON lines or CSV."""
     if output == "table":
         out.write(_aligned([[key.upper(), "COUNT"], *[[v, str(n)] for v, n in counts]], [1]))
-    elif output == "json":
+        return
+    import csv
+    import json
+
+    if output == "json":
         json.dump(dict(counts), out, indent=1)
         out.write("\n")
     elif output == "jsonl":
@@ -152,6 +164,8 @@ def write_counts(out: IO[str], key: str, counts: Sequence[tuple[str, int]], outp
 
 
 def _local_time(timestamp: float) -> datetime.datetime:
+    import datetime
+
     return datetime.datetime.fromtimestamp(timestamp).astimezone()
 
 
@@ -193,6 +207,9 @@ _EVENT_FIELDS = ["time", "timestamp", "event", "old_state", *Connection._fields,
 def write_events(out: IO[str], events: Iterable[Event], output: str, *, header: bool) -> None:
     """Write ``--watch`` events: one line each (text), one object a line (JSON), or CSV rows
     (with the header row first when ``header``)."""
+    import csv
+    import json
+
     if output == "table":
         out.writelines(_event_line(event) for event in events)
     elif output in ("json", "jsonl"):

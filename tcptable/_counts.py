@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._enums import Direction, State
+from ._enums import Direction, Protocol, State
 from ._errors import raise_for_status_of
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
@@ -21,6 +21,7 @@ _KEYS = {
     "remote_address": (lib.TCPTABLE_KEY_REMOTE_ADDRESS, None),
     "pid": (lib.TCPTABLE_KEY_PID, None),
     "direction": (lib.TCPTABLE_KEY_DIRECTION, 256),
+    "protocol": (lib.TCPTABLE_KEY_PROTOCOL, 256),
 }
 COUNT_KEYS = tuple(_KEYS)
 
@@ -71,6 +72,8 @@ def count_by(view: memoryview, key: str, direction_bytes: memoryview | None) -> 
         keys = [State(k) for k in keys]
     elif key == "direction":
         keys = [Direction(k) for k in keys]
+    elif key == "protocol":
+        keys = [Protocol(k) for k in keys]
     elif key == "remote_address":
         # The C groups by (family, 16 address bytes); an IPv4 row formats only the last 4,
         # so rows whose first 12 bytes differ (never the case in a polled table) add up.

@@ -50,11 +50,13 @@ class OffloadState(enum.IntEnum):
 class Direction(enum.IntEnum):
     """Who opened a connection, as ``Snapshot.directions()`` classifies each row.
 
-    LISTEN: a listening socket.  INBOUND: its local port is one that a listener of the same
-    family accepts on, at its local address or a wildcard (an IPv6 ``::`` listener also counts
-    for IPv4 rows: dual-stack sockets accept IPv4 unless IPV6_V6ONLY is set, which the table
-    does not show).  OUTBOUND: any other row with a remote end.  UNKNOWN: neither listening nor
-    connected (a bound or closed socket, remote port 0).
+    LISTEN: a listening socket; for UDP, a socket that is bound and not connected (every UDP
+    row on Windows, whose table has no remote end).  INBOUND: its local port is one that a
+    listener of the same protocol and family accepts on, at its local address or a wildcard
+    (an IPv6 ``::`` listener also counts for IPv4 rows: dual-stack sockets accept IPv4 unless
+    IPV6_V6ONLY is set, which the table does not show).  OUTBOUND: any other row with a
+    remote end.  UNKNOWN: neither listening nor connected (a bound or closed TCP socket,
+    remote port 0).
     """
 
     UNKNOWN = 0

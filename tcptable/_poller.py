@@ -8,9 +8,8 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._changes import Changes, diff
 from ._errors import raise_for_status
 from ._filters import Filter, StateLike, make_filter
 from ._names import names_for_rows
@@ -18,6 +17,9 @@ from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
 from ._stats import STATS_SIZE
+
+if TYPE_CHECKING:
+    from ._changes import Changes
 
 __all__ = ["Poller", "snapshot"]
 
@@ -229,6 +231,8 @@ class Poller:
         with self._changes_lock:
             after = self.poll()
             before, self._previous = self._previous, after
+        from ._changes import diff  # imported on first use: a one-shot poll needs no diff
+
         return diff(before, after)
 
     def _take_rows(self, count: int) -> _RowBuffer:

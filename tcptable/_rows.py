@@ -6,8 +6,11 @@ C struct and the Python views cannot drift apart silently.
 
 from __future__ import annotations
 
-import socket
 import struct
+
+# socket.inet_ntop itself, from socket's C half: importing socket builds its enum classes,
+# start-up time the command does not need.
+from _socket import AF_INET, AF_INET6, inet_ntop
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._enums import OffloadState, Protocol, State
@@ -108,8 +111,8 @@ class Connection(NamedTuple):
 
 def _address(family: int, packed: bytes) -> str:
     if family == 4:
-        return socket.inet_ntop(socket.AF_INET, packed[12:])
-    return socket.inet_ntop(socket.AF_INET6, packed)
+        return inet_ntop(AF_INET, packed[12:])
+    return inet_ntop(AF_INET6, packed)
 
 
 def connection_from_fields(fields: tuple[Any, ...]) -> Connection:

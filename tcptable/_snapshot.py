@@ -211,7 +211,8 @@ class Snapshot:
 
         ``key`` is ``"state"`` (``State`` keys), ``"family"`` (4, 6), ``"local_port"``,
         ``"remote_port"``, ``"pid"`` (ints), ``"remote_address"`` (str, formatted as
-        ``Connection`` formats it; IPv4 first) or ``"direction"`` (``Direction`` keys).
+        ``Connection`` formats it; IPv4 first), ``"direction"`` (``Direction`` keys) or
+        ``"protocol"`` (``Protocol`` keys).
         Counted in C over the packed rows; numpy is not needed.
 
         >>> table.count_by("state")
@@ -227,7 +228,9 @@ class Snapshot:
     def directions(self) -> memoryview:
         """One byte per row, a ``tcptable.Direction`` value (read-only memoryview, computed
         once per snapshot in C): LISTEN, INBOUND (the local port is one a listener of the same
-        family accepts on, at this address or a wildcard), OUTBOUND, or UNKNOWN (no remote end).
+        protocol and family accepts on, at this address or a wildcard), OUTBOUND, or UNKNOWN
+        (no remote end).  A UDP socket that is bound and not connected counts as listening (on
+        Windows, whose UDP table has no remote end, that is every UDP row).
         """
         if self._directions is None:
             if self._origin is None:

@@ -8,23 +8,21 @@ refused (message on stderr), 2 bad usage (argparse's message naming the option).
 from __future__ import annotations
 
 import argparse
-import collections
-import contextlib
-import fnmatch
 import os
 import sys
-from collections.abc import Generator, Iterable, Iterator, Sequence
-from typing import Any, Callable, cast
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
-from . import _cli_format
-from ._changes import Changes
 from ._cli_args import build_parser, check, flatten, program_name
-from ._cli_format import Event, Record
 from ._enums import Direction, State
 from ._errors import TcpTableError
 from ._poller import Poller
-from ._snapshot import Snapshot
-from ._watch import watch
+
+if TYPE_CHECKING:
+    # Imported where they are used: a one-shot table needs none of them (start-up time).
+    from ._changes import Changes
+    from ._cli_format import Event, Record
+    from ._snapshot import Snapshot
 
 __all__ = ["main", "program_name"]
 
@@ -72,8 +70,14 @@ class _Query:
     def filters_in_python(self) -> bool:
         return bool(self.ports or self.process_patterns)
 
-    def poller(self, sort: bool) -> Poller:
-        return Poller(sort=sort, **self.keywords)
+    def poller(self, sort: bool, owners: bool = True) -> Poller:
+        """A poller for the options; ``owners=False`` (counts that show no pid or name) skips
+        the owner lookup unless a filter needs the owners."""
+        keywords = self.keywords
+        if not owners and not (self.process_patterns or "owner_pids" in keywords):
+            keywords = {**keywords, "pids": False}
+            keywords.pop("names", None)
+        return Poller(sort=sort, **keywords)
 
     def wants(self, record: Record) -> bool:
         connection = record.connection
@@ -82,6 +86,8 @@ class _Query:
         ):
             return False
         if self.process_patterns:
+            import fnmatch
+
             name = record.process
             return name is not None and any(
                 fnmatch.fnmatchcase(name, pattern) for pattern in self.process_patterns
@@ -91,6 +97,8 @@ class _Query:
 
 def _records(table: Snapshot, directions: Iterable[int] | None) -> Iterator[Record]:
     """The rows with their process names, and their directions when given."""
+    from ._cli_format import Record
+
     names = table.process_names or {}
     if directions is None:
         for connection in table:
@@ -108,11 +116,34 @@ def _connections(count: int) -> str:
 def _show_table(query: _Query, output: str) -> int:
     with query.poller(sort=True) as poller:
         table = poller.poll()
-    records = [r for r in _records(table, table.directions()) if query.wants(r)]
-    _cli_format.write_records(sys.stdout, records, output, pids=query.pids, names=query.names)
+    if query.filters_in_python:
+        from . import _cli_format
+
+        records = [r for r in _records(table, table.directions()) if query.wants(r)]
+        _cli_format.write_records(sys.stdout, records, output, pids=query.pids, names=query.names)
+        shown = len(records)
+    else:
+        # Every row: written in C over the packed rows, no Python object per row.
+        from . import _cli_text
+
+        columns = (
+            _cli_text.table_columns(query.pids, query.names)
+            if output == "table"
+            else _cli_text.FIELDS
+        )
+        sys.stdout.write(
+            _cli_text.format_rows(
+                table.view,
+                output,
+                columns,
+                directions=table.directions(),
+                process_names=table.process_names,
+            )
+        )
+        shown = len(table)
     sys.stdout.flush()
     if output == "table":
-        print(_connections(len(records)), file=sys.stderr)
+        print(_connections(shown), file=sys.stderr)
     return 0
 
 
@@ -138,8 +169,10 @@ _RECORD_LABELS: dict[str, Callable[[Record], str]] = {
 
 
 def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
-    with query.poller(sort=False) as poller:
+    with query.poller(sort=False, owners=key in ("pid", "process")) as poller:
         table = poller.poll()
+    import collections  # after the poll: the OS's refusal comes first
+
     totals: collections.Counter[str] = collections.Counter()
     if query.filters_in_python:
         # Filters the library does not have: count the rows that pass them one by one.
@@ -157,6 +190,8 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
 
 def _events(changes: Changes, query: _Query) -> list[Event]:
     """The changes of one poll as events that pass the filters: closed, changed, opened."""
+    from ._cli_format import Event, Record
+
     after = changes.after.process_names or {}
     before = changes.before.process_names or {}
     events = []
@@ -176,6 +211,13 @@ def _events(changes: Changes, query: _Query) -> list[Event]:
 
 
 def _watch(query: _Query, output: str, interval: float) -> int:
+    import contextlib
+    from collections.abc import Generator
+    from typing import cast
+
+    from . import _cli_format
+    from ._watch import watch
+
     # tcptable.watch sleeps to deadlines (no drift); closing the generator closes its poller.
     stream = cast("Generator[Changes, None, None]", watch(interval, **query.keywords))
     with contextlib.closing(stream):
@@ -230,9 +272,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         if options.watch:
             return _watch(query, output, options.interval or 1.0)
         if options.counts:
-            _cli_format.write_counts(
-                sys.stdout, options.counts, _counts(query, options.counts), output
-            )
+            counts = _counts(query, options.counts)
+            from . import _cli_format
+
+            _cli_format.write_counts(sys.stdout, options.counts, counts, output)
             sys.stdout.flush()
             return 0
         return _show_table(query, output)

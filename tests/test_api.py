@@ -136,7 +136,8 @@ def test_timestamp_is_when_the_poll_happened() -> None:
 
 
 def test_state_and_offload_numbering_is_windows() -> None:
-    assert [s.value for s in tcptable.State] == list(range(1, 13))
+    # NONE (0) is UDP's: no MIB_TCP_STATE is 0.
+    assert [s.value for s in tcptable.State] == list(range(13))
     assert tcptable.State.ESTABLISHED == 5
     assert tcptable.State.TIME_WAIT == 11
     assert [s.value for s in tcptable.OffloadState] == [0, 1, 2, 3]

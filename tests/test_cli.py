@@ -409,10 +409,10 @@ def test_program_name() -> None:
 
 
 # The OS refusing: no file descriptor can be opened, so neither sock_diag nor /proc answers.
-# (shutil first: argparse imports it lazily.)
+# (shutil first: argparse imports it lazily; so does the command its writers and --watch.)
 _REFUSED = """
 import resource, shutil, sys
-from tcptable import cli
+from tcptable import cli, _cli_format, _cli_text, _watch
 resource.setrlimit(resource.RLIMIT_NOFILE, (3, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 sys.exit(cli.main(sys.argv[1:], prog="tcptable"))
 """

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 from conftest import FAMILIES, LOOPBACK, WILDCARD, open_listener
+from synthetic_rows import make_row, snapshot_of
 
 import tcptable
 
@@ -228,3 +229,77 @@ def test_protocol_enum() -> None:
     assert tcptable.Protocol.UDP == 17
     assert tcptable.State.NONE == 0
     assert tcptable.State["NONE"] is tcptable.State.NONE
+
+
+# ------------------------------------------------ counts, directions and diffs with UDP rows
+
+UDP, TCP = tcptable.Protocol.UDP, tcptable.Protocol.TCP
+NONE = tcptable.State.NONE
+
+
+def test_count_by_protocol() -> None:
+    table = snapshot_of(
+        [
+            make_row(("10.0.0.1", 53), protocol=UDP, state=NONE),
+            make_row(("10.0.0.1", 80), state=tcptable.State.LISTEN),
+            make_row(("10.0.0.1", 80), ("10.0.0.2", 5000)),
+            make_row(("::1", 123), protocol=UDP, state=NONE),
+        ]
+    )
+    counts = table.count_by("protocol")
+    assert counts == {TCP: 2, UDP: 2}
+    assert all(isinstance(key, tcptable.Protocol) for key in counts)
+    assert table.count_by("state") == {
+        NONE: 2,
+        tcptable.State.LISTEN: 1,
+        tcptable.State.ESTABLISHED: 1,
+    }
+
+
+def test_directions_of_udp_rows() -> None:
+    table = snapshot_of(
+        [
+            make_row(("0.0.0.0", 53), protocol=UDP, state=NONE),  # bound, not connected
+            make_row(("10.0.0.1", 53), ("10.0.0.9", 4000), protocol=UDP, state=NONE),
+            make_row(("10.0.0.1", 6000), ("10.0.0.9", 53), protocol=UDP, state=NONE),
+            make_row(("0.0.0.0", 80), state=tcptable.State.LISTEN),
+            # A connected UDP socket on a port only a TCP listener has: not inbound.
+            make_row(("10.0.0.1", 80), ("10.0.0.9", 4001), protocol=UDP, state=NONE),
+            # A TCP connection on a port only a UDP socket is bound to: not inbound.
+            make_row(("10.0.0.1", 53), ("10.0.0.9", 4002)),
+        ]
+    )
+    direction = tcptable.Direction
+    assert [direction(d) for d in table.directions()] == [
+        direction.LISTEN,
+        direction.INBOUND,
+        direction.OUTBOUND,
+        direction.LISTEN,
+        direction.OUTBOUND,
+        direction.OUTBOUND,
+    ]
+    assert table.count_by("direction")[direction.LISTEN] == 2
+
+
+def test_diff_identity_includes_the_protocol() -> None:
+    tcp = make_row(("10.0.0.1", 5353), state=tcptable.State.LISTEN, inode=7)
+    udp = make_row(("10.0.0.1", 5353), protocol=UDP, state=NONE, inode=7)
+    changes = tcptable.diff(snapshot_of([tcp]), snapshot_of([udp]))
+    assert [row.protocol for row in changes.opened] == [UDP]
+    assert [row.protocol for row in changes.closed] == [TCP]
+    assert len(changes.changed) == 0
+    same = tcptable.diff(snapshot_of([tcp, udp]), snapshot_of([udp, tcp]))
+    assert len(same) == 0
+
+
+def test_poll_changes_sees_an_own_udp_socket_open_and_close() -> None:
+    with tcptable.Poller(family="ipv4", protocol="udp") as poller:
+        poller.poll_changes()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        opened = [row for row in poller.poll_changes().opened if row.local_port == port]
+        assert [(row.protocol, row.local_address) for row in opened] == [(UDP, "127.0.0.1")]
+        sock.close()
+        closed = [row for row in poller.poll_changes().closed if row.local_port == port]
+        assert [row.protocol for row in closed] == [UDP]

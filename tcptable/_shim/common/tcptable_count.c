@@ -5,6 +5,7 @@
  */
 #include "tcptable_count.h"
 #include "tcptable_internal.h"
+#include "tcptable_protocols.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +18,25 @@
 typedef struct {
     uint16_t port;
     uint8_t family;
+    uint8_t protocol;
     uint8_t addr[16];
 } listener;
+
+/* A TCP listener, or a UDP socket that is bound and not connected (it receives from anyone,
+ * as a listener accepts anyone). */
+static int is_listening(const tcptable_row *row)
+{
+    return row->protocol == TCPTABLE_PROTOCOL_UDP ? row->remote_port == 0
+                                                  : row->state == LISTEN_STATE;
+}
 
 static int compare_listeners(const void *left, const void *right)
 {
     const listener *a = left, *b = right;
     if (a->port != b->port)
         return a->port < b->port ? -1 : 1;
+    if (a->protocol != b->protocol)
+        return a->protocol < b->protocol ? -1 : 1;
     if (a->family != b->family)
         return a->family < b->family ? -1 : 1;
     return memcmp(a->addr, b->addr, 16);
@@ -37,12 +49,14 @@ static int is_wildcard(const listener *l)
     return l->family == 4 ? memcmp(l->addr + 12, zero, 4) == 0 : memcmp(l->addr, zero, 16) == 0;
 }
 
-/* Does a listener accept connections on row's local endpoint?  Same family, and the same
- * address or a wildcard.  An IPv6 "::" listener also counts for IPv4 rows: dual-stack is the
+/* Does a listener accept connections on row's local endpoint?  Same protocol and family, and
+ * the same address or a wildcard.  An IPv6 "::" listener also counts for IPv4 rows: dual-stack is the
  * default (IPV6_V6ONLY off), Windows lists the IPv4 connections such a socket accepts in the
  * IPv4 table, and the table cannot say whether V6ONLY was set. */
 static int accepts(const listener *l, const tcptable_row *row)
 {
+    if (l->protocol != row->protocol)
+        return 0;
     if (l->family == row->family)
         return is_wildcard(l) || memcmp(l->addr, row->local_addr, 16) == 0;
     return row->family == 4 && l->family == 6 && is_wildcard(l);
@@ -75,7 +89,7 @@ int tcptable_directions_of(tcptable_status *status, const tcptable_row *rows, si
                                         (unsigned long)subset[i], row_count);
     memset(listened, 0, sizeof(listened));
     for (i = 0; i < row_count; i++)
-        if (rows[i].state == LISTEN_STATE)
+        if (is_listening(&rows[i]))
             n++;
     if (n > 0) {
         listeners = malloc(n * sizeof(*listeners));
@@ -83,10 +97,11 @@ int tcptable_directions_of(tcptable_status *status, const tcptable_row *rows, si
             return tcptable_fail_status(status, TCPTABLE_ERR_NO_MEMORY, 0, 0,
                                         "tcptable_directions: cannot allocate %zu listeners", n);
         for (i = 0, n = 0; i < row_count; i++) {
-            if (rows[i].state != LISTEN_STATE)
+            if (!is_listening(&rows[i]))
                 continue;
             listeners[n].port = rows[i].local_port;
             listeners[n].family = rows[i].family;
+            listeners[n].protocol = rows[i].protocol;
             memcpy(listeners[n].addr, rows[i].local_addr, 16);
             listened[rows[i].local_port >> 3] |= (uint8_t)(1u << (rows[i].local_port & 7));
             n++;
@@ -101,7 +116,7 @@ int tcptable_directions_of(tcptable_status *status, const tcptable_row *rows, si
         const tcptable_row *row = &rows[subset != NULL ? subset[i] : i];
         uint16_t port = row->local_port;
         uint8_t direction = TCPTABLE_DIRECTION_OUTBOUND;
-        if (row->state == LISTEN_STATE) {
+        if (is_listening(row)) {
             direction = TCPTABLE_DIRECTION_LISTEN;
         } else if (row->remote_port == 0) {
             direction = TCPTABLE_DIRECTION_UNKNOWN;
@@ -156,6 +171,10 @@ static int count_small(tcptable_status *status, const tcptable_row *rows, size_t
     case TCPTABLE_KEY_REMOTE_PORT:
         for (i = 0; i < row_count; i++)
             buckets[rows[i].remote_port]++;
+        break;
+    case TCPTABLE_KEY_PROTOCOL:
+        for (i = 0; i < row_count; i++)
+            buckets[rows[i].protocol]++;
         break;
     default: /* TCPTABLE_KEY_DIRECTION */
         for (i = 0; i < row_count; i++)
@@ -277,7 +296,7 @@ int tcptable_count_by(tcptable_status *status, const tcptable_row *rows, size_t 
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "count_by: written is NULL");
     *written = 0;
-    if (key < TCPTABLE_KEY_STATE || key > TCPTABLE_KEY_DIRECTION)
+    if (key < TCPTABLE_KEY_STATE || key > TCPTABLE_KEY_PROTOCOL)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "count_by: unknown key %d", key);
     if (row_count == 0)

@@ -19,14 +19,17 @@
 #define TCPTABLE_KEY_REMOTE_ADDRESS 5
 #define TCPTABLE_KEY_PID 6
 #define TCPTABLE_KEY_DIRECTION 7
+#define TCPTABLE_KEY_PROTOCOL 8
 
 /* One byte per row from tcptable_directions(). */
 #define TCPTABLE_DIRECTION_UNKNOWN 0  /* not listening and no remote end (a bound socket) */
-#define TCPTABLE_DIRECTION_LISTEN 1
+#define TCPTABLE_DIRECTION_LISTEN 1   /* TCP: LISTEN; UDP: bound and not connected */
 #define TCPTABLE_DIRECTION_INBOUND 2  /* its local port is listened on at its address */
 #define TCPTABLE_DIRECTION_OUTBOUND 3
 
-/* Classify rows[0 .. row_count) into directions[0 .. row_count). */
+/* Classify rows[0 .. row_count) into directions[0 .. row_count).  A UDP row with no remote
+ * end (bound, not connected; every UDP row on Windows, whose table has no remote end) is a
+ * listener; a connected UDP row is INBOUND when a UDP listener accepts on its local end. */
 int tcptable_directions(tcptable_status *status, const tcptable_row *rows, size_t row_count,
                         uint8_t *directions);
 
@@ -38,7 +41,7 @@ int tcptable_directions_of(tcptable_status *status, const tcptable_row *rows, si
 
 /* Group rows by `key`: values[k] and counts[k], k < *written, are each group's key and how
  * many rows have it, in ascending order of the key (remote addresses: IPv4 rows first, then
- * numerically).  A value is the key itself (state, family, port, pid, direction), except for
+ * numerically).  A value is the key itself (state, family, port, pid, direction, protocol), except for
  * TCPTABLE_KEY_REMOTE_ADDRESS: the index of the first row with that (family, remote address).
  * `directions` (from tcptable_directions) is needed for TCPTABLE_KEY_DIRECTION only.
  * capacity must hold every group: row_count is always enough.  Two flat arrays, so that the

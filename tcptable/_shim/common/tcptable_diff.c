@@ -23,7 +23,8 @@
 #include <string.h>
 
 /* The identity's bytes: local_addr, remote_addr, local_scope_id, remote_scope_id are the
- * row's first 40 bytes; then the ports and the family. */
+ * row's first 40 bytes; then the ports, the family and the protocol (a TCP and a UDP socket
+ * on the same ports are two sockets). */
 #define ADDRESSES_AND_SCOPES 40
 typedef char tcptable_identity_is_the_row_prefix
     [offsetof(tcptable_row, pid) == ADDRESSES_AND_SCOPES ? 1 : -1];
@@ -31,7 +32,8 @@ typedef char tcptable_identity_is_the_row_prefix
 static int same_identity(const tcptable_row *a, const tcptable_row *b)
 {
     return a->local_port == b->local_port && a->remote_port == b->remote_port &&
-           a->family == b->family && memcmp(a, b, ADDRESSES_AND_SCOPES) == 0;
+           a->family == b->family && a->protocol == b->protocol &&
+           memcmp(a, b, ADDRESSES_AND_SCOPES) == 0;
 }
 
 static int same_socket(const tcptable_row *a, const tcptable_row *b)
@@ -48,7 +50,7 @@ static uint64_t mix(uint64_t hash, uint64_t word)
 
 static uint64_t identity_hash(const tcptable_row *row)
 {
-    uint64_t hash = row->family, word;
+    uint64_t hash = ((uint64_t)row->protocol << 8) | row->family, word;
     size_t offset;
     for (offset = 0; offset < ADDRESSES_AND_SCOPES; offset += sizeof(word)) {
         memcpy(&word, (const unsigned char *)row + offset, sizeof(word));

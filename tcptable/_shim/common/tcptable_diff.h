@@ -1,7 +1,7 @@
 /*
  * tcptable_diff.h - what changed between two polls, over packed rows (no OS call, no poller).
  *
- * A row's identity is its family, addresses, ports and scope ids.  Rows that share one
+ * A row's identity is its protocol, family, addresses, ports and scope ids.  Rows that share one
  * (SO_REUSEPORT listeners; a TIME_WAIT row beside a new connection on the same ports) are
  * matched first with a row of equal inode and pid, then in table order with any row whose inode
  * does not differ (two non-zero inodes are two sockets); so diff(s, s) is empty and

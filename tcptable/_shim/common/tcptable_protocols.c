@@ -1,5 +1,6 @@
 /*
- * tcptable_protocols.c - a poller's protocols (TCP, UDP or both) and the Windows UDP seam.
+ * tcptable_protocols.c - a poller's protocols (TCP, UDP or both).  The Windows UDP seam
+ * (tcptable_poller_set_iphlpapi_udp) lives with its backend, in tcptable_windows.c.
  */
 #include "tcptable_internal.h"
 #include "tcptable_protocols.h"
@@ -11,14 +12,6 @@ int tcptable_poller_set_protocols(tcptable_poller *poller, int protocols)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0, "invalid protocols mask %d",
                              protocols);
     poller->protocols = protocols;
-    return TCPTABLE_OK;
-}
-
-int tcptable_poller_set_iphlpapi_udp(tcptable_poller *poller, tcptable_get_table_fn get_udp_table,
-                                     tcptable_get_table_fn get_udp6_table)
-{
-    poller->get_table[TCPTABLE_RAW_UDP4] = get_udp_table;
-    poller->get_table[TCPTABLE_RAW_UDP6] = get_udp6_table;
     return TCPTABLE_OK;
 }
 

@@ -1,7 +1,7 @@
 /*
  * tcptable_linux.c - the Linux backend interface: which source answers (sock_diag, or the
- * /proc/net/tcp* text when sock_diag is missing), decode order, owners; and the system-call
- * seam the other Linux rooms call through.
+ * /proc/net/tcp* text when sock_diag is missing), decode order, owners, and what a fork
+ * child must not share with its parent.
  */
 #if defined(__linux__)
 
@@ -10,149 +10,21 @@
 #include "tcptable_protocols.h"
 #include "tcptable_stats.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
-/* ---- the system-call seam ----------------------------------------------------------------- */
+/* ---- the backend interface ---------------------------------------------------------------- */
 
-/* Each call goes to the poller's fake if it has one, else to the real call, and is retried
- * while a signal interrupts it (EINTR), up to TCPTABLE_EINTR_TRIES times in a row: a bound,
- * so that even a fake (or a signal storm) that interrupts every call cannot hang a poll. */
-#define RETRY_EINTR(result, call)                                                             \
-    do {                                                                                      \
-        int tries_ = 0;                                                                       \
-        do                                                                                    \
-            result = (call);                                                                  \
-        while (result < 0 && errno == EINTR && ++tries_ < TCPTABLE_EINTR_TRIES);              \
-    } while (0)
-
-int tcptable_sys_socket(tcptable_poller *poller, int domain, int type, int protocol)
+int tcptable_os_new(tcptable_poller *poller)
 {
-    int fd;
-    if (poller->linux_calls.socket != NULL)
-        RETRY_EINTR(fd, poller->linux_calls.socket(domain, type, protocol));
-    else
-        RETRY_EINTR(fd, socket(domain, type, protocol));
-    return fd;
-}
-
-ptrdiff_t tcptable_sys_sendto(tcptable_poller *poller, int fd, const void *buffer, size_t length,
-                              int flags, const void *address, uint32_t address_length)
-{
-    ptrdiff_t sent;
-    if (poller->linux_calls.sendto != NULL)
-        RETRY_EINTR(sent, poller->linux_calls.sendto(fd, buffer, length, flags, address,
-                                                     address_length));
-    else
-        RETRY_EINTR(sent, sendto(fd, buffer, length, flags, (const struct sockaddr *)address,
-                                 (socklen_t)address_length));
-    return sent;
-}
-
-ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_t length,
-                            int flags)
-{
-    ptrdiff_t received;
-    if (poller->linux_calls.recv != NULL)
-        RETRY_EINTR(received, poller->linux_calls.recv(fd, buffer, length, flags));
-    else
-        RETRY_EINTR(received, recv(fd, buffer, length, flags));
-    return received;
-}
-
-int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags)
-{
-    int fd;
-    if (poller->linux_calls.open != NULL)
-        RETRY_EINTR(fd, poller->linux_calls.open(path, flags));
-    else
-        RETRY_EINTR(fd, open(path, flags));
-    return fd;
-}
-
-ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length)
-{
-    ptrdiff_t got;
-    if (poller->linux_calls.read != NULL)
-        RETRY_EINTR(got, poller->linux_calls.read(fd, buffer, length));
-    else
-        RETRY_EINTR(got, read(fd, buffer, length));
-    return got;
-}
-
-uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller)
-{
-    struct timespec now;
-    if (poller->linux_calls.monotonic_ms != NULL)
-        return poller->linux_calls.monotonic_ms();
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-}
-
-int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...)
-{
-    va_list args;
-    int length;
-    poller->status.code = TCPTABLE_ERR_BAD_DATA;
-    poller->status.os_error_kind = TCPTABLE_OS_ERROR_ERRNO;
-    poller->status.os_error = EBADMSG;
-    va_start(args, format);
-    length = vsnprintf(poller->status.message, sizeof(poller->status.message), format, args);
-    va_end(args);
-    /* The OS's text for the errno, as every errno message carries it. */
-    if (length >= 0 && (size_t)length < sizeof(poller->status.message))
-        snprintf(poller->status.message + length, sizeof(poller->status.message) - (size_t)length,
-                 ": %s", strerror(EBADMSG));
-    return TCPTABLE_ERR_BAD_DATA;
-}
-
-/* ---- shared helpers ------------------------------------------------------------------------ */
-
-/* Linux TCP state numbers (include/net/tcp_states.h) -> MIB_TCP_STATE numbers. */
-static const uint8_t linux_to_mib_state[13] = {
-    0,  /* 0: unused */
-    5,  /* TCP_ESTABLISHED -> MIB_TCP_STATE_ESTAB */
-    3,  /* TCP_SYN_SENT */
-    4,  /* TCP_SYN_RECV -> SYN_RCVD */
-    6,  /* TCP_FIN_WAIT1 */
-    7,  /* TCP_FIN_WAIT2 */
-    11, /* TCP_TIME_WAIT */
-    1,  /* TCP_CLOSE -> CLOSED */
-    8,  /* TCP_CLOSE_WAIT */
-    10, /* TCP_LAST_ACK */
-    2,  /* TCP_LISTEN */
-    9,  /* TCP_CLOSING */
-    4,  /* TCP_NEW_SYN_RECV (a request socket) -> SYN_RCVD, as ss shows it */
-};
-
-int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state, uint8_t *out)
-{
-    if (linux_state == 0 || linux_state > 12)
-        return tcptable_fail_bad_data(poller, "unknown Linux TCP state %u", linux_state);
-    *out = linux_to_mib_state[linux_state];
+    poller->os = calloc(1, sizeof(*poller->os));
+    if (poller->os == NULL)
+        return TCPTABLE_ERR_NO_MEMORY;
+    poller->os->netlink_fd = -1;
     return TCPTABLE_OK;
 }
-
-int tcptable_parse_decimal(const char **cursor, uint64_t *value)
-{
-    const char *p = *cursor;
-    uint64_t v = 0;
-    if (*p < '0' || *p > '9')
-        return -1;
-    while (*p >= '0' && *p <= '9')
-        v = v * 10 + (uint64_t)(*p++ - '0');
-    *cursor = p;
-    *value = v;
-    return 0;
-}
-
-/* ---- the backend interface ---------------------------------------------------------------- */
 
 static int fetch_family(tcptable_poller *poller, tcptable_raw *raw, int family, int source)
 {
@@ -214,23 +86,23 @@ static int fetch_udp(tcptable_poller *poller, int asked)
     if (!tcptable_protocol_wanted(poller, TCPTABLE_PROTOCOL_UDP))
         return TCPTABLE_OK;
     if (asked == TCPTABLE_SOURCE_NETLINK ||
-        (asked == TCPTABLE_SOURCE_DEFAULT && !poller->netlink_missing &&
-         !poller->udp_netlink_missing)) {
+        (asked == TCPTABLE_SOURCE_DEFAULT && !poller->os->netlink_missing &&
+         !poller->os->udp_netlink_missing)) {
         rc = fetch_families(poller, TCPTABLE_RAW_UDP4, TCPTABLE_SOURCE_NETLINK);
         if (rc == TCPTABLE_OK)
-            poller->udp_source = TCPTABLE_SOURCE_NETLINK;
+            poller->os->udp_source = TCPTABLE_SOURCE_NETLINK;
         if (rc != TCPTABLE_ERR_NOT_SUPPORTED || asked == TCPTABLE_SOURCE_NETLINK)
             return rc;
         /* sock_diag without udp_diag (a kernel built or sandboxed without it): /proc/net/udp*
          * for UDP from now on, whatever answers for TCP. */
-        poller->udp_netlink_missing = 1;
+        poller->os->udp_netlink_missing = 1;
         memset(&poller->status, 0, sizeof(poller->status));
         poller->raw[TCPTABLE_RAW_UDP4].rows = poller->raw[TCPTABLE_RAW_UDP6].rows = 0;
         poller->raw[TCPTABLE_RAW_UDP4].used = poller->raw[TCPTABLE_RAW_UDP6].used = 0;
     }
     rc = fetch_families(poller, TCPTABLE_RAW_UDP4, TCPTABLE_SOURCE_PROC_NET);
     if (rc == TCPTABLE_OK)
-        poller->udp_source = TCPTABLE_SOURCE_PROC_NET;
+        poller->os->udp_source = TCPTABLE_SOURCE_PROC_NET;
     return rc;
 }
 
@@ -238,13 +110,13 @@ static int fetch_tcp(tcptable_poller *poller)
 {
     int rc;
     if (poller->source == TCPTABLE_SOURCE_NETLINK ||
-        (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->netlink_missing)) {
+        (poller->source == TCPTABLE_SOURCE_DEFAULT && !poller->os->netlink_missing)) {
         int asked = poller->source;
         rc = fetch_with(poller, TCPTABLE_SOURCE_NETLINK);
         if (rc != TCPTABLE_ERR_NOT_SUPPORTED || asked == TCPTABLE_SOURCE_NETLINK)
             return rc;
         /* No sock_diag here (some sandboxes, old kernels): /proc from now on. */
-        poller->netlink_missing = 1;
+        poller->os->netlink_missing = 1;
         tcptable_clear_reply(poller);
     }
     return fetch_with(poller, TCPTABLE_SOURCE_PROC_NET);
@@ -254,8 +126,8 @@ int tcptable_os_fetch(tcptable_poller *poller)
 {
     int rc;
     long self = (long)getpid();
-    if (poller->process != self) {
-        if (poller->process != 0) {
+    if (poller->os->process != self) {
+        if (poller->os->process != 0) {
             /* A fork child: the sock_diag socket and the owner cache's directory descriptors
              * are shared with the parent (two dumps on one socket fail with EBUSY or steal
              * each other's replies; two readers of one directory share its offset).  Close
@@ -263,7 +135,7 @@ int tcptable_os_fetch(tcptable_poller *poller)
             tcptable_netlink_close(poller);
             tcptable_owners_forget(poller);
         }
-        poller->process = self;
+        poller->os->process = self;
     }
     {
         /* fetch_tcp() records in poller->source the source that answered for TCP. */
@@ -296,7 +168,7 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     /* TCP then UDP, IPv4 then IPv6.  After one walk for both TCP families the IPv4 buffer
      * holds every TCP row and the IPv6 one none. */
     for (index = 0; index < TCPTABLE_RAW_COUNT && rc == TCPTABLE_OK; index++) {
-        int source = index >= TCPTABLE_RAW_UDP4 ? poller->udp_source : poller->source;
+        int source = index >= TCPTABLE_RAW_UDP4 ? poller->os->udp_source : poller->source;
         n += decode_raw(poller, index, source, rows + n,
                         poller->stats != NULL ? poller->stats + n : NULL, &rc);
     }
@@ -308,8 +180,12 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
 
 void tcptable_os_release(tcptable_poller *poller)
 {
+    if (poller->os == NULL)
+        return;
     tcptable_netlink_close(poller);
     tcptable_owners_release(poller);
+    free(poller->os);
+    poller->os = NULL;
 }
 
 #else

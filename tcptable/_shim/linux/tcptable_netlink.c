@@ -130,7 +130,7 @@ static int open_socket(tcptable_poller *poller)
         close(fd);
         return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket: SO_RCVTIMEO");
     }
-    poller->netlink_fd = fd;
+    poller->os->netlink_fd = fd;
     return TCPTABLE_OK;
 }
 
@@ -147,16 +147,16 @@ static int dump_once(tcptable_poller *poller, tcptable_raw *raw, int family, uin
     size_t length;
     int rc;
 
-    poller->netlink_error = 0;
+    poller->os->netlink_error = 0;
     raw->used = 0;
     raw->rows = 0;
-    if (poller->netlink_fd < 0) {
+    if (poller->os->netlink_fd < 0) {
         rc = open_socket(poller);
         if (rc != TCPTABLE_OK)
             return rc;
     }
     /* A fresh number per dump: replies to an earlier, abandoned dump can never be counted. */
-    raw->sequence = ++poller->netlink_sequence;
+    raw->sequence = ++poller->os->netlink_sequence;
     length = build_request(poller, message.bytes, family,
                            tcptable_raw_protocol(poller, raw) == TCPTABLE_PROTOCOL_UDP
                                ? IPPROTO_UDP
@@ -165,7 +165,7 @@ static int dump_once(tcptable_poller *poller, tcptable_raw *raw, int family, uin
     raw->reply_type = message.header.nlmsg_type;
     memset(&kernel, 0, sizeof(kernel));
     kernel.nl_family = AF_NETLINK;
-    if (tcptable_sys_sendto(poller, poller->netlink_fd, message.bytes, length, 0, &kernel,
+    if (tcptable_sys_sendto(poller, poller->os->netlink_fd, message.bytes, length, 0, &kernel,
                             (uint32_t)sizeof(kernel)) < 0) {
         int err = errno;
         if (err == ENOBUFS)
@@ -218,8 +218,8 @@ int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
 {
     uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
     int tries, rc = TCPTABLE_OK;
-    if (poller->netlink_recv_space == 0)
-        poller->netlink_recv_space = NETLINK_RECV_SPACE;
+    if (poller->os->netlink_recv_space == 0)
+        poller->os->netlink_recv_space = NETLINK_RECV_SPACE;
     for (tries = 1; tries <= TCPTABLE_DUMP_TRIES; tries++) {
         rc = dump_once(poller, raw, family, deadline);
         if (rc == TCPTABLE_OK)
@@ -244,13 +244,13 @@ int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
 int tcptable_netlink_fetch_both(tcptable_poller *poller, tcptable_raw *raw4, tcptable_raw *raw6)
 {
     int rc;
-    if (poller->netlink_one_walk == TCPTABLE_ONE_WALK_TRY) {
+    if (poller->os->netlink_one_walk == TCPTABLE_ONE_WALK_TRY) {
         rc = tcptable_netlink_fetch(poller, raw4, AF_UNSPEC);
-        if (rc == TCPTABLE_OK || poller->netlink_error == 0 || is_transient(poller->netlink_error))
+        if (rc == TCPTABLE_OK || poller->os->netlink_error == 0 || is_transient(poller->os->netlink_error))
             return rc; /* both families are in raw4; or a failure that is not a refusal */
         /* The kernel answered the one-walk request with an error: this kernel does not run it
          * (or not with these arguments).  Two dumps, now and for every later poll. */
-        poller->netlink_one_walk = TCPTABLE_ONE_WALK_REFUSED;
+        poller->os->netlink_one_walk = TCPTABLE_ONE_WALK_REFUSED;
         tcptable_clear_reply(poller);
     }
     rc = tcptable_netlink_fetch(poller, raw4, AF_INET);
@@ -268,13 +268,13 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
         ptrdiff_t received;
         size_t offset, end, space, start = raw->used;
         int current = 0; /* messages of this dump in the datagram */
-        int rc = tcptable_raw_reserve(poller, raw, raw->used + poller->netlink_recv_space,
+        int rc = tcptable_raw_reserve(poller, raw, raw->used + poller->os->netlink_recv_space,
                                       "sock_diag dump");
         if (rc != TCPTABLE_OK)
             return rc;
         /* A multiple of 4, so that the next datagram starts aligned too. */
         space = (raw->capacity - raw->used) & ~(size_t)(NLMSG_ALIGNTO - 1);
-        received = tcptable_sys_recv(poller, poller->netlink_fd, raw->data + raw->used, space,
+        received = tcptable_sys_recv(poller, poller->os->netlink_fd, raw->data + raw->used, space,
                                      MSG_TRUNC);
         if (received < 0) {
             int err = errno;
@@ -293,7 +293,7 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
             if ((size_t)received > NETLINK_RECV_SPACE_LIMIT)
                 return tcptable_fail_bad_data(poller,
                                               "sock_diag recv: datagram of %td bytes", received);
-            poller->netlink_recv_space = NLMSG_ALIGN((size_t)received);
+            poller->os->netlink_recv_space = NLMSG_ALIGN((size_t)received);
             return restart(poller, EMSGSIZE, "sock_diag recv: datagram truncated");
         }
         /* Walk this datagram: count rows, stop at NLMSG_DONE, surface errors. */
@@ -340,7 +340,7 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
                                                   "sock_diag dump: NLMSG_ERROR with error %d",
                                                   error->error);
                 err = -error->error;
-                poller->netlink_error = err; /* the kernel refused this request */
+                poller->os->netlink_error = err; /* the kernel refused this request */
                 /* ENOENT: the tcp_diag (udp_diag) module is missing for this family. */
                 if (err == ENOENT || err == EOPNOTSUPP)
                     return tcptable_fail(
@@ -489,9 +489,9 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
 
 void tcptable_netlink_close(tcptable_poller *poller)
 {
-    if (poller->netlink_fd >= 0)
-        close(poller->netlink_fd);
-    poller->netlink_fd = -1;
+    if (poller->os->netlink_fd >= 0)
+        close(poller->os->netlink_fd);
+    poller->os->netlink_fd = -1;
 }
 
 #endif /* __linux__ */
@@ -499,6 +499,11 @@ void tcptable_netlink_close(tcptable_poller *poller)
 /* Every OS has the knob (the cdef declares it everywhere); only Linux reads it. */
 int tcptable_netlink_set_one_walk(tcptable_poller *poller, int enabled)
 {
-    poller->netlink_one_walk = enabled ? TCPTABLE_ONE_WALK_TRY : TCPTABLE_ONE_WALK_OFF;
+#if defined(__linux__)
+    poller->os->netlink_one_walk = enabled ? TCPTABLE_ONE_WALK_TRY : TCPTABLE_ONE_WALK_OFF;
+#else
+    (void)poller;
+    (void)enabled;
+#endif
     return TCPTABLE_OK;
 }

@@ -195,7 +195,7 @@ static double monotonic_seconds(void)
 
 static int owners_get(tcptable_poller *poller, struct tcptable_owners **out)
 {
-    struct tcptable_owners *owners = poller->owners;
+    struct tcptable_owners *owners = poller->os->owners;
     if (owners == NULL) {
         owners = calloc(1, sizeof(*owners));
         if (owners == NULL)
@@ -204,7 +204,7 @@ static int owners_get(tcptable_poller *poller, struct tcptable_owners **out)
         owners->pid_max_age = 1.0;
         owners->proc_fd = -1;
         owners->diag_fd = -1;
-        poller->owners = owners;
+        poller->os->owners = owners;
     }
     *out = owners;
     return TCPTABLE_OK;
@@ -232,7 +232,7 @@ static void close_dirfd(owner_process *process)
 
 void tcptable_owners_release(tcptable_poller *poller)
 {
-    struct tcptable_owners *owners = poller->owners;
+    struct tcptable_owners *owners = poller->os->owners;
     size_t i;
     if (owners == NULL)
         return;
@@ -252,16 +252,16 @@ void tcptable_owners_release(tcptable_poller *poller)
     free(owners->listener_pid);
     free(owners->row_entry);
     free(owners);
-    poller->owners = NULL;
+    poller->os->owners = NULL;
 }
 
 void tcptable_owners_forget(tcptable_poller *poller)
 {
     struct tcptable_owners *owners = NULL;
     double pid_max_age;
-    if (poller->owners == NULL)
+    if (poller->os->owners == NULL)
         return;
-    pid_max_age = poller->owners->pid_max_age;
+    pid_max_age = poller->os->owners->pid_max_age;
     tcptable_owners_release(poller);
     if (owners_get(poller, &owners) == TCPTABLE_OK && owners != NULL)
         owners->pid_max_age = pid_max_age;
