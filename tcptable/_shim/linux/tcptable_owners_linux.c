@@ -1021,7 +1021,7 @@ int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t cou
 
 int32_t tcptable_owners_fd(const tcptable_poller *poller, uint64_t inode)
 {
-    const struct tcptable_owners *owners = poller->owners;
+    const struct tcptable_owners *owners = poller->os->owners;
     const entry_table *table;
     size_t index;
     if (owners == NULL || inode == 0)

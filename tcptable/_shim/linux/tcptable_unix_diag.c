@@ -315,7 +315,7 @@ static int dump_once(tcptable_poller *poller, tcptable_raw *raw, uint64_t deadli
     memset(&message, 0, sizeof(message));
     memset(&kernel, 0, sizeof(kernel));
     kernel.nl_family = AF_NETLINK;
-    raw->sequence = ++poller->netlink_sequence;
+    raw->sequence = ++poller->os->netlink_sequence;
     message.header.nlmsg_len = sizeof(message);
     message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
     message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -348,11 +348,11 @@ int tcptable_unix_fetch(tcptable_poller *poller, int flags, size_t *row_count,
     if ((flags & ~TCPTABLE_PIDS) != 0)
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
                              "UNIX sockets: flags must be 0 or TCPTABLE_PIDS, not %d", flags);
-    if (poller->process != self) {
+    if (poller->os->process != self) {
         /* A fork child shares its parent's owner-cache directory descriptors: drop ours. */
-        if (poller->process != 0)
+        if (poller->os->process != 0)
             tcptable_owners_forget(poller);
-        poller->process = self;
+        poller->os->process = self;
     }
     deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
     for (tries = 1; tries <= TCPTABLE_DUMP_TRIES; tries++) {
