@@ -55,9 +55,7 @@ def symbols(compiler: str, workdir: str) -> dict[str, tuple[set[str], set[str]]]
             [compiler, "-c", "-O1", *include, os.path.join(SHIM, unit), "-o", obj],
             check=True,
         )
-        listing = subprocess.run(
-            [nm, "-P", obj], check=True, capture_output=True, text=True
-        ).stdout
+        listing = subprocess.run([nm, "-P", obj], check=True, capture_output=True, text=True).stdout
         defined, used = set(), set()
         for line in listing.splitlines():
             fields = line.split()

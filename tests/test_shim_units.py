@@ -14,7 +14,13 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import shim_units  # noqa: E402
+import shim_units
+
+if not os.path.exists(os.path.join(shim_units.ROOT, "build_ffi.py")):
+    pytest.skip(
+        "no shim sources here (the suite runs against an installed wheel)",
+        allow_module_level=True,
+    )
 
 COMPILERS = [
     pytest.param(
@@ -40,8 +46,7 @@ def test_no_two_units_need_each_other(compiler: str, tmp_path) -> None:
     cycle = shim_units.find_cycle(edges)
     if cycle is not None:
         detail = "; ".join(
-            f"{a} uses {', '.join(sorted(edges[a][b]))} from {b}"
-            for a, b in zip(cycle, cycle[1:])
+            f"{a} uses {', '.join(sorted(edges[a][b]))} from {b}" for a, b in zip(cycle, cycle[1:])
         )
         pytest.fail("cycle " + " -> ".join(cycle) + ": " + detail)
     # The poller is on top: it uses the backend, and no unit uses the poller's own functions.
@@ -66,5 +71,7 @@ def test_the_build_compiles_every_unit() -> None:
     sys.path.insert(0, shim_units.ROOT)
     import build_ffi
 
-    built = sorted(os.path.relpath(path, os.path.join("tcptable", "_shim")) for path in build_ffi.SHIM_SOURCES)
+    built = sorted(
+        os.path.relpath(path, os.path.join("tcptable", "_shim")) for path in build_ffi.SHIM_SOURCES
+    )
     assert built == shim_units.units()

@@ -37,6 +37,7 @@ if sys.platform.startswith("linux"):
         passthrough,
         sequence,
     )
+
     from tcptable._native import ffi
 
 UNIX_DIAG_MSG = struct.Struct("=BBBBI8s")  # family, type, state, pad, inode, cookie

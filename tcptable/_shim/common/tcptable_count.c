@@ -5,6 +5,7 @@
  */
 #include "tcptable_count.h"
 #include "tcptable_internal.h"
+#include "tcptable_hashmap.h"
 #include "tcptable_protocols.h"
 
 #include <stdlib.h>
@@ -223,7 +224,8 @@ static void group_key(int key, const tcptable_row *row, uint8_t out[GROUP_KEY_MA
     memcpy(out + 1, row->remote_addr, 16);
 }
 
-/* FNV-1a: keys are at most 17 bytes, and a poor hash only costs probes, never correctness. */
+/* FNV-1a: keys are at most 17 bytes, and a poor hash only costs probes, never correctness
+ * (the map compares the bytes of every group whose hash is equal). */
 static uint64_t hash_bytes(const uint8_t *bytes, size_t length)
 {
     uint64_t hash = 14695981039346656037ULL;
@@ -242,35 +244,36 @@ static int count_hashed(tcptable_status *status, const tcptable_row *rows, size_
                         int key, uint64_t *values, uint64_t *counts, size_t capacity,
                         size_t *written)
 {
-    size_t slots = 16, i, n = 0;
-    uint32_t *table;
-    group *groups;
-    while (slots < 2 * row_count)
-        slots <<= 1;
-    table = calloc(slots, sizeof(*table)); /* slot -> group index + 1; 0 = empty */
-    groups = malloc((row_count ? row_count : 1) * sizeof(*groups));
-    if (table == NULL || groups == NULL) {
-        free(table);
+    size_t i, n = 0;
+    tcptable_hashmap table = {NULL, NULL, 0}; /* hash of the key bytes -> group index + 1 */
+    group *groups = malloc((row_count ? row_count : 1) * sizeof(*groups));
+    if (groups == NULL || tcptable_hashmap_reset(&table, row_count) != TCPTABLE_OK) {
+        tcptable_hashmap_free(&table);
         free(groups);
         return tcptable_fail_status(status, TCPTABLE_ERR_NO_MEMORY, 0, 0,
                                     "count_by: cannot allocate a table for %zu rows", row_count);
     }
     for (i = 0; i < row_count; i++) {
         uint8_t bytes[GROUP_KEY_MAX];
+        uint64_t hash;
         size_t slot;
         group_key(key, &rows[i], bytes);
-        slot = (size_t)hash_bytes(bytes, GROUP_KEY_MAX) & (slots - 1);
-        while (table[slot] != 0 && memcmp(groups[table[slot] - 1].key, bytes, GROUP_KEY_MAX) != 0)
-            slot = (slot + 1) & (slots - 1);
-        if (table[slot] == 0) {
+        hash = hash_bytes(bytes, GROUP_KEY_MAX);
+        for (slot = tcptable_hashmap_start(&table, hash); table.values[slot] != 0;
+             slot = tcptable_hashmap_next(&table, slot))
+            if (table.keys[slot] == hash &&
+                memcmp(groups[table.values[slot] - 1].key, bytes, GROUP_KEY_MAX) == 0)
+                break;
+        if (table.values[slot] == 0) {
             memcpy(groups[n].key, bytes, GROUP_KEY_MAX);
             groups[n].first_row = (uint32_t)i;
             groups[n].count = 0;
-            table[slot] = (uint32_t)++n;
+            table.keys[slot] = hash;
+            table.values[slot] = (uint32_t)++n;
         }
-        groups[table[slot] - 1].count++;
+        groups[table.values[slot] - 1].count++;
     }
-    free(table);
+    tcptable_hashmap_free(&table);
     if (n > 1)
         qsort(groups, n, sizeof(*groups), compare_groups);
     if (n > capacity) {

@@ -17,6 +17,7 @@
  */
 #include "tcptable_diff.h"
 #include "tcptable_internal.h"
+#include "tcptable_hashmap.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -66,11 +67,11 @@ static uint64_t socket_hash(uint64_t identity, const tcptable_row *row)
 
 /* Rows of `before` chained by key.  Every index is stored plus one, so 0 means none. */
 typedef struct {
-    uint32_t *head;   /* slot -> first row of the key (the row keys are compared with) */
-    uint32_t *cursor; /* slot -> first row of the key not yet taken */
-    uint32_t *next;   /* row -> next row of the same key */
-    size_t mask;
-    int exact;        /* keyed by same_socket, else same_identity */
+    tcptable_hashmap map; /* the key's hash -> first row of the key (the row keys are
+                           * compared with) */
+    uint32_t *cursor;     /* slot of map -> first row of the key not yet taken */
+    uint32_t *next;       /* row -> next row of the same key */
+    int exact;            /* keyed by same_socket, else same_identity */
 } chain_index;
 
 static int keys_equal(const chain_index *index, const tcptable_row *a, const tcptable_row *b)
@@ -82,23 +83,22 @@ static int keys_equal(const chain_index *index, const tcptable_row *a, const tcp
 static size_t find_slot(const chain_index *index, const tcptable_row *before, uint64_t hash,
                         const tcptable_row *row)
 {
-    size_t slot = (size_t)hash & index->mask;
-    while (index->head[slot] != 0 && !keys_equal(index, &before[index->head[slot] - 1], row))
-        slot = (slot + 1) & index->mask;
+    const tcptable_hashmap *map = &index->map;
+    size_t slot = tcptable_hashmap_start(map, hash);
+    while (map->values[slot] != 0 &&
+           !(map->keys[slot] == hash && keys_equal(index, &before[map->values[slot] - 1], row)))
+        slot = tcptable_hashmap_next(map, slot);
     return slot;
 }
 
-/* Index the before rows not matched yet, in a table of at least twice as many slots (the
- * arrays hold enough for all rows): a later pass indexes only what the earlier ones left. */
+/* Index the before rows not matched yet (the map and the cursors were sized for all rows, so
+ * the reset allocates nothing). */
 static void build_index(chain_index *index, const tcptable_row *before, size_t before_count,
                         const uint64_t *hashes, const uint8_t *before_matched, size_t unmatched,
                         int exact)
 {
-    size_t i, slots = 16;
-    while (slots < 2 * unmatched)
-        slots <<= 1;
-    index->mask = slots - 1;
-    memset(index->head, 0, slots * sizeof(*index->head));
+    size_t i;
+    tcptable_hashmap_reset(&index->map, unmatched);
     index->exact = exact;
     /* Backwards, prepending: each chain ends up in table order. */
     for (i = before_count; i-- > 0;) {
@@ -108,8 +108,9 @@ static void build_index(chain_index *index, const tcptable_row *before, size_t b
             continue;
         hash = exact ? socket_hash(hashes[i], &before[i]) : hashes[i];
         slot = find_slot(index, before, hash, &before[i]);
-        index->next[i] = index->head[slot];
-        index->head[slot] = (uint32_t)(i + 1);
+        index->next[i] = index->map.values[slot];
+        index->map.keys[slot] = hash;
+        index->map.values[slot] = (uint32_t)(i + 1);
         index->cursor[slot] = (uint32_t)(i + 1);
     }
 }
@@ -126,7 +127,7 @@ static uint32_t take(chain_index *index, const tcptable_row *before, uint64_t ha
 {
     size_t slot = find_slot(index, before, hash, row);
     uint32_t candidate;
-    if (index->head[slot] == 0)
+    if (index->map.values[slot] == 0)
         return 0;
     /* Taken rows at the front of the chain are passed once for all. */
     while (index->cursor[slot] != 0 && before_matched[index->cursor[slot] - 1])
@@ -197,9 +198,9 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
                   const tcptable_row *after, size_t after_count, uint32_t *after_match,
                   uint8_t *before_matched, tcptable_diff_counts *counts)
 {
-    chain_index index;
+    chain_index index = {{NULL, NULL, 0}, NULL, NULL, 0};
     uint64_t *hashes;
-    size_t slots = 16, i, matched = 0, changed = 0;
+    size_t i, matched = 0, changed = 0;
     int pass;  /* 2: exact; 1: identity, rows with an inode; 0: identity, the rest */
     if (counts == NULL)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0, "diff: counts is NULL");
@@ -211,16 +212,14 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
     if (before_count >= UINT32_MAX || after_count >= UINT32_MAX)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "diff: more rows than a table can hold");
-    while (slots < 2 * before_count)
-        slots <<= 1;
     /* One hash per row of both tables: identities of before first, then of after. */
     hashes = malloc((before_count + after_count + 1) * sizeof(*hashes));
-    index.head = malloc(slots * sizeof(*index.head));
-    index.cursor = malloc(slots * sizeof(*index.cursor));
     index.next = malloc((before_count + 1) * sizeof(*index.next));
-    if (hashes == NULL || index.head == NULL || index.cursor == NULL || index.next == NULL) {
+    if (tcptable_hashmap_reset(&index.map, before_count) == TCPTABLE_OK)
+        index.cursor = malloc(index.map.capacity * sizeof(*index.cursor));
+    if (hashes == NULL || index.cursor == NULL || index.next == NULL) {
         free(hashes);
-        free(index.head);
+        tcptable_hashmap_free(&index.map);
         free(index.cursor);
         free(index.next);
         return tcptable_fail_status(status, TCPTABLE_ERR_NO_MEMORY, 0, 0,
@@ -260,7 +259,7 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
         }
     }
     free(hashes);
-    free(index.head);
+    tcptable_hashmap_free(&index.map);
     free(index.cursor);
     free(index.next);
     counts->opened = after_count - matched;

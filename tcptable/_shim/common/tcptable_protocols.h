@@ -19,12 +19,7 @@
 /* Set the protocols of a poller's later polls (a non-empty TCPTABLE_PROTOCOLS_* mask). */
 int tcptable_poller_set_protocols(tcptable_poller *poller, int protocols);
 
-/* The seam for the UDP tables on Windows: GetExtendedUdpTable with UDP_TABLE_OWNER_PID for
- * AF_INET and for AF_INET6, each as a tcptable_get_table_fn (table, in/out size, order) ->
- * Win32 error code.  Tests replace them per poller; NULL restores the real calls.  Stored but
- * unused off Windows. */
-int tcptable_poller_set_iphlpapi_udp(tcptable_poller *poller, tcptable_get_table_fn get_udp_table,
-                                     tcptable_get_table_fn get_udp6_table);
+/* The UDP tables' test seam, tcptable_poller_set_iphlpapi_udp, is in tcptable_testing.h. */
 
 /* cdef end */
 

@@ -15,6 +15,7 @@
 #if defined(__linux__)
 
 #include "tcptable_internal.h"
+#include "tcptable_testing.h"
 
 /* Whether family "all" is one walk of the kernel's TCP hash or two dumps. */
 enum { TCPTABLE_ONE_WALK_TRY = 0, TCPTABLE_ONE_WALK_REFUSED = 1, TCPTABLE_ONE_WALK_OFF = 2 };
@@ -105,6 +106,12 @@ struct tcptable_stats;
 size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, struct tcptable_stats *stats, int *rc);
 void tcptable_netlink_close(tcptable_poller *poller);
+
+/* tcptable_netlink.c: does the socket of `row` still exist with its inode?  One sock_diag
+ * request for that socket by its addresses and ports (no dump), on the dumps' socket, through
+ * the system-call seam, with the dumps' receive timeout and EINTR rules.  1 = yes, 0 = it has
+ * closed, -1 = could not tell (the poller's status is left as it was). */
+int tcptable_netlink_socket_open(tcptable_poller *poller, const tcptable_row *row);
 
 /* tcptable_netlink.c: what narrows a dump request in the kernel, for either request type
  * (inet_diag_req_v2, or the older inet_diag_req): the Linux state bitmask from the filter's

@@ -7,7 +7,7 @@
 #endif
 
 #include "tcptable_internal.h"
-#include "tcptable_netlink.h"
+#include "tcptable_testing.h"
 
 #if defined(__linux__)
 #include "tcptable_linux.h"
@@ -486,6 +486,84 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
     return n;
 }
 
+
+/* ---- one socket, by its addresses and ports (no dump) ------------------------------------- */
+
+/* Room for the reply to a single-socket request: one inet_diag_msg without attributes, or an
+ * NLMSG_ERROR; a larger datagram is truncated, and only its header is read. */
+#define NETLINK_LOOKUP_SPACE 1024
+
+int tcptable_netlink_socket_open(tcptable_poller *poller, const tcptable_row *row)
+{
+    struct {
+        struct nlmsghdr header;
+        struct inet_diag_req_v2 request;
+    } message;
+    union {
+        struct nlmsghdr header;
+        unsigned char bytes[NETLINK_LOOKUP_SPACE];
+    } reply;
+    struct sockaddr_nl kernel;
+    const struct nlmsghdr *header = &reply.header;
+    tcptable_status saved = poller->status;
+    uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
+    uint32_t sequence;
+    ptrdiff_t length;
+    /* The dumps' socket: it has their receive timeout, and a reply left over from a lookup
+     * that timed out carries a sequence number no later dump or lookup waits for.  Whatever
+     * fails here is "could not tell", never the poll's error. */
+    if (poller->os->netlink_fd < 0 && open_socket(poller) != TCPTABLE_OK) {
+        poller->status = saved;
+        return -1;
+    }
+    memset(&message, 0, sizeof(message));
+    memset(&kernel, 0, sizeof(kernel));
+    kernel.nl_family = AF_NETLINK;
+    sequence = ++poller->os->netlink_sequence;
+    message.header.nlmsg_len = sizeof(message);
+    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    message.header.nlmsg_flags = NLM_F_REQUEST;
+    message.header.nlmsg_seq = sequence;
+    message.request.sdiag_family = row->family == 4 ? AF_INET : AF_INET6;
+    message.request.sdiag_protocol = IPPROTO_TCP;
+    message.request.idiag_states = ~0u;
+    message.request.id.idiag_sport = htons(row->local_port);
+    message.request.id.idiag_dport = htons(row->remote_port);
+    if (row->family == 4) {
+        memcpy(message.request.id.idiag_src, row->local_addr + 12, 4);
+        memcpy(message.request.id.idiag_dst, row->remote_addr + 12, 4);
+    } else {
+        memcpy(message.request.id.idiag_src, row->local_addr, 16);
+        memcpy(message.request.id.idiag_dst, row->remote_addr, 16);
+    }
+    message.request.id.idiag_if = row->local_scope_id;
+    message.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+    message.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    if (tcptable_sys_sendto(poller, poller->os->netlink_fd, &message, sizeof(message), 0, &kernel,
+                            (uint32_t)sizeof(kernel)) != (ptrdiff_t)sizeof(message))
+        return -1;
+    for (;;) { /* skip any late reply to an earlier request */
+        length = tcptable_sys_recv(poller, poller->os->netlink_fd, reply.bytes, sizeof(reply), 0);
+        if (length < (ptrdiff_t)sizeof(struct nlmsghdr) || !NLMSG_OK(header, (size_t)length))
+            return -1; /* EAGAIN after the receive timeout, an error, or a malformed reply */
+        if (header->nlmsg_seq == sequence)
+            break;
+        if (tcptable_sys_monotonic_ms(poller) > deadline)
+            return -1;
+    }
+    if (header->nlmsg_type == NLMSG_ERROR) {
+        const struct nlmsgerr *error = NLMSG_DATA(header);
+        if (header->nlmsg_len >= NLMSG_LENGTH(sizeof(*error)) && error->error == -ENOENT)
+            return 0;
+        return -1;
+    }
+    if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+        header->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+        const struct inet_diag_msg *found = NLMSG_DATA(header);
+        return found->idiag_inode == row->inode ? 1 : 0;
+    }
+    return -1;
+}
 
 void tcptable_netlink_close(tcptable_poller *poller)
 {

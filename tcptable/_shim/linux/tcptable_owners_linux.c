@@ -20,7 +20,8 @@
  *   3. processes never scanned, those where a full scan found new sockets lately, and those
  *      whose fd count changed (st_size of /proc/PID/fd, Linux 6.2+); these scans skip fds that hold
  *      a known socket;
- *   4. sockets that closed since the dump are dropped (one sock_diag lookup each), then
+ *   4. sockets that closed since the dump are dropped (one sock_diag lookup each, in
+ *      tcptable_netlink.c), then
  *      every process in pid order, every fd not read this poll: what a full scan reads.
  *   The search stops as soon as every such socket has an owner.
  * - Several holders (fork): the lowest pid, as a full scan in pid order finds first.  Sockets
@@ -32,6 +33,7 @@
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
 #include "tcptable_owners.h"
+#include "tcptable_hashmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,91 +46,36 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/socket.h>
-#include <arpa/inet.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
-#include <netinet/in.h>
 
 #define MIB_STATE_LISTEN 2
 #define NOT_FOUND ((size_t)-1)
 /* How long a process where a scan found a new socket stays a first place to look. */
 #define HOT_SECONDS 10.0
 
-/* ---- an open-addressing map from a 64-bit key to an array index --------------------------- */
+/* ---- the hash map (tcptable_hashmap.h), storing array indexes --------------------------- */
 
-typedef struct {
-    uint64_t *keys;
-    uint32_t *values; /* index + 1; 0 = empty slot */
-    size_t capacity;  /* a power of two, or 0 */
-} index_map;
-
-static size_t hash_key(uint64_t key, size_t mask)
+static int map_reset(tcptable_poller *poller, tcptable_hashmap *map, size_t count)
 {
-    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & mask;
-}
-
-/* Empty the map and make room for `count` keys at most half full. */
-static int map_reset(tcptable_poller *poller, index_map *map, size_t count)
-{
-    size_t capacity = 64;
-    while (capacity < count * 2)
-        capacity *= 2;
-    if (capacity > map->capacity) {
-        uint64_t *keys = realloc(map->keys, capacity * sizeof(*keys));
-        uint32_t *values;
-        if (keys == NULL)
-            return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
-        map->keys = keys;
-        values = realloc(map->values, capacity * sizeof(*values));
-        if (values == NULL)
-            return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
-        map->values = values;
-        map->capacity = capacity;
-    }
-    memset(map->values, 0, map->capacity * sizeof(*map->values));
+    if (tcptable_hashmap_reset(map, count) != TCPTABLE_OK)
+        return tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, 0, 0, "pid map: out of memory");
     return TCPTABLE_OK;
 }
 
-static size_t map_find(const index_map *map, uint64_t key)
+/* The index stored under key, or NOT_FOUND (a value of 0 is no index: 0 - 1). */
+static size_t map_find(const tcptable_hashmap *map, uint64_t key)
 {
-    size_t mask, slot;
-    if (map->capacity == 0)
-        return NOT_FOUND;
-    mask = map->capacity - 1;
-    for (slot = hash_key(key, mask); map->values[slot] != 0; slot = (slot + 1) & mask)
-        if (map->keys[slot] == key)
-            return map->values[slot] - 1;
-    return NOT_FOUND;
+    return (size_t)tcptable_hashmap_get(map, key) - 1;
 }
 
-/* The caller keeps the map at most half full (map_reset's count). */
-static void map_put(index_map *map, uint64_t key, size_t index)
+static void map_put(tcptable_hashmap *map, uint64_t key, size_t index)
 {
-    size_t mask = map->capacity - 1, slot = hash_key(key, mask);
-    while (map->values[slot] != 0 && map->keys[slot] != key)
-        slot = (slot + 1) & mask;
-    map->keys[slot] = key;
-    map->values[slot] = (uint32_t)(index + 1);
+    tcptable_hashmap_set(map, key, (uint32_t)(index + 1));
 }
 
 /* Put key -> index unless the key is there already; returns its index then, else NOT_FOUND. */
-static size_t map_put_new(index_map *map, uint64_t key, size_t index)
+static size_t map_put_new(tcptable_hashmap *map, uint64_t key, size_t index)
 {
-    size_t mask = map->capacity - 1, slot = hash_key(key, mask);
-    for (; map->values[slot] != 0; slot = (slot + 1) & mask)
-        if (map->keys[slot] == key)
-            return map->values[slot] - 1;
-    map->keys[slot] = key;
-    map->values[slot] = (uint32_t)(index + 1);
-    return NOT_FOUND;
-}
-
-static void map_free(index_map *map)
-{
-    free(map->keys);
-    free(map->values);
+    return (size_t)tcptable_hashmap_add_new(map, key, (uint32_t)(index + 1)) - 1;
 }
 
 /* ---- the state a poller keeps ------------------------------------------------------------- */
@@ -148,7 +95,7 @@ typedef struct {
 typedef struct {
     owner_entry *entries;
     size_t count, capacity;
-    index_map by_inode;
+    tcptable_hashmap by_inode;
 } entry_table;
 
 typedef struct {
@@ -173,13 +120,11 @@ struct tcptable_owners {
     int stage;             /* of the search running now (1 to 4) */
     owner_process *processes;
     size_t process_count, process_capacity;
-    index_map by_pid;      /* pid -> index in processes */
-    index_map by_slot;     /* (pid << 32 | fd) -> entry index, for resolved entries */
+    tcptable_hashmap by_pid;      /* pid -> index in processes */
+    tcptable_hashmap by_slot;     /* (pid << 32 | fd) -> entry index, for resolved entries */
     int by_slot_ready;     /* by_slot holds every resolved entry */
     size_t by_slot_keys;   /* keys put since its reset (stale ones included) */
     int proc_fd;           /* a dirfd on /proc; -1 until needed */
-    int diag_fd;           /* a sock_diag socket for single-socket lookups; -1 until needed */
-    uint32_t diag_sequence;
     uint32_t *listener_pid; /* local port -> pid of its listener, during a search */
     uint32_t *row_entry;   /* row -> entry index + 1 (0 = no inode) of this poll */
     size_t row_entry_capacity;
@@ -203,7 +148,6 @@ static int owners_get(tcptable_poller *poller, struct tcptable_owners **out)
                                  "owner cache: out of memory");
         owners->pid_max_age = 1.0;
         owners->proc_fd = -1;
-        owners->diag_fd = -1;
         poller->os->owners = owners;
     }
     *out = owners;
@@ -240,15 +184,13 @@ void tcptable_owners_release(tcptable_poller *poller)
         close_dirfd(&owners->processes[i]);
     if (owners->proc_fd >= 0)
         close(owners->proc_fd);
-    if (owners->diag_fd >= 0)
-        close(owners->diag_fd);
     for (i = 0; i < 2; i++) {
         free(owners->tables[i].entries);
-        map_free(&owners->tables[i].by_inode);
+        tcptable_hashmap_free(&owners->tables[i].by_inode);
     }
     free(owners->processes);
-    map_free(&owners->by_pid);
-    map_free(&owners->by_slot);
+    tcptable_hashmap_free(&owners->by_pid);
+    tcptable_hashmap_free(&owners->by_slot);
     free(owners->listener_pid);
     free(owners->row_entry);
     free(owners);
@@ -728,89 +670,24 @@ static int fd_count_changed(const struct tcptable_owners *owners, const owner_pr
     return rc == 0 && status.st_size != 0 && (long long)status.st_size != process->fd_count;
 }
 
-/* Does the socket of `row` still exist with its inode?  One sock_diag lookup by its
- * addresses and ports (no dump).  1 = yes, 0 = it has closed, -1 = could not tell. */
-static int socket_still_open(struct tcptable_owners *owners, const tcptable_row *row)
-{
-    struct {
-        struct nlmsghdr header;
-        struct inet_diag_req_v2 request;
-    } message;
-    union {
-        struct nlmsghdr header;
-        unsigned char bytes[1024];
-    } reply;
-    struct sockaddr_nl kernel;
-    ssize_t length;
-    const struct nlmsghdr *header = &reply.header;
-    if (row->family != 4 && row->family != 6)
-        return -1; /* a UNIX socket (tcptable_unix_diag.c): no address to look it up by */
-    if (owners->diag_fd < 0) {
-        owners->diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-        if (owners->diag_fd < 0)
-            return -1;
-    }
-    memset(&message, 0, sizeof(message));
-    memset(&kernel, 0, sizeof(kernel));
-    kernel.nl_family = AF_NETLINK;
-    message.header.nlmsg_len = sizeof(message);
-    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    message.header.nlmsg_flags = NLM_F_REQUEST;
-    message.header.nlmsg_seq = ++owners->diag_sequence;
-    message.request.sdiag_family = row->family == 4 ? AF_INET : AF_INET6;
-    message.request.sdiag_protocol = IPPROTO_TCP;
-    message.request.idiag_states = ~0u;
-    message.request.id.idiag_sport = htons(row->local_port);
-    message.request.id.idiag_dport = htons(row->remote_port);
-    if (row->family == 4) {
-        memcpy(message.request.id.idiag_src, row->local_addr + 12, 4);
-        memcpy(message.request.id.idiag_dst, row->remote_addr + 12, 4);
-    } else {
-        memcpy(message.request.id.idiag_src, row->local_addr, 16);
-        memcpy(message.request.id.idiag_dst, row->remote_addr, 16);
-    }
-    message.request.id.idiag_if = row->local_scope_id;
-    message.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-    message.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-    if (sendto(owners->diag_fd, &message, sizeof(message), 0, (struct sockaddr *)&kernel,
-               sizeof(kernel)) != (ssize_t)sizeof(message))
-        return -1;
-    do { /* skip any late reply to an earlier request */
-        length = recv(owners->diag_fd, &reply, sizeof(reply), 0);
-        if (length < (ssize_t)sizeof(struct nlmsghdr) || !NLMSG_OK(header, (size_t)length))
-            return -1;
-    } while (header->nlmsg_seq != owners->diag_sequence);
-    if (header->nlmsg_type == NLMSG_ERROR) {
-        const struct nlmsgerr *error = NLMSG_DATA(header);
-        if (header->nlmsg_len >= NLMSG_LENGTH(sizeof(*error)) && error->error == -ENOENT)
-            return 0;
-        return -1;
-    }
-    if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
-        header->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
-        const struct inet_diag_msg *found = NLMSG_DATA(header);
-        return found->idiag_inode == row->inode ? 1 : 0;
-    }
-    return -1;
-}
-
 /* Before a full scan: drop from the search the sockets that closed since the dump (a busy
  * server's short connections), which no scan could find. */
-static void drop_closed_sockets(struct tcptable_owners *owners, const tcptable_row *rows,
-                                size_t count)
+static void drop_closed_sockets(tcptable_poller *poller, struct tcptable_owners *owners,
+                                const tcptable_row *rows, size_t count)
 {
     entry_table *table = current_table(owners);
     size_t i;
     for (i = 0; i < count && owners->unresolved > 0; i++) {
         size_t index;
         owner_entry *entry;
-        if (rows[i].inode == 0)
+        /* A UNIX socket (tcptable_unix_diag.c, family 0) has no address to look it up by. */
+        if (rows[i].inode == 0 || (rows[i].family != 4 && rows[i].family != 6))
             continue;
         index = map_find(&table->by_inode, rows[i].inode);
         if (index == NOT_FOUND)
             continue;
         entry = &table->entries[index];
-        if (due_for_search(owners, entry) && socket_still_open(owners, &rows[i]) == 0) {
+        if (due_for_search(owners, entry) && tcptable_netlink_socket_open(poller, &rows[i]) == 0) {
             owners->unresolved--;
             entry->closed = owners->generation;
         }
@@ -843,7 +720,7 @@ static int search_processes(tcptable_poller *poller, struct tcptable_owners *own
             rc = scan_process(poller, owners, process, READ_UNKNOWN, 0, &owners->unresolved);
     }
     if (rc == TCPTABLE_OK && owners->unresolved > 0)
-        drop_closed_sockets(owners, rows, count);
+        drop_closed_sockets(poller, owners, rows, count);
     owners->stage = 4;
     /* Stage 4: every process in pid order, every fd not read this poll, until nothing is
      * missing: what today's full scan reads, so nothing it would find can be missed. */

@@ -102,6 +102,7 @@ uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller)
 #else
 
 #include "tcptable_internal.h"
+#include "tcptable_testing.h"
 
 /* Only Linux makes these calls: the seam is accepted and unused elsewhere. */
 int tcptable_poller_set_linux_calls(tcptable_poller *poller,

@@ -349,9 +349,12 @@ int tcptable_unix_fetch(tcptable_poller *poller, int flags, size_t *row_count,
         return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
                              "UNIX sockets: flags must be 0 or TCPTABLE_PIDS, not %d", flags);
     if (poller->os->process != self) {
-        /* A fork child shares its parent's owner-cache directory descriptors: drop ours. */
-        if (poller->os->process != 0)
+        /* A fork child shares its parent's owner-cache directory descriptors and sock_diag
+         * socket: drop our copies. */
+        if (poller->os->process != 0) {
+            tcptable_netlink_close(poller);
             tcptable_owners_forget(poller);
+        }
         poller->os->process = self;
     }
     deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;

@@ -212,6 +212,7 @@ int tcptable_poller_set_iphlpapi_udp(tcptable_poller *poller, tcptable_get_table
 
 #include "tcptable_internal.h"
 #include "tcptable_protocols.h"
+#include "tcptable_testing.h"
 
 /* Only Windows calls iphlpapi: the seams are accepted and unused elsewhere. */
 int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,

@@ -7,6 +7,7 @@
 #define TCPTABLE_WINDOWS_H
 
 #include "tcptable_internal.h"
+#include "tcptable_testing.h"
 
 struct tcptable_os_state {
     /* The iphlpapi seam by raw index: GetTcpTable2, GetTcp6Table2, then GetExtendedUdpTable
