@@ -8,7 +8,8 @@ the bare C netlink floors and the peers (`ss`, psutil).
 For each size N, child processes hold N loopback sockets (N/2 established pairs, a share of them
 IPv6) and this process times every measurement (median and min), then the churn scenario (5% of
 the pairs replaced between polls) and the fd-mix scenario (processes holding many non-socket
-fds beside the sockets).  Writes benchmarks.md and benchmarks.png to --out, and with --readme
+fds beside the sockets); then a UDP poll beside a TCP poll of the same size, per row
+(bench_udp.py, --udp-sockets).  Writes benchmarks.md and benchmarks.png to --out, and with --readme
 the summary between the README's benchmark markers.  Exits 1 if a measurement failed, never on
 a slow figure; a tool, keyword or OS feature missing here is reported as not measured.
 """
@@ -25,6 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_cli
+import bench_udp
 import holders
 import measures
 import psutil_peer
@@ -121,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cli-baseline", metavar="REF", help="also run the command of this commit (e.g. main)"
     )
+    parser.add_argument(
+        "--udp-sockets",
+        type=int,
+        help="UDP (and as many TCP) sockets for the UDP-beside-TCP poll (0: skip; default 10000)",
+    )
     args = parser.parse_args(argv)
 
     sizes = [400] if args.quick else [1000, 5000, 20000, 50000]
@@ -157,6 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     cli = (cli_rounds, cli_baseline, cli_results)
     started, load_before = time.monotonic(), load_average()
     runs = [measure_size(size, iterations, budget, floor, fdmix, cli) for size in sizes]
+    udp_sockets = (
+        args.udp_sockets if args.udp_sockets is not None else (400 if args.quick else 10000)
+    )
+    udp_rounds = 5 if args.quick else 31
+    udp_runs = []
+    if udp_sockets > 0:  # benchmarks/bench_udp.py: a UDP poll beside a TCP poll, per row
+        udp_runs.append(bench_udp.measure(udp_sockets, udp_rounds))
+        bench_udp.show(udp_runs[-1])
     elapsed, load_after = time.monotonic() - started, load_average()
 
     os.makedirs(args.out, exist_ok=True)
@@ -175,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     if cli_results:
         _, how = bench_cli.this_command()
         text += "\n\n" + "\n".join(bench_cli.report(cli_results, how, args.cli_baseline))
+    if udp_runs:
+        text += "\n\n" + "\n".join(bench_udp.report(udp_runs, udp_rounds))
     markdown_path = os.path.join(args.out, "benchmarks.md")
     with open(markdown_path, "w", encoding="utf-8") as out:
         out.write(text + "\n")
@@ -196,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
             f"FAILED: the command at {cli_result.sockets} sockets: {cli_result.note}",
             file=sys.stderr,
         )
-    return 1 if failed or failed_cli else 0
+    failed_udp = [run for run in udp_runs if run.note.startswith("could not")]
+    for udp_run in failed_udp:
+        print(f"FAILED: the UDP-beside-TCP poll: {udp_run.note}", file=sys.stderr)
+    return 1 if failed or failed_cli or failed_udp else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from ._enums import State
 
 __all__ = ["COUNT_KEYS", "build_parser", "check", "flatten", "positive_seconds", "program_name"]
 
-COUNT_KEYS = ("state", "port", "pid", "process", "remote", "direction")
+COUNT_KEYS = ("state", "port", "pid", "process", "remote", "direction", "protocol")
 
 
 def program_name(argv0: str | None = None) -> str:
@@ -100,7 +100,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     """The command's options (``tcptable exporter`` has its own parser)."""
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Show the live TCP connection table, counts of it, or its changes.",
+        description=(
+            "Show the live TCP connection table (with -u, UDP sockets), counts of it, or its "
+            "changes."
+        ),
         epilog=(
             f"Prometheus exporter: {prog} exporter --listen 127.0.0.1:9464 (see "
             f"{prog} exporter --help).  Exit status: 0 ok, 1 the OS refused, 2 bad usage."
@@ -151,6 +154,22 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
 
     filters = parser.add_argument_group("filters (repeat an option, or give a comma list)")
+    filters.add_argument(
+        "-t",
+        "--tcp",
+        dest="protocols",
+        action="append_const",
+        const="tcp",
+        help="TCP sockets (the default; with -u, both)",
+    )
+    filters.add_argument(
+        "-u",
+        "--udp",
+        dest="protocols",
+        action="append_const",
+        const="udp",
+        help="UDP sockets (state NONE; with -t, both)",
+    )
     family = filters.add_mutually_exclusive_group()
     family.add_argument("-4", dest="family", action="store_const", const="ipv4", help="IPv4 only")
     family.add_argument("-6", dest="family", action="store_const", const="ipv6", help="IPv6 only")
@@ -159,7 +178,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "-l",
         "--listening",
         action="store_true",
-        help="listening sockets (the same as --state listen)",
+        help="listening sockets (--state listen; with -u, UDP sockets bound and not connected)",
     )
     filters.add_argument(
         "--state",

@@ -2,7 +2,7 @@
 
 Exit status: 0 success (also after Ctrl-C, or when the reader of a pipe leaves), 1 the OS
 refused (message on stderr), 2 bad usage (argparse's message naming the option).
-``tcptable exporter ...`` runs the Prometheus exporter (tcptable/exporter.py).
+``tcptable exporter ...`` runs the Prometheus exporter (tcptable/_exporter_command.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._cli_args import build_parser, check, flatten, program_name
-from ._enums import Direction, State
+from ._enums import Direction, Protocol, State
 from ._errors import TcpTableError
 from ._poller import Poller
 
@@ -34,6 +34,7 @@ _COUNT_BY = {
     "process": "pid",
     "remote": "remote_address",
     "direction": "direction",
+    "protocol": "protocol",
 }
 
 
@@ -47,10 +48,21 @@ class _Query:
     def __init__(self, options: argparse.Namespace) -> None:
         self.pids = not options.no_pids
         self.names = self.pids and not options.no_names
+        protocols = set(options.protocols or ["tcp"])
+        self.protocol = "all" if len(protocols) == 2 else protocols.pop()
         states = set(flatten(options.state))
+        # A UDP socket listens when it is bound and not connected: its state is NONE (every
+        # UDP row's) and its remote port 0, which is checked here.
+        self.udp_listening = options.listening and self.protocol != "tcp"
         if options.listening:
             states.add(State.LISTEN)
-        keywords: dict[str, Any] = {"family": options.family or "all", "pids": self.pids}
+            if self.udp_listening:
+                states.add(State.NONE)
+        keywords: dict[str, Any] = {
+            "family": options.family or "all",
+            "pids": self.pids,
+            "protocol": self.protocol,
+        }
         if self.names:
             keywords["names"] = True
         if states:
@@ -68,7 +80,7 @@ class _Query:
 
     @property
     def filters_in_python(self) -> bool:
-        return bool(self.ports or self.process_patterns)
+        return bool(self.ports or self.process_patterns or self.udp_listening)
 
     def poller(self, sort: bool, owners: bool = True) -> Poller:
         """A poller for the options; ``owners=False`` (counts that show no pid or name) skips
@@ -81,6 +93,12 @@ class _Query:
 
     def wants(self, record: Record) -> bool:
         connection = record.connection
+        if (
+            self.udp_listening
+            and connection.protocol == Protocol.UDP
+            and connection.remote_port != 0
+        ):
+            return False
         if self.ports and not (
             connection.local_port in self.ports or connection.remote_port in self.ports
         ):
@@ -152,6 +170,8 @@ def _label(key: str, value: Any) -> str:
     no name."""
     if key in ("state", "direction"):
         return str(value.name)
+    if key == "protocol":
+        return str(value.name).lower()
     if key in ("pid", "process"):
         return str(value) if value else "-"
     return str(value)
@@ -165,6 +185,7 @@ _RECORD_LABELS: dict[str, Callable[[Record], str]] = {
     "process": lambda r: r.process or "-",
     "remote": lambda r: r.connection.remote_address,
     "direction": lambda r: r.direction or "-",
+    "protocol": lambda r: r.connection.protocol.name.lower(),
 }
 
 
@@ -257,7 +278,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     prog = prog or program_name()
     if args[:1] == ["exporter"]:
-        from .exporter import main as exporter_main
+        from ._exporter_command import main as exporter_main
 
         return exporter_main(args[1:], prog=f"{prog} exporter")
     parser = build_parser(prog)

@@ -25,9 +25,10 @@ step() {
     fi
 }
 
-# The command's tests drive a real terminal (tmux) and a real Prometheus server: Debian
-# packages, installed when missing (tests/test_cli.py and test_exporter.py fail without them
-# when CI=true, and skip saying why elsewhere).
+# The command's tests drive a real terminal (tmux, a Debian package installed when missing) and
+# real metrics servers (Prometheus, VictoriaMetrics as an OTLP receiver: Debian trixie's, which
+# tests/prometheus/fetch.sh fetches once into ~/.cache).  The tests fail without them when
+# CI=true, and skip saying why elsewhere.
 debian_package() {
     local program=$1 package=$2 sudo=()
     command -v "$program" >/dev/null 2>&1 && return 0
@@ -43,7 +44,8 @@ debian_package() {
         echo "could not install $package: the tests that need $program will say so"
 }
 debian_package tmux tmux
-debian_package prometheus prometheus
+bash tests/prometheus/fetch.sh prometheus >/dev/null ||
+    echo "could not fetch the metrics servers: the tests that need them will say so"
 
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV" || exit 1

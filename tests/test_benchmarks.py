@@ -35,6 +35,7 @@ def test_quick_run_writes_the_table_and_the_plot(tmp_path: Path) -> None:
     assert "## Targets (issue #8)" in table
     assert "| `poll()`, pids=False |" in table
     assert "![cost per row against table size](benchmarks.png)" in table
+    assert "| sock_diag, pids=False |" in table.split("## A UDP poll beside a TCP poll")[1]
     assert "failed:" not in table
     assert (out / "benchmarks.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     # The README's section is replaced, the rest of the file kept.

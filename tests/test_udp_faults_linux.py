@@ -21,6 +21,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Li
 
 if sys.platform.startswith("linux"):
     from faults import HEADER, REAL, Seam, Text, error_message, fail, fail_first, passthrough
+
     from tcptable._native import ffi
 
 IPPROTO_UDP = 17

@@ -19,8 +19,6 @@
 /* Set the protocols of a poller's later polls (a non-empty TCPTABLE_PROTOCOLS_* mask). */
 int tcptable_poller_set_protocols(tcptable_poller *poller, int protocols);
 
-/* The UDP tables' test seam, tcptable_poller_set_iphlpapi_udp, is in tcptable_testing.h. */
-
 /* cdef end */
 
 /* ---- internal: shared by the common code and the backends ---- */

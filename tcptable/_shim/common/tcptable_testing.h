@@ -38,10 +38,9 @@ typedef struct {
 int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
                                  tcptable_get_table_fn get_tcp6_table2);
 
-/* The seam for the UDP tables on Windows: GetExtendedUdpTable with UDP_TABLE_OWNER_PID for
- * AF_INET and for AF_INET6, each as a tcptable_get_table_fn (table, in/out size, order) ->
- * Win32 error code.  Tests replace them per poller; NULL restores the real calls.  Stored but
- * unused off Windows. */
+/* Replace a poller's two UDP table calls (Windows): GetExtendedUdpTable with
+ * UDP_TABLE_OWNER_PID for AF_INET and for AF_INET6, each wrapped as a tcptable_get_table_fn
+ * with the same contract; NULL restores the real ones. */
 int tcptable_poller_set_iphlpapi_udp(tcptable_poller *poller, tcptable_get_table_fn get_udp_table,
                                      tcptable_get_table_fn get_udp6_table);
 
