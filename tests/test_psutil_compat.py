@@ -279,3 +279,24 @@ def test_no_unix_table_off_linux_and_all_still_answers(own: Own) -> None:
     pair = own.pairs[0]
     assert ("127.0.0.1", pair.listen_port) in {c.laddr for c in rows}
     assert not [c for c in rows if c.family == getattr(socket, "AF_UNIX", -1)]
+
+
+@pytest.mark.skipif(UNDER_WINE, reason="Wine reports no owning pids (0)")
+def test_a_socket_held_twice_shows_the_lowest_fd_as_in_psutil() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    copy = os.dup(listener.fileno())
+    try:
+        port = listener.getsockname()[1]
+
+        def fds(connections: list[Any]) -> list[int]:
+            return [c.fd for c in connections if c.laddr == ("127.0.0.1", port)]
+
+        ours = fds(psutil_compat.net_connections("tcp4"))
+        assert ours == fds(psutil.net_connections("tcp4"))
+        if ours != [-1]:  # an OS whose table names descriptors
+            assert ours == [min(listener.fileno(), copy)]
+    finally:
+        os.close(copy)
+        listener.close()

@@ -169,6 +169,10 @@ static void entry_found(struct tcptable_owners *owners, owner_process *process, 
         return; /* not a TCP socket of this poll (UDP, unix, or a family not asked for) */
     entry = &table->entries[index];
     if (entry->pid == process->pid) {
+        /* The same process through another descriptor (dup): keep the lowest one that holds
+         * it now, the one a scan in fd order meets first (and psutil reports). */
+        if (entry->read == owners->generation && entry->fd >= 0 && entry->fd < fd)
+            return;
         entry->fd = fd;
         entry->due = next_read(owners, inode);
         entry->read = owners->generation;
