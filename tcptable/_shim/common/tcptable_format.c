@@ -639,7 +639,7 @@ static int write_json_row(formatter *f, size_t index)
     size_t k;
     int rc = append(f->text, "{", 1);
     for (k = 0; k < input->column_count && rc == TCPTABLE_OK; k++) {
-        column_spec spec = {NULL, 0}; /* column_spec_of() sets it; gcc -O2 cannot see that */
+        column_spec spec = {NULL, 0}; /* column_spec_of() sets it */
         cell c;
         column_spec_of(input->columns[k], &spec);
         rc = cell_of(f, input->columns[k], index, &c);
@@ -689,7 +689,7 @@ static int write_csv(formatter *f)
         for (k = 0; k < input->column_count && rc == TCPTABLE_OK; k++) {
             cell c;
             if (i == 0) {
-                column_spec spec = {NULL, 0}; /* column_spec_of() sets it; gcc -O2 cannot see that */
+                column_spec spec = {NULL, 0}; /* column_spec_of() sets it */
                 column_spec_of(input->columns[k], &spec);
                 constant(&c, CELL_STRING, spec.name);
             } else {
@@ -725,7 +725,7 @@ static int check_input(const tcptable_format_input *input, tcptable_status *stat
                                     input->columns == NULL ? (size_t)0 : input->column_count,
                                     TCPTABLE_FORMAT_MAX_COLUMNS);
     for (i = 0; i < input->column_count; i++) {
-        column_spec spec = {NULL, 0}; /* column_spec_of() sets it; gcc -O2 cannot see that */
+        column_spec spec = {NULL, 0}; /* column_spec_of() sets it */
         int is_table_column = input->columns[i] < TCPTABLE_FIELD_FAMILY;
         if (!column_spec_of(input->columns[i], &spec) ||
             is_table_column != (input->output == TCPTABLE_OUTPUT_TABLE))
