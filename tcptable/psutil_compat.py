@@ -80,7 +80,7 @@ CONN_NONE = "NONE"
 PID_MAX_AGE = 1.0
 
 _STATUS = {
-    State.NONE: CONN_NONE,  # UDP rows (the adapter asks for TCP only)
+    State.NONE: CONN_NONE,  # UDP rows (which _Statuses answers by their protocol anyway)
     State.CLOSED: CONN_CLOSE,
     State.LISTEN: CONN_LISTEN,
     State.SYN_SENT: CONN_SYN_SENT,
