@@ -169,6 +169,10 @@ static void entry_found(struct tcptable_owners *owners, owner_process *process, 
         return; /* not a TCP socket of this poll (UDP, unix, or a family not asked for) */
     entry = &table->entries[index];
     if (entry->pid == process->pid) {
+        /* The same process through another descriptor (dup): keep the lowest one that holds
+         * it now, the one a scan in fd order meets first (and psutil reports). */
+        if (entry->read == owners->generation && entry->fd >= 0 && entry->fd < fd)
+            return;
         entry->fd = fd;
         entry->due = next_read(owners, inode);
         entry->read = owners->generation;
@@ -442,8 +446,10 @@ static void drop_closed_sockets(tcptable_poller *poller, struct tcptable_owners 
     for (i = 0; i < count && owners->unresolved > 0; i++) {
         size_t index;
         owner_entry *entry;
-        /* The lookup's socket sees the caller's namespace only: another's rows are kept. */
-        if (rows[i].inode == 0 || rows[i].netns != poller->os->netlink_netns)
+        /* The lookup's socket sees the caller's namespace only: another's rows are kept, and a
+         * UNIX socket (tcptable_unix_diag.c, family 0) has no address to look it up by. */
+        if (rows[i].inode == 0 || rows[i].netns != poller->os->netlink_netns ||
+            (rows[i].family != 4 && rows[i].family != 6))
             continue;
         index = map_find(&table->by_inode, rows[i].inode);
         if (index == NOT_FOUND)
