@@ -64,7 +64,8 @@ class Kernel:
         self.listen_port = pair.listen_port
         self.ghost_port = free_port(pair.family)
         self.on_lookup = on_lookup
-        self.lookups: list[tuple[int, int]] = []  # (sequence, local port) of each request
+        # (sequence, local port, remote port) of each request
+        self.lookups: list[tuple[int, int, int]] = []
         self.timeouts: dict[int, bytes] = {}  # local port -> SO_RCVTIMEO of the socket it used
         self.replies = Replies(self._edit)
 
@@ -72,15 +73,15 @@ class Kernel:
         request = bytes(ffi.buffer(buffer, length))
         _, _, nl_flags, seq, _ = HEADER.unpack_from(request)
         if not nl_flags & NLM_F_DUMP:
-            port = struct.unpack_from("!H", request, HEADER.size + REQUEST_SPORT)[0]
-            self.lookups.append((seq, port))
+            port, remote = struct.unpack_from("!HH", request, HEADER.size + REQUEST_SPORT)
+            self.lookups.append((seq, port, remote))
             with socket.socket(fileno=os.dup(fd)) as view:
                 self.timeouts[port] = view.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
         return int(REAL.sendto(fd, buffer, length, flags, to, size))
 
     def _edit(self, index: int, datagram: bytes) -> list[bytes | int]:
         parts = messages(datagram)
-        looked_up = dict(self.lookups)
+        looked_up = {seq: port for seq, port, _ in self.lookups}
         if parts and HEADER.unpack_from(parts[0])[3] in looked_up:
             # Other processes' sockets may be looked up too (those in another pid namespace,
             # say): only the ghost's answer is changed.
@@ -125,9 +126,10 @@ def check_poll(poller: tcptable.Poller, kernel: Kernel, pair: Pair) -> None:
     rows = own_rows(snapshot, pair)
     assert set(rows) == pair.expected()
     assert {row.pid for row in rows.values()} == {os.getpid()}
-    ghosts = [row for row in snapshot if row.local_port == kernel.ghost_port]
-    assert [(row.remote_port, row.pid) for row in ghosts] == [(pair.listen_port, 0)]
-    assert [port for _, port in kernel.lookups].count(kernel.ghost_port) == 1
+    ghost = (kernel.ghost_port, pair.listen_port)
+    ghosts = [row for row in snapshot if (row.local_port, row.remote_port) == ghost]
+    assert [row.pid for row in ghosts] == [0]
+    assert [(port, remote) for _, port, remote in kernel.lookups].count(ghost) == 1
     seconds, microseconds = struct.unpack("=qq", kernel.timeouts[kernel.ghost_port])
     assert seconds * 1000 + microseconds // 1000 == lib.TCPTABLE_LINUX_TIMEOUT_MS
     assert not kernel.replies.pending

@@ -245,7 +245,7 @@ static int count_hashed(tcptable_status *status, const tcptable_row *rows, size_
                         size_t *written)
 {
     size_t i, n = 0;
-    tcptable_hashmap table = {NULL, NULL, 0}; /* hash of the key bytes -> group index + 1 */
+    tcptable_hashmap table = {NULL, NULL, 0, 0}; /* hash of the key bytes -> group index + 1 */
     group *groups = malloc((row_count ? row_count : 1) * sizeof(*groups));
     if (groups == NULL || tcptable_hashmap_reset(&table, row_count) != TCPTABLE_OK) {
         tcptable_hashmap_free(&table);

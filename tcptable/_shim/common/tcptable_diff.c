@@ -91,8 +91,9 @@ static size_t find_slot(const chain_index *index, const tcptable_row *before, ui
     return slot;
 }
 
-/* Index the before rows not matched yet (the map and the cursors were sized for all rows, so
- * the reset allocates nothing). */
+/* Index the before rows not matched yet, in a map sized for them (its memory and the cursors
+ * were reserved for all rows, so the reset allocates nothing): a later pass indexes only what
+ * the earlier ones left, in a table small enough to stay in cache. */
 static void build_index(chain_index *index, const tcptable_row *before, size_t before_count,
                         const uint64_t *hashes, const uint8_t *before_matched, size_t unmatched,
                         int exact)
@@ -198,7 +199,7 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
                   const tcptable_row *after, size_t after_count, uint32_t *after_match,
                   uint8_t *before_matched, tcptable_diff_counts *counts)
 {
-    chain_index index = {{NULL, NULL, 0}, NULL, NULL, 0};
+    chain_index index = {{NULL, NULL, 0, 0}, NULL, NULL, 0};
     uint64_t *hashes;
     size_t i, matched = 0, changed = 0;
     int pass;  /* 2: exact; 1: identity, rows with an inode; 0: identity, the rest */
@@ -212,11 +213,19 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
     if (before_count >= UINT32_MAX || after_count >= UINT32_MAX)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "diff: more rows than a table can hold");
-    /* One hash per row of both tables: identities of before first, then of after. */
+    memset(before_matched, 0, before_count);
+    for (i = 0; i < after_count; i++)
+        after_match[i] = TCPTABLE_DIFF_UNMATCHED;
+    matched = pair_aligned(before, before_count, after, after_count, after_match,
+                           before_matched, &changed);
+    /* One hash per row of both tables (identities of before first, then of after), and an
+     * index for the before rows pair_aligned left: often few, so a small table that stays in
+     * cache (diff(s, s) needs none). */
     hashes = malloc((before_count + after_count + 1) * sizeof(*hashes));
     index.next = malloc((before_count + 1) * sizeof(*index.next));
-    if (tcptable_hashmap_reset(&index.map, before_count) == TCPTABLE_OK)
-        index.cursor = malloc(index.map.capacity * sizeof(*index.cursor));
+    if (tcptable_hashmap_reserve(&index.map, before_count - matched) == TCPTABLE_OK)
+        index.cursor =
+            malloc(tcptable_hashmap_slots(before_count - matched) * sizeof(*index.cursor));
     if (hashes == NULL || index.cursor == NULL || index.next == NULL) {
         free(hashes);
         tcptable_hashmap_free(&index.map);
@@ -225,11 +234,6 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
         return tcptable_fail_status(status, TCPTABLE_ERR_NO_MEMORY, 0, 0,
                                     "diff: cannot allocate an index of %zu rows", before_count);
     }
-    memset(before_matched, 0, before_count);
-    for (i = 0; i < after_count; i++)
-        after_match[i] = TCPTABLE_DIFF_UNMATCHED;
-    matched = pair_aligned(before, before_count, after, after_count, after_match,
-                           before_matched, &changed);
     /* Hashes only for the rows the passes below will look at. */
     for (i = 0; i < before_count; i++)
         if (!before_matched[i])

@@ -21,12 +21,22 @@
 
 typedef struct {
     uint64_t *keys;
-    uint32_t *values; /* 0 = an empty slot */
-    size_t capacity;  /* a power of two, or 0 before the first reset */
+    uint32_t *values;  /* 0 = an empty slot */
+    size_t capacity;   /* slots in use: a power of two, or 0 before the first reset */
+    size_t allocated;  /* slots of memory, kept between resets (it only grows) */
 } tcptable_hashmap;
 
-/* Empty the map and make room for `count` keys at most half full (the memory is kept and only
- * grows).  TCPTABLE_OK, or TCPTABLE_ERR_NO_MEMORY (the map is then unchanged). */
+/* The slots tcptable_hashmap_reset(map, count) uses: a power of two, at least 64 and at least
+ * twice count. */
+size_t tcptable_hashmap_slots(size_t count);
+
+/* Allocate the slots for `count` keys ahead (so that resets up to that count cannot fail),
+ * without clearing them.  TCPTABLE_OK, or TCPTABLE_ERR_NO_MEMORY. */
+int tcptable_hashmap_reserve(tcptable_hashmap *map, size_t count);
+
+/* Empty the map and make room for `count` keys at most half full: the capacity fits the
+ * count (a small map probes and clears only its own slots), the memory is kept.  TCPTABLE_OK,
+ * or TCPTABLE_ERR_NO_MEMORY (the map is then unchanged). */
 int tcptable_hashmap_reset(tcptable_hashmap *map, size_t count);
 
 void tcptable_hashmap_free(tcptable_hashmap *map);

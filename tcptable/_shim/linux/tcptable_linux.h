@@ -7,7 +7,8 @@
  *   tcptable_linux.c          the backend interface: source choice, fallback, decode order
  *   tcptable_netlink.c        NETLINK_SOCK_DIAG inet_diag dumps (what `ss` uses)
  *   tcptable_procnet.c        the /proc/net/tcp, tcp6, udp and udp6 text
- *   tcptable_owners_linux.c   owning pids by socket inode from /proc/PID/fd
+ *   tcptable_owners_linux.c   owning pids by socket inode: the cache kept between polls
+ *   tcptable_owners_search_linux.c   ... and the /proc/PID/fd search for unknown sockets
  */
 #ifndef TCPTABLE_LINUX_H
 #define TCPTABLE_LINUX_H
