@@ -1,5 +1,6 @@
 """The suite's outputs: the machine's description, a markdown report (targets, then one table
-per table size) and a plot of the cost per row against the table size."""
+per table size), a plot of the cost per row against the table size, and a simpler plot of one
+poll against `ss` and psutil at each size."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class SizeRun:
         return next((r for r in self.results if r.key == key and r.median_ms is not None), None)
 
 
-# (description, numerator, denominator, limit): a ratio of medians that the issue targets.
+# (description, numerator, denominator, limit): a ratio of medians with the project's target.
 TARGETS = [
     ("one walk: `poll()` pids=False ÷ two-dump floor", "poll", FLOOR, 0.7),
     ("sort=True ÷ unsorted `poll()`", "sort", "poll", 1.15),
@@ -132,11 +133,15 @@ def size_table(run: SizeRun) -> list[str]:
     return lines
 
 
-def markdown(runs: list[SizeRun], header: list[str], plot_name: str | None) -> str:
+def markdown(
+    runs: list[SizeRun], header: list[str], plot_name: str | None, peers_name: str | None = None
+) -> str:
     lines = ["# tcptable benchmarks", "", *header, ""]
+    if peers_name:
+        lines += [f"![{PEERS_TITLE}]({peers_name})", ""]
     if plot_name:
         lines += [f"![cost per row against table size]({plot_name})", ""]
-    lines += ["## Targets (issue #8)", "", *targets_table(runs), "", *PAIRING, ""]
+    lines += ["## Targets", "", *targets_table(runs), "", *PAIRING, ""]
     lines += ["## Every measurement", ""]
     for run in runs:
         if run.note:
@@ -184,6 +189,64 @@ def plot(runs: list[SizeRun], path: str) -> str | None:
     axes.set_title("tcptable poll cost per row")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    pyplot.close(figure)
+    return None
+
+
+# (key, legend, colour) of the peers plot: tcptable beside the tools people use today, without
+# owners and then with them, so each pair of neighbouring bars compares like with like.
+PEERS = [
+    ("poll", "tcptable poll(), no owners", "#1f5fa8"),
+    ("ss", "ss -tan, no owners", "#a0a0a0"),
+    ("pids", "tcptable poll(), owners (pids=True)", "#5b9bd5"),
+    ("ss_pids", "ss -tanp, owners", "#606060"),
+    ("psutil", "psutil.net_connections('tcp'), owners", "#e07b28"),
+]
+PEERS_TITLE = "one poll of the whole table: tcptable against ss and psutil"
+
+
+def peers_plot(runs: list[SizeRun], path: str) -> str | None:
+    """Write a grouped bar chart of median wall ms per poll, one group per table size; returns
+    why not when matplotlib is missing or nothing was measured."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as pyplot
+    except ImportError:
+        return "matplotlib is not installed (pip install 'tcptable[bench]')"
+    measured = [run for run in runs if run.results and run.rows]
+    if not measured:
+        return "no table size was measured"
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    figure, axes = pyplot.subplots(figsize=(10, 5))
+    width = 0.8 / len(PEERS)
+    values = []
+    for index, (key, legend, colour) in enumerate(PEERS):
+        for group, run in enumerate(measured):
+            result = run.get(key)
+            if result is None or result.median_ms is None:
+                continue
+            x = group + (index - (len(PEERS) - 1) / 2) * width
+            bar = axes.bar(x, result.median_ms, width, color=colour, label=legend)
+            axes.bar_label(bar, [f"{result.median_ms:.3g}"], fontsize=7, padding=2)
+            values.append(result.median_ms)
+    handles, labels = axes.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))  # one legend entry per peer, not per size
+    axes.legend(unique.values(), unique.keys(), fontsize=8, loc="upper left")
+    axes.set_xticks(range(len(measured)))
+    axes.set_xticklabels([f"{run.rows:,} rows" for run in measured])
+    axes.set_yscale("log")
+    if values:  # space below the smallest bar, so every bar shows its height, and above for labels
+        axes.set_ylim(min(values) / 4, max(values) * 2)
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.yaxis.set_minor_formatter(NullFormatter())
+    axes.set_ylabel("median ms per poll (lower is better)")
+    axes.set_title(PEERS_TITLE)
+    axes.grid(True, axis="y", which="both", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     pyplot.close(figure)

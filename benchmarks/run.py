@@ -2,15 +2,17 @@
 the bare C netlink floors and the peers (`ss`, psutil).
 
     python benchmarks/run.py [--quick] [--sizes 1000,5000,20000,50000] [--out docs]
-                             [--readme README.md]
+                             [--summary docs/project/performance.md]
     python -m benchmarks ...                    (the same, from the repository root)
 
 For each size N, child processes hold N loopback sockets (N/2 established pairs, a share of them
 IPv6) and this process times every measurement (median and min), then the churn scenario (5% of
 the pairs replaced between polls) and the fd-mix scenario (processes holding many non-socket
-fds beside the sockets).  Writes benchmarks.md and benchmarks.png to --out, and with --readme
-the summary between the README's benchmark markers.  Exits 1 if a measurement failed, never on
-a slow figure; a tool, keyword or OS feature missing here is reported as not measured.
+fds beside the sockets).  Writes benchmarks.md, benchmarks.png (cost per row) and
+benchmarks-peers.png (one poll against `ss` and psutil) to --out, and with --summary the
+targets and the plots between the benchmark markers of that page.  Exits 1 if a measurement
+failed, never on a slow figure; a tool, keyword or OS feature missing here is reported as not
+measured.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ import report
 
 import tcptable
 
-README_BEGIN = "<!-- benchmarks: begin (python benchmarks/run.py --readme README.md) -->"
-README_END = "<!-- benchmarks: end -->"
+SUMMARY_BEGIN = (
+    "<!-- benchmarks: begin (python benchmarks/run.py --summary docs/project/performance.md) -->"
+)
+SUMMARY_END = "<!-- benchmarks: end -->"
+PEERS_PNG = "benchmarks-peers.png"
 CAVEAT = (
     "On a shared machine other work may run beside the suite, so single figures are noisy; "
     "the minimums show what the code costs on a quiet machine, the medians what a poller "
@@ -109,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", help="comma-separated socket counts (default 1k,5k,20k,50k)")
     parser.add_argument("--iterations", type=int, help="timed calls per fast measurement")
     parser.add_argument("--out", default="docs", help="directory for benchmarks.md / .png")
-    parser.add_argument("--readme", help="a README whose benchmark section to rewrite")
+    parser.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="a Markdown file whose section between the benchmark markers to rewrite",
+    )
     parser.add_argument("--only", help="comma-separated measurement keys (default: all)")
     parser.add_argument(
         "--cli-rounds", type=int, help="rounds of the command beside ss (0: skip; default 11)"
@@ -158,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(args.out, exist_ok=True)
     png = os.path.join(args.out, "benchmarks.png")
     plot_problem = report.plot(runs, png)
+    peers_png = os.path.join(args.out, PEERS_PNG)
+    peers_problem = report.peers_plot(runs, peers_png)
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
     held = ", ".join(f"{run.sockets:,}" for run in runs if not run.note) or "none"
     header = report.header(
@@ -167,21 +178,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     if plot_problem:
         header += ["", f"No plot: {plot_problem}."]
-    text = report.markdown(runs, header, None if plot_problem else "benchmarks.png")
+    text = report.markdown(
+        runs,
+        header,
+        None if plot_problem else "benchmarks.png",
+        None if peers_problem else PEERS_PNG,
+    )
     if cli_results:
         _, how = bench_cli.this_command()
         text += "\n\n" + "\n".join(bench_cli.report(cli_results, how, args.cli_baseline))
     markdown_path = os.path.join(args.out, "benchmarks.md")
     with open(markdown_path, "w", encoding="utf-8") as out:
         out.write(text + "\n")
-    print(f"wrote {markdown_path}" + ("" if plot_problem else f" and {png}"))
-    if args.readme:
-        summary = [*header, "", *report.targets_table(runs)]
-        relative = os.path.relpath(args.out, os.path.dirname(os.path.abspath(args.readme)))
+    drawn = [
+        path for path, problem in ((png, plot_problem), (peers_png, peers_problem)) if not problem
+    ]
+    print(f"wrote {', '.join([markdown_path, *drawn])}")
+    if args.summary:
+        summary = [*header, ""]
+        relative = os.path.relpath(args.out, os.path.dirname(os.path.abspath(args.summary)))
+        if not peers_problem:
+            summary += [f"![{report.PEERS_TITLE}]({relative}/{PEERS_PNG})", ""]
+        summary += report.targets_table(runs)
         if not plot_problem:
             summary += ["", f"![cost per row against table size]({relative}/benchmarks.png)"]
         summary += ["", f"Every figure: [{relative}/benchmarks.md]({relative}/benchmarks.md)."]
-        report.replace_section(args.readme, README_BEGIN, README_END, "\n".join(summary))
+        report.replace_section(args.summary, SUMMARY_BEGIN, SUMMARY_END, "\n".join(summary))
 
     failed = [r for run in runs for r in run.results if r.failed]
     for result in failed:

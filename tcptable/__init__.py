@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ._poller import Poller, snapshot
     from ._rows import ROW_SIZE, Connection
     from ._snapshot import Snapshot
-    from ._statistics import TcpStatistics, statistics
+    from ._tcp_mib import TcpStatistics, statistics
     from ._watch import watch
 
 _LAZY = {
@@ -41,8 +41,8 @@ _LAZY = {
     "ROW_SIZE": "_rows",
     "Connection": "_rows",
     "Snapshot": "_snapshot",
-    "TcpStatistics": "_statistics",
-    "statistics": "_statistics",
+    "TcpStatistics": "_tcp_mib",
+    "statistics": "_tcp_mib",
     "watch": "_watch",
 }
 
@@ -85,7 +85,7 @@ def __getattr__(name: str) -> Any:
 
         return row_dtype()
     if name == "STATS_DTYPE":
-        from ._stats import stats_dtype
+        from ._socket_stats import stats_dtype
 
         return stats_dtype()
     if name == "__version__":  # one source of truth: pyproject.toml, via the installed metadata

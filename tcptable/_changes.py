@@ -89,7 +89,7 @@ class Changes:
 
 
 class _Part:
-    """Room for one part of a diff: its rows and each row's index in its own table."""
+    """Space for one part of a diff: its rows and each row's index in its own table."""
 
     def __init__(self, count: int) -> None:
         self.rows = _allocate("tcptable_row[]", count)

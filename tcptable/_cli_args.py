@@ -11,9 +11,18 @@ from typing import Any
 
 from ._enums import State
 
-__all__ = ["COUNT_KEYS", "build_parser", "check", "flatten", "positive_seconds", "program_name"]
+__all__ = ["COUNTS_OPTION", "build_parser", "check", "flatten", "positive_seconds", "program_name"]
 
-COUNT_KEYS = ("state", "port", "pid", "process", "remote", "direction")
+# --counts KEY -> the Snapshot.count_by key it counts by (process: counted by pid, then grouped
+# by name); the library's keys are _counts.COUNT_KEYS.
+COUNTS_OPTION = {
+    "state": "state",
+    "port": "local_port",
+    "pid": "pid",
+    "process": "pid",
+    "remote": "remote_address",
+    "direction": "direction",
+}
 
 
 def program_name(argv0: str | None = None) -> str:
@@ -114,9 +123,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--counts",
         nargs="?",
         const="state",
-        choices=COUNT_KEYS,
+        choices=tuple(COUNTS_OPTION),
         metavar="KEY",
-        help=f"count rows by KEY ({', '.join(COUNT_KEYS)}; default state)",
+        help=f"count rows by KEY ({', '.join(COUNTS_OPTION)}; default state)",
     )
     modes.add_argument(
         "--watch",

@@ -13,11 +13,11 @@ from typing import NamedTuple, SupportsIndex, Union
 
 from ._enums import State
 
-__all__ = ["Filter", "StateLike", "make_filter"]
+__all__ = ["PID_MAX", "Filter", "StateLike", "make_filter"]
 
 StateLike = Union[State, str, int]
 
-_PID_LIMIT = 1 << 32
+PID_MAX = 0xFFFFFFFF  # a row's pid is a uint32: the largest pid a filter or a lookup takes
 
 
 class Filter(NamedTuple):
@@ -99,7 +99,7 @@ def make_filter(
     kept_pids = None
     if owner_pids is not None:
         items = _items("owner_pids", owner_pids, "pids")
-        kept_pids = frozenset(_integer("owner_pids", pid, _PID_LIMIT) for pid in items)
+        kept_pids = frozenset(_integer("owner_pids", pid, PID_MAX + 1) for pid in items)
         if not pids:
             raise ValueError("owner_pids needs pids=True (with pids=False every pid is 0)")
     return Filter(

@@ -10,11 +10,11 @@ import threading
 from typing import Any
 
 from ._errors import raise_for_status
+from ._filters import PID_MAX
 from ._native import ffi, lib
 
 __all__ = ["names_for_rows", "process_name"]
 
-_PID_LIMIT = 0xFFFFFFFF
 # process_name() has no Poller of its own: one shared handle (for its error status and, on
 # Windows, its snapshot buffer), used under a lock.
 _lock = threading.Lock()
@@ -57,8 +57,8 @@ def process_name(pid: int) -> str | None:
     """
     if isinstance(pid, bool) or not isinstance(pid, int):
         raise TypeError(f"pid must be an int, not {type(pid).__name__}")
-    if pid < 0 or pid > _PID_LIMIT:
-        raise ValueError(f"pid must be between 0 and {_PID_LIMIT}, not {pid!r}")
+    if pid < 0 or pid > PID_MAX:
+        raise ValueError(f"pid must be between 0 and {PID_MAX}, not {pid!r}")
     if pid == 0:  # the table's "unknown owner"
         return None
     global _shared

@@ -16,7 +16,7 @@ from ._names import names_for_rows
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
-from ._stats import STATS_SIZE
+from ._socket_stats import STATS_SIZE
 
 if TYPE_CHECKING:
     from ._changes import Changes

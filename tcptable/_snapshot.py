@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 from . import _counts
 from ._enums import OffloadState, State
 from ._rows import ROW_SIZE, ROW_STRUCT, Connection, connection_from_fields, row_dtype
-from ._stats import stats_dtype
+from ._socket_stats import stats_dtype
 
 if TYPE_CHECKING:
     import numpy

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from ._changes import Changes
+from ._pacing import Pacer, check_interval
 from ._poller import Poller
 
 __all__ = ["watch"]
-
-
-def _check_interval(interval: object) -> float:
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)):
-        raise TypeError(f"interval must be a number of seconds, not {interval!r}")
-    if not math.isfinite(interval) or interval <= 0:
-        raise ValueError(f"interval must be a positive finite number of seconds, not {interval!r}")
-    return float(interval)
 
 
 def watch(interval: float = 1.0, **poller_keywords: Any) -> Iterator[Changes]:
@@ -35,20 +26,14 @@ def watch(interval: float = 1.0, **poller_keywords: Any) -> Iterator[Changes]:
     >>> for changes in tcptable.watch(interval=5.0, pids=False):
     ...     print(changes.after.count_by("state"), len(changes.opened), len(changes.closed))
     """
-    seconds = _check_interval(interval)
+    seconds = check_interval(interval)
     poller = Poller(**poller_keywords)  # bad keywords raise here, not at the first next()
     return _stream(poller, seconds)
 
 
 def _stream(poller: Poller, interval: float) -> Iterator[Changes]:
     with poller:
-        start = time.monotonic()
-        tick = 0
+        pacer = Pacer(interval)
         while True:
             yield poller.poll_changes()
-            now = time.monotonic()
-            tick += 1
-            if start + tick * interval < now:
-                # The body overran: poll once now (the latest tick missed), then stay on grid.
-                tick = math.floor((now - start) / interval)
-            time.sleep(max(0.0, start + tick * interval - now))
+            pacer.sleep()

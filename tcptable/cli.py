@@ -2,7 +2,7 @@
 
 Exit status: 0 success (also after Ctrl-C, or when the reader of a pipe leaves), 1 the OS
 refused (message on stderr), 2 bad usage (argparse's message naming the option).
-``tcptable exporter ...`` runs the Prometheus exporter (tcptable/exporter.py).
+``tcptable exporter ...`` runs the Prometheus exporter (tcptable/_exporter_command.py).
 """
 
 from __future__ import annotations
@@ -33,17 +33,6 @@ def __getattr__(name: str) -> Any:
 
         return program_name
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# --counts key -> Snapshot.count_by key (process: counted by pid, then grouped by name)
-_COUNT_BY = {
-    "state": "state",
-    "port": "local_port",
-    "pid": "pid",
-    "process": "pid",
-    "remote": "remote_address",
-    "direction": "direction",
-}
 
 
 # ---------------------------------------------------------------------------- running
@@ -188,6 +177,8 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
         table = poller.poll()
     import collections  # after the poll: the OS's refusal comes first
 
+    from ._cli_args import COUNTS_OPTION
+
     totals: collections.Counter[str] = collections.Counter()
     if query.filters_in_python:
         # Filters the library does not have: count the rows that pass them one by one.
@@ -197,7 +188,7 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
                 totals[_RECORD_LABELS[key](record)] += 1
     else:
         names = table.process_names or {}
-        for value, count in table.count_by(_COUNT_BY[key]).items():
+        for value, count in table.count_by(COUNTS_OPTION[key]).items():
             shown = names.get(value) if key == "process" else value
             totals[_label(key, shown)] += count
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
@@ -299,7 +290,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
 
     prog = prog or program_name()
     if args[:1] == ["exporter"]:
-        from .exporter import main as exporter_main
+        from ._exporter_command import main as exporter_main
 
         return exporter_main(args[1:], prog=f"{prog} exporter")
     parser = build_parser(prog)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the Linux hardening lanes (fuzz, sanitizers, valgrind): apt_install PACKAGE...
 # One apt at a time on a shared machine (flock); sudo when not root; a fresh machine's empty
 # package lists are fetched once if the first try fails.

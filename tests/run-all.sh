@@ -4,10 +4,11 @@
 #   2. Linux hardening: bounded fuzzing, the suite under ASan+UBSan, valgrind memcheck,
 #   3. the CPython 3.14 lane: the same suite on Debian sid's python3.14, from the abi3 wheel,
 #   4. the Windows lane: the same suite on official Windows CPythons under Wine,
-#   5. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing.
+#   5. the release checks: workflows, sdist -> wheel, wheel contents, lint, typing,
+#   6. the docs: the Sphinx site built with warnings as errors, every example run; pre-commit.
 # Exits non-zero if any step fails; every step runs even when an earlier one failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 PYTHON=${PYTHON:-python3}
 VENV=${TCPTABLE_VENV:-.venv}
@@ -26,9 +27,10 @@ step() {
     fi
 }
 
-# The command's tests drive a real terminal (tmux) and a real Prometheus server: Debian
-# packages, installed when missing (tests/test_cli.py and test_exporter.py fail without them
-# when CI=true, and skip saying why elsewhere).
+# The command's tests drive a real terminal (tmux, a Debian package installed when missing) and
+# real metrics servers (Prometheus, VictoriaMetrics as an OTLP receiver: Debian trixie's, which
+# tests/prometheus/fetch.sh fetches once into ~/.cache).  The tests fail without them when
+# CI=true, and skip saying why elsewhere.
 debian_package() {
     local program=$1 package=$2 sudo=()
     command -v "$program" >/dev/null 2>&1 && return 0
@@ -44,7 +46,8 @@ debian_package() {
         echo "could not install $package: the tests that need $program will say so"
 }
 debian_package tmux tmux
-debian_package prometheus prometheus
+bash tests/prometheus/fetch.sh prometheus >/dev/null ||
+    echo "could not fetch the metrics servers: the tests that need them will say so"
 
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV" || exit 1
@@ -73,6 +76,7 @@ if [ -f tests/release/check.sh ]; then
     # The lane above must have left its wheel for the Windows-vs-Linux wheel comparison.
     step "release checks" env TCPTABLE_REQUIRE_WINDOWS_WHEEL=1 bash tests/release/check.sh
 fi
+step "docs (Sphinx build, every example) and lint (pre-commit)" bash tests/docs/run.sh
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then

@@ -271,8 +271,8 @@ def test_watch_sleeps_to_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
     # A fake clock: the body's own time and the sleeps advance it; polls must land on the grid.
     now = [100.0]
     polls: list[float] = []
-    monkeypatch.setattr("tcptable._watch.time.monotonic", lambda: now[0])
-    monkeypatch.setattr("tcptable._watch.time.sleep", lambda s: now.__setitem__(0, now[0] + s))
+    monkeypatch.setattr("tcptable._pacing.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("tcptable._pacing.time.sleep", lambda s: now.__setitem__(0, now[0] + s))
 
     def fake_poll_changes(self: tcptable.Poller) -> str:
         polls.append(now[0])

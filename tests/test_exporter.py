@@ -3,24 +3,23 @@ real Prometheus server scraping it."""
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from clitools import ENV, Lines, command, free_port, own_process_name, required_tool
+from clitools import ENV, Lines, command, free_port, own_process_name
 from conftest import open_pair, wait_until
+from metrics_servers import Prometheus, fetched
 
 import tcptable
 
@@ -204,78 +203,9 @@ def test_exporter_port_in_use_exits_1() -> None:
 # ---------------------------------------------------------------------------- a real Prometheus
 
 
-class Prometheus:
-    """A Prometheus server of our own: temporary config and storage, a free loopback port."""
-
-    def __init__(self, binary: str, directory: Path, target: int) -> None:
-        self.port = free_port()
-        self._log_path = directory / "prometheus.log"
-        self._log = self._log_path.open("w")
-        config = directory / "prometheus.yml"
-        config.write_text(
-            "global:\n"
-            "  scrape_interval: 1s\n"
-            "  evaluation_interval: 1s\n"
-            "scrape_configs:\n"
-            "  - job_name: tcptable\n"
-            "    static_configs:\n"
-            f"      - targets: ['127.0.0.1:{target}']\n"
-        )
-        self.process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def query(self, expression: str) -> list[dict[str, Any]]:
-        """The result vector of an instant query (empty while Prometheus is not ready)."""
-        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
-            {"query": expression}
-        )
-        try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                answer = json.load(response)
-        except (urllib.error.URLError, ConnectionError):
-            return []
-        assert answer["status"] == "success", answer
-        result: list[dict[str, Any]] = answer["data"]["result"]
-        return result
-
-    def value(self, expression: str) -> float | None:
-        result = self.query(expression)
-        return float(result[0]["value"][1]) if result else None
-
-    def wait_for(self, condition: Callable[[], Any], timeout: float, what: str) -> Any:
-        """Re-check ``condition`` until it is truthy; at the deadline fail with Prometheus's log."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                log = self._log_path.read_text()[-3000:]
-                pytest.fail(f"{what}: not within {timeout} s; Prometheus's log ends:\n{log}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(30)
-        self._log.close()
-
-
 @pytest.fixture
 def prometheus_binary() -> str:
-    return required_tool("prometheus")
+    return fetched("prometheus", any_version=True)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ errno.  Never a crash, a hang, a short table passed off as whole, or a leaked de
 
 Each test replaces system calls of one poller (faults.Seam); the fixture then checks that the
 same poller, back on the real calls, polls its own sockets again, and that no descriptor is
-left open.  The README's Errors section lists what each fault gives.
+left open.  docs/guide/errors.md lists what each fault gives.
 """
 
 from __future__ import annotations

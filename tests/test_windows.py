@@ -503,9 +503,9 @@ def test_owner_pids_filters_on_real_pids(family: int) -> None:
             mine = keys({os.getpid()})
             assert own_keys <= mine
             assert child_key not in mine
-            childs = keys({child.pid})
-            assert child_key in childs
-            assert not own_keys & childs
+            child_rows = keys({child.pid})
+            assert child_key in child_rows
+            assert not own_keys & child_rows
             assert own_keys | {child_key} <= keys({os.getpid(), child.pid})
     finally:
         for sock in (pair.client, pair.server, pair.listener):

@@ -52,6 +52,7 @@ ROOT=$CACHE/root-$ROOT_SUITE-$(printf '%s\n' "$ROOT_RECIPE" "${ROOT_PACKAGES[@]}
 # /tmp, the repository and the cache (bound at their host paths, so every path means the same
 # inside and out) are mounted there only and vanish with the namespace.
 in_root() {
+    # shellcheck disable=SC2016 # the inner shell expands its own positional parameters
     timeout --kill-after=10 "${LIMIT:-1800}" unshare --mount --propagation private -- /bin/sh -c '
         root=$1 repo=$2 cache=$3; shift 3
         mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
@@ -82,6 +83,7 @@ build_root() {
     # debootstrap wrote the archive into the root's sources.list; it stays only while apt runs.
     # The archive this machine reaches may be a dated copy, whose sid Release file is past its
     # Valid-Until: the signature is still checked, the date is not.
+    # shellcheck disable=SC2016 # the inner shell expands its own positional parameters
     timeout 900 unshare --mount --propagation private -- /bin/sh -c '
         root=$1; shift
         mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
@@ -110,7 +112,7 @@ say "root interpreter: CPython $root_python ($ROOT_SUITE)"
 rm -rf "$OUT/dist" && mkdir -p "$OUT/dist"
 timeout 600 "$HOST_PYTHON" -m pip wheel -q --no-deps -w "$OUT/dist" "$REPO" >"$OUT/wheel.log" 2>&1 \
     || die "building the wheel failed: $(tail -n 5 "$OUT/wheel.log")"
-WHEEL=$(ls "$OUT"/dist/tcptable-*-abi3-*.whl 2>/dev/null | head -n 1)
+WHEEL=$(find "$OUT/dist" -name 'tcptable-*-abi3-*.whl' | head -n 1)
 [ -n "$WHEEL" ] || die "the wheel is not tagged abi3: $(ls "$OUT/dist")"
 say "wheel: $(basename "$WHEEL")"
 
@@ -155,7 +157,7 @@ fi
 VENV=$OUT/venv
 rm -rf "$VENV"
 in_root "/usr/bin/python$PYTHON_VERSION" -m venv --without-pip "$VENV" || die "venv failed"
-pip_wheel=$(ls "$WHEELS"/pip-*.whl | head -n 1)
+pip_wheel=$(find "$WHEELS" -name 'pip-*.whl' | head -n 1)
 LIMIT=600 in_root "$VENV/bin/python" "$pip_wheel/pip" install -q --no-index \
     --disable-pip-version-check --find-links "$WHEELS" "$WHEEL" "${deps[@]}" >"$OUT/install.log" 2>&1 \
     || die "installing the wheel and the test dependencies in the root failed: $(tail -n 5 "$OUT/install.log")"

@@ -15,7 +15,7 @@
 #   lint/typing ruff check, ruff format --check, mypy
 # Every step runs even after a failure; exits 1 if any failed.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 PYTHON=${PYTHON:-python3}
 VENV=${TCPTABLE_RELEASE_VENV:-build/release-venv}
@@ -97,7 +97,7 @@ run_wheel_suite() {
     rm -rf "$work" && mkdir -p "$work/cwd" || return 1
     "$python" -m venv "$work/venv" || return 1
     timeout 600 "$work/venv/bin/python" -m pip install -q --disable-pip-version-check \
-        --only-binary=:all: "$wheel[test]" || return 1
+        --only-binary=:all: "${wheel}[test]" || return 1
     local sources command venv_bin
     sources=$(cibuildwheel_option 'print(*options["test-sources"])') || return 1
     command=$(cibuildwheel_option 'print(options["test-command"])') || return 1

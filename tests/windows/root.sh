@@ -19,6 +19,7 @@ root_dir() {
 # and sys are mounted there only, and vanish with the namespace.
 root_exec() {
     local root=$1; shift
+    # shellcheck disable=SC2016  # expanded by the child shell, not this one
     unshare --mount --propagation private -- /bin/sh -c '
         root=$1; shift
         mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&

@@ -9,7 +9,7 @@
 #   tests/windows/run.sh                          build, drivers, pytest under every Python
 #   tests/windows/run.sh --python 3.12 -- ARGS... build, then `python ARGS...` under that one
 #   tests/windows/run.sh --bench [ARGS...]        build, then benchmarks/windows_wine.py ARGS
-#                                                 (the README's Wine timings; --help for ARGS)
+#                                                 (the Wine timings of docs/project/platforms.md; --help)
 #
 # Exit status: 0 all passed; 77 the lane cannot run on this machine (not x86-64 Linux, or no
 # apt-get to install its tools); anything else a failure, a Wine root that cannot be built
@@ -109,6 +109,7 @@ end_wine() {
         say "Wine stopped ($((SECONDS - started)) s)"
         return 0
     fi
+    # shellcheck disable=SC2086  # $left is a list of pids, one argument each
     say "FAILED: Wine processes still running 30 s after wineserver -k: $(describe_pids $left)" >&2
     # shellcheck disable=SC2086
     kill -9 $left 2>/dev/null
@@ -126,6 +127,7 @@ if [ "${TCPTABLE_LANE_IN_NAMESPACE:-}" != "$$" ]; then
     command -v unshare >/dev/null || cannot_run "no unshare (util-linux)"
     set +e
     # The child checks its own pid against the marker, so a nested run cannot mistake it.
+    # shellcheck disable=SC2016  # expanded by the child shell, not this one
     unshare --mount --propagation private -- /bin/sh -c \
         'export TCPTABLE_LANE_IN_NAMESPACE=$$; exec "$0" "$@"' "$BASH" "$0" ${original_args[@]+"${original_args[@]}"} &
     child=$!
@@ -140,6 +142,7 @@ if [ "${TCPTABLE_LANE_IN_NAMESPACE:-}" != "$$" ]; then
     ROOT=
     wine_env=()
     if ! left=$(wait_wine_gone 30); then
+        # shellcheck disable=SC2086  # $left is a list of pids, one argument each
         say "FAILED: Wine processes left behind: $(describe_pids $left)" >&2
         # shellcheck disable=SC2086
         kill -9 $left 2>/dev/null
@@ -157,6 +160,7 @@ command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
 command -v i686-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-i686)
 command -v unzip >/dev/null || missing+=(unzip)
 if [ ${#missing[@]} -gt 0 ]; then
+    # shellcheck disable=SC2016  # expanded by the child shell, not this one
     timeout 900 bash -c '. "$1"; shift; apt_install "$@"' apt_install "$REPO/tests/apt_install.sh" "${missing[@]}" \
         || cannot_run "could not install ${missing[*]} with apt-get"
 fi
@@ -247,7 +251,7 @@ if [ ! -e "$HEADERS/.complete" ]; then
         || die "apt-get source --download-only $package failed"
     orig=$(ls "$HEADERS"/src/"${package}"_*.orig.tar.*)
     tar -xf "$orig" -C "$HEADERS/src" --wildcards '*/Include/*' '*/PC/pyconfig.h*'
-    top=$(cd "$HEADERS/src" && ls -d */Include) && top=${top%/Include}
+    top=$(cd "$HEADERS/src" && ls -d -- */Include) && top=${top%/Include}
     mkdir -p "$HEADERS/include"
     cp -r "$HEADERS/src/$top/Include/." "$HEADERS/include/"
     # Python.h includes "pyconfig.h" from its own folder: the Windows one must be there (3.13
@@ -329,6 +333,7 @@ say "wheel: $WHEEL"
 # The root sees the repository and the cache at their host paths, so every path below means the
 # same inside and out; /tmp is a fresh tmpfs (wineserver's socket lives there), mounted first
 # so that a repository or cache under /tmp (a CI clone) is bound on top of it, not hidden by it.
+# shellcheck disable=SC2015  # die runs when any mount fails, which is what is meant
 mount -t proc proc "$ROOT/proc" && mount --rbind /dev "$ROOT/dev" && mount --rbind /sys "$ROOT/sys" \
     && mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp" && mkdir -m 700 "$ROOT/tmp/xdg" \
     && mkdir -p "$ROOT$REPO" "$ROOT$CACHE" \

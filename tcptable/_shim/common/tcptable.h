@@ -35,7 +35,7 @@
 #define TCPTABLE_SOURCE_PROC_NET 2
 
 /* Flags for tcptable_fetch(). */
-#define TCPTABLE_SORT 1  /* the seed's Order=TRUE: local addr, local port, remote addr, remote port */
+#define TCPTABLE_SORT 1  /* GetTcpTable2's Order=TRUE: local addr, local port, remote addr, remote port */
 #define TCPTABLE_PIDS 2  /* fill pid (Linux: by socket inode from /proc/PID/fd) */
 /* TCPTABLE_STATS (4), per-socket TCP stats, is in tcptable_stats.h. */
 

@@ -1,6 +1,6 @@
 /*
  * tcptable_other.c - every OS without a backend yet: the package builds and imports, and each
- * fetch fails with TCPTABLE_ERR_NOT_SUPPORTED (the seed's ERROR_NOT_SUPPORTED).
+ * fetch fails with TCPTABLE_ERR_NOT_SUPPORTED (as GetTcpTable2's ERROR_NOT_SUPPORTED).
  */
 #if !defined(_WIN32) && !defined(__linux__)
 

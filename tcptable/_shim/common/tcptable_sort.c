@@ -1,5 +1,5 @@
 /*
- * tcptable_sort.c - the seed's Order=TRUE for backends whose OS does not sort (Linux):
+ * tcptable_sort.c - GetTcpTable2's Order=TRUE for backends whose OS does not sort (Linux):
  * IPv4 rows first, then local address, local port, remote address, remote port.
  *
  * A key is built once per row, the bytes of the comparison most significant first, and sorted

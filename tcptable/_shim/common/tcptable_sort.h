@@ -1,5 +1,5 @@
 /*
- * tcptable_sort.h - the seed's Order=TRUE as a C call (tcptable_sort.c).  Polls with
+ * tcptable_sort.h - GetTcpTable2's Order=TRUE as a C call (tcptable_sort.c).  Polls with
  * TCPTABLE_SORT use it when the OS does not sort; it is public so that callers holding rows of
  * their own (and the tests, with many rows, ties and a parallel array) get the same order.
  */
@@ -10,7 +10,7 @@
 
 /* cdef begin */
 
-/* Sort rows[0 .. count) in the seed's Order=TRUE: IPv4 rows first, then by local address,
+/* Sort rows[0 .. count) in GetTcpTable2's Order=TRUE: IPv4 rows first, then by local address,
  * local port, remote address, remote port (addresses compared as their network-order bytes,
  * ports as numbers).  Stable: rows with equal keys keep their order.  When `parallel` is not
  * NULL it holds count records of `record_size` bytes aligned with the rows (per-row extras such

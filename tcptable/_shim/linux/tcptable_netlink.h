@@ -1,5 +1,5 @@
 /*
- * tcptable_netlink.h - the Linux sock_diag room's one knob (tcptable_netlink.c).
+ * tcptable_netlink.h - the Linux sock_diag unit's one knob (tcptable_netlink.c).
  *
  * For family "all" a poller asks the kernel for both families in one walk of its TCP hash
  * (TCPDIAG_GETSOCK, which the kernel runs with family AF_UNSPEC) instead of one

@@ -1,7 +1,8 @@
 """Per-socket TCP stats: the C record's layout as a numpy dtype, checked at import.
 
-One ``tcptable_stats`` record (``_shim/tcptable_stats.h``) per row of a snapshot polled with
-``stats=True``, in row order.
+One ``tcptable_stats`` record (``_shim/common/tcptable_stats.h``) per row of a snapshot polled
+with ``stats=True``, in row order.  Not the system-wide TCP-MIB counters of
+``tcptable.statistics()``: those are ``_tcp_mib.py``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``tcptable.statistics``: the TCP-MIB counters (MIB-II's TCP group) beside the table."""
+"""``tcptable.statistics``: the system-wide TCP-MIB counters (MIB-II's TCP group) beside the
+table.  Not the per-socket records of ``stats=True``: those are ``_socket_stats.py``."""
 
 from __future__ import annotations
 
@@ -6,14 +7,9 @@ from typing import NamedTuple
 
 from ._errors import raise_for_status
 from ._native import ffi, lib
+from ._poller import _FAMILIES  # the one family -> shim mask table, as Poller(family=...)
 
 __all__ = ["TcpStatistics", "statistics"]
-
-_FAMILIES = {
-    "all": lib.TCPTABLE_FAMILY_IPV4 | lib.TCPTABLE_FAMILY_IPV6,
-    "ipv4": lib.TCPTABLE_FAMILY_IPV4,
-    "ipv6": lib.TCPTABLE_FAMILY_IPV6,
-}
 
 
 class TcpStatistics(NamedTuple):
