@@ -8,7 +8,9 @@
  * Usage: netlink_floor ITERATIONS
  *   -> one line per way: "mode=two_dump rows=N median_us=X min_us=Y"
  *      (or "mode=one_walk error=ERRNO" when the kernel refuses that request)
- * or, built as a shared library, netlink_floor_once() for one timed poll.
+ * or, built as a shared library, netlink_floor_once() for one timed poll, and
+ * netlink_floor_over() for one round of dumps over sockets opened in other network namespaces
+ * (benchmarks/bench_netns.py).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -118,6 +120,25 @@ double netlink_floor_once(int one_walk, long *rows)
         return (double)(v4 < 0 ? v4 : v6);
     }
     *rows = v4 + v6;
+    return now_us() - start;
+}
+
+/* One timed round over sock_diag sockets the caller opened (one per network namespace, each
+ * created inside its namespace): one dump of both families per socket, as tcptable asks.
+ * Returns the microseconds of all of them and stores the rows, or returns -errno. */
+double netlink_floor_over(const int *fds, int count, long *rows)
+{
+    static char buffer[65536];
+    double start = now_us();
+    long total = 0;
+    int i;
+    for (i = 0; i < count; i++) {
+        long got = dump_both(fds[i], buffer, sizeof(buffer));
+        if (got < 0)
+            return (double)got;
+        total += got;
+    }
+    *rows = total;
     return now_us() - start;
 }
 

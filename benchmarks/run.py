@@ -27,6 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_cli
+import bench_netns
 import holders
 import measures
 import report
@@ -126,6 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cli-baseline", metavar="REF", help="also run the command of this commit (e.g. main)"
     )
+    parser.add_argument(
+        "--netns",
+        action="store_true",
+        help="also time every network namespace in one poll (Linux, root: bench_netns.py)",
+    )
+    parser.add_argument(
+        "--netns-baseline",
+        metavar="PYTHON",
+        help="with --netns: a Python with the tcptable from before namespaces, for the "
+        "namespaces=None comparison",
+    )
     args = parser.parse_args(argv)
 
     sizes = [400] if args.quick else [1000, 5000, 20000, 50000]
@@ -187,6 +199,18 @@ def main(argv: list[str] | None = None) -> int:
     if cli_results:
         _, how = bench_cli.this_command()
         text += "\n\n" + "\n".join(bench_cli.report(cli_results, how, args.cli_baseline))
+    if args.netns:
+        netns = argparse.Namespace(
+            namespaces=5 if args.quick else 50,
+            sockets=50 if args.quick else 200,
+            rounds=3 if args.quick else 20,
+            baseline=args.netns_baseline,
+            child_ehash=1024,
+        )
+        section = bench_netns.report(netns)
+        print("\n".join(section), flush=True)
+        text += "\n\n## Every network namespace in one poll (`benchmarks/bench_netns.py`)\n\n"
+        text += "\n".join(section).rstrip()
     markdown_path = os.path.join(args.out, "benchmarks.md")
     with open(markdown_path, "w", encoding="utf-8") as out:
         out.write(text + "\n")

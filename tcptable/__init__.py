@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._changes import Changes, diff
+    from ._containers import Container, container_of
     from ._enums import Direction, OffloadState, State
     from ._errors import NotSupportedError, TcpTableError
     from ._names import process_name
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "Changes": "_changes",
     "diff": "_changes",
+    "Container": "_containers",
+    "container_of": "_containers",
     "Direction": "_enums",
     "OffloadState": "_enums",
     "State": "_enums",
@@ -52,6 +55,7 @@ __all__ = [
     "STATS_DTYPE",
     "Changes",
     "Connection",
+    "Container",
     "Direction",
     "NotSupportedError",
     "OffloadState",
@@ -60,6 +64,7 @@ __all__ = [
     "State",
     "TcpStatistics",
     "TcpTableError",
+    "container_of",
     "diff",
     "process_name",
     "snapshot",

@@ -129,8 +129,10 @@ def diff(before: Snapshot, after: Snapshot) -> Changes:
             counts,
         ),
     )
-    opened, closed, changed = _Part(counts.opened), _Part(counts.closed), _Part(counts.changed)
-    changed_from = _allocate("uint8_t[]", counts.changed)
+    # counts[0]: the struct itself (types-cffi models no field access through a pointer).
+    sizes = counts[0]
+    opened, closed, changed = _Part(sizes.opened), _Part(sizes.closed), _Part(sizes.changed)
+    changed_from = _allocate("uint8_t[]", sizes.changed)
     raise_for_status_of(
         status,
         lib.tcptable_diff_collect(

@@ -11,7 +11,16 @@ from typing import Any
 
 from ._enums import State
 
-__all__ = ["COUNTS_OPTION", "build_parser", "check", "flatten", "positive_seconds", "program_name"]
+__all__ = [
+    "COUNTS_OPTION",
+    "build_parser",
+    "check",
+    "flatten",
+    "namespace_value",
+    "namespaces_of",
+    "positive_seconds",
+    "program_name",
+]
 
 # --counts KEY -> the Snapshot.count_by key it counts by (process: counted by pid, then grouped
 # by name); the library's keys are _counts.COUNT_KEYS.
@@ -22,6 +31,7 @@ COUNTS_OPTION = {
     "process": "pid",
     "remote": "remote_address",
     "direction": "direction",
+    "netns": "netns",
 }
 
 
@@ -76,6 +86,24 @@ def _ports(text: str) -> list[int]:
 
 def _pids(text: str) -> list[int]:
     return _int_list(text, "pid", 1, 2**32 - 1)
+
+
+def namespace_value(text: str) -> int | str:
+    """--netns: "all", a pid, or a namespace file's path."""
+    if text == "all":
+        return text
+    if text.isdigit():
+        return _pids(text)[0]
+    if not text:
+        raise argparse.ArgumentTypeError("empty namespace")
+    return text
+
+
+def namespaces_of(values: list[int | str]) -> str | list[int | str] | None:
+    """The Poller's ``namespaces`` for the --netns values given (None: none given)."""
+    if not values:
+        return None
+    return "all" if "all" in values else list(dict.fromkeys(values))
 
 
 def positive_seconds(text: str) -> float:
@@ -218,6 +246,18 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="rows owned by a process of this name (exact, or a glob: 'py*')",
     )
 
+    filters.add_argument(
+        "--netns",
+        type=namespace_value,
+        action="append",
+        default=[],
+        metavar="all|PID|PATH",
+        help=(
+            "Linux network namespaces to read: all of them, a process's, or a namespace file "
+            "(/var/run/netns/NAME); adds the NETNS and CONTAINER columns"
+        ),
+    )
+
     owners = parser.add_argument_group("owners")
     owners.add_argument(
         "--no-pids",
@@ -235,6 +275,8 @@ def flatten(lists: Iterable[Iterable[Any]]) -> list[Any]:
 
 def check(parser: argparse.ArgumentParser, options: argparse.Namespace) -> None:
     """Combinations argparse cannot express: each exits 2 naming the options."""
+    if "all" in options.netns and len(set(options.netns)) > 1:
+        parser.error("argument --netns: all already includes every other namespace")
     if options.interval is not None and not options.watch:
         parser.error("argument --interval: only with --watch")
     if options.no_pids:

@@ -32,6 +32,8 @@ class Record(NamedTuple):
     connection: Connection
     process: str | None
     direction: str | None  # a tcptable.Direction name; None where it is not known (changes)
+    netns: str | None = None  # the row's network namespace: its name, else its inode
+    container: str | None = None  # the owner's container id (12 digits, as docker ps shows)
 
 
 class Event(NamedTuple):
@@ -92,9 +94,11 @@ def _aligned(lines: Sequence[Sequence[str]], right: Iterable[int] = ()) -> str:
     return "".join(template.format(*line).rstrip() + "\n" for line in lines)
 
 
-def _table(records: Sequence[Record], pids: bool, names: bool) -> str:
+def _table(records: Sequence[Record], pids: bool, names: bool, namespaces: bool = False) -> str:
+    containers = namespaces and any(record.container for record in records)
     header = ["Proto", "State", "Local", "Remote"]
     header += ["PID"] * pids + ["Process"] * (pids and names) + ["Direction"]
+    header += ["NETNS"] * namespaces + ["CONTAINER"] * containers
     lines = [header]
     for record in records:
         c = record.connection
@@ -109,6 +113,10 @@ def _table(records: Sequence[Record], pids: bool, names: bool) -> str:
             if names:
                 line.append(record.process or "-")
         line.append(record.direction or "-")
+        if namespaces:
+            line.append(record.netns or "-")
+        if containers:
+            line.append(record.container or "-")
         lines.append(line)
     return _aligned(lines, right=[4] if pids else [])
 
@@ -118,14 +126,21 @@ def _csv_cell(value: object) -> object:
 
 
 def write_records(
-    out: IO[str], records: Sequence[Record], output: str, *, pids: bool, names: bool
+    out: IO[str],
+    records: Sequence[Record],
+    output: str,
+    *,
+    pids: bool,
+    names: bool,
+    namespaces: bool = False,
 ) -> None:
-    """Write the rows in ``output`` format ("table", "json", "jsonl" or "csv")."""
+    """Write the rows in ``output`` format ("table", "json", "jsonl" or "csv"); ``namespaces``
+    adds the NETNS column, and CONTAINER when a row has one."""
     import csv
     import json
 
     if output == "table":
-        out.write(_table(records, pids, names))
+        out.write(_table(records, pids, names, namespaces))
     elif output == "json":
         # One object a line inside the array: readable, and each dumps() runs in C (an indent
         # would make json use its pure-Python encoder).

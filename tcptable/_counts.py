@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ._enums import Direction, State
 from ._errors import raise_for_status_of
@@ -21,6 +21,7 @@ _KEYS = {
     "remote_address": (lib.TCPTABLE_KEY_REMOTE_ADDRESS, None),
     "pid": (lib.TCPTABLE_KEY_PID, None),
     "direction": (lib.TCPTABLE_KEY_DIRECTION, 256),
+    "netns": (lib.TCPTABLE_KEY_NETNS, None),
 }
 COUNT_KEYS = tuple(_KEYS)
 
@@ -65,8 +66,9 @@ def count_by(view: memoryview, key: str, direction_bytes: memoryview | None) -> 
         ),
     )
     # Two lists built in C (ffi.unpack), zipped: a port key can have tens of thousands of groups.
-    keys: list[Any] = ffi.unpack(values, written[0])
-    numbers: list[int] = ffi.unpack(counts, written[0])
+    # ffi.unpack gives a list for an integer array (bytes or str only for a char one).
+    keys: list[Any] = cast("list[int]", ffi.unpack(values, written[0]))
+    numbers = cast("list[int]", ffi.unpack(counts, written[0]))
     if key == "state":
         keys = [State(k) for k in keys]
     elif key == "direction":

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._native import ffi, lib
+
+if TYPE_CHECKING:
+    from _cffi_backend import _CDataBase as CData
 
 __all__ = ["NotSupportedError", "TcpTableError", "raise_for_status", "raise_for_status_of"]
 
@@ -24,7 +27,7 @@ class NotSupportedError(TcpTableError):
     """This OS, or this source on it, has no TCP table (ERROR_NOT_SUPPORTED)."""
 
 
-def raise_for_status(handle: object, code: int) -> None:
+def raise_for_status(handle: CData, code: int) -> None:
     """Raise the exception for a non-zero shim result ``code`` of ``handle``'s last call."""
     if code != lib.TCPTABLE_OK:
         raise_for_status_of(lib.tcptable_poller_status(handle), code)
@@ -34,7 +37,8 @@ def raise_for_status_of(status: Any, code: int) -> None:
     """The same for a call that reported into a caller's ``tcptable_status`` (no poller)."""
     if code == lib.TCPTABLE_OK:
         return
-    message = ffi.string(status.message).decode("utf-8", "replace")
+    text = ffi.string(status.message)  # a char array: bytes
+    message = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     if code == lib.TCPTABLE_ERR_NO_MEMORY:
         raise MemoryError(message)
     if code == lib.TCPTABLE_ERR_ARGUMENT:

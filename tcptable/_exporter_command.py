@@ -70,7 +70,7 @@ def otlp_url(text: str) -> str:
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     """The exporter's options."""
-    from ._cli_args import positive_seconds
+    from ._cli_args import namespace_value, positive_seconds
 
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -113,6 +113,20 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         f"between pushes, default {PUSH_INTERVAL:g})",
     )
     parser.add_argument("--no-names", action="store_true", help="no process label values")
+    parser.add_argument(
+        "--netns",
+        type=namespace_value,
+        action="append",
+        default=[],
+        metavar="all|PID|PATH",
+        help="Linux network namespaces to read (all, a process's, or a namespace file); adds "
+        "a netns label: one tcptable_connections series per family and state for each namespace",
+    )
+    parser.add_argument(
+        "--container-labels",
+        action="store_true",
+        help="container and pod_uid labels on tcptable_listening (Linux containers)",
+    )
     return parser
 
 
@@ -131,6 +145,10 @@ def main(argv: Sequence[str], *, prog: str = "tcptable exporter") -> int:
     """Run the exporter until SIGTERM or Ctrl-C; returns the exit status."""
     parser = build_parser(prog)
     options = parser.parse_args(list(argv))
+    if "all" in options.netns and len(set(options.netns)) > 1:
+        parser.error("argument --netns: all already includes every other namespace")
+    if options.otlp is not None and (options.netns or options.container_labels):
+        parser.error("--netns and --container-labels label /metrics; not with --otlp")
     if options.otlp is not None:
         for given, option in ((options.listen, "--listen"), (options.web_config_file, None)):
             if given is not None:
@@ -153,6 +171,7 @@ def _serve(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
     except ImportError as error:
         log.error("needs %s: pip install 'tcptable[prometheus]'", error.name)
         return 1
+    from ._cli_args import namespaces_of
     from ._poller import Poller
     from ._web_config import WebConfigError, load_web_config
 
@@ -169,7 +188,15 @@ def _serve(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
     interval = options.interval or SERVE_INTERVAL
     registry = CollectorRegistry()
     # Poller() asks the OS for nothing yet; a poll that fails is logged and counted.
-    exporter = Exporter(Poller(names=not options.no_names), interval, registry)
+    exporter = Exporter(
+        Poller(
+            names=not options.no_names,
+            namespaces=namespaces_of(options.netns),
+            containers=options.container_labels,
+        ),
+        interval,
+        registry,
+    )
     server = None
     with _until_stopped() as stop:
         try:  # from here on, Ctrl-C at any moment stops cleanly

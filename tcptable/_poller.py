@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import raise_for_status
 from ._filters import Filter, StateLike, make_filter
 from ._names import names_for_rows
+from ._namespaces import NamespacesArgument, apply_namespaces, check_namespaces, namespaces_of_poll
 from ._native import ffi, lib
 from ._rows import ROW_SIZE
 from ._snapshot import Snapshot
@@ -114,6 +115,15 @@ class Poller:
     ``Snapshot.stats_array``): Linux only (the /proc source has the queues only); on Windows
     polls raise NotSupportedError.
 
+    ``namespaces`` (Linux) picks the network namespaces: ``None``, the poller's own (as
+    always); ``"all"``, every one on the host (each process's and each named one, found again
+    on every poll); or an iterable of pids and namespace files (``/var/run/netns/NAME``,
+    ``/proc/PID/ns/net``).  Every row's ``netns`` is the inode of its namespace;
+    ``Snapshot.namespaces`` lists those read and ``Snapshot.namespace_errors`` those that could
+    not be (permission, gone mid-poll).  Other OSes raise NotSupportedError for anything but
+    None.  ``containers=True`` (needs ``pids=True``) gives each snapshot ``containers``,
+    ``{pid: tcptable.Container}`` for its owning pids that run in a container.
+
     Filters keep only the rows that pass all of those given (``None``: no filter):
     ``states`` (``State`` members, their names in any case, or their numbers),
     ``local_ports`` and ``remote_ports`` (ints 0..65535), ``owner_pids`` (ints; needs
@@ -141,6 +151,8 @@ class Poller:
         names: bool = False,
         pid_max_age: float = 1.0,
         stats: bool = False,
+        namespaces: NamespacesArgument = None,
+        containers: bool = False,
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
             raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
@@ -153,6 +165,17 @@ class Poller:
         if _check_bool("names", names) and not pids:
             raise ValueError("names=True needs pids=True (names are looked up by pid)")
         self.names = names
+        if _check_bool("containers", containers) and not pids:
+            raise ValueError("containers=True needs pids=True (containers are found by pid)")
+        self.containers = containers
+        namespace_mode, namespace_pids, namespace_paths = check_namespaces(namespaces)
+        #: The namespaces as given: None, "all", or a tuple of the pids, then the paths.
+        self.namespaces: str | tuple[int | str, ...] | None = None
+        if namespace_mode == lib.TCPTABLE_NAMESPACES_ALL:
+            self.namespaces = "all"
+        elif namespace_mode == lib.TCPTABLE_NAMESPACES_LIST:
+            self.namespaces = namespace_pids + namespace_paths
+        self._namespace_mode = namespace_mode
         if isinstance(pid_max_age, bool) or not isinstance(pid_max_age, (int, float)):
             raise TypeError(f"pid_max_age must be a number of seconds, not {pid_max_age!r}")
         if not math.isfinite(pid_max_age) or pid_max_age < 0:
@@ -180,6 +203,7 @@ class Poller:
         self._handle: Any = ffi.gc(handle, lib.tcptable_poller_free)
         raise_for_status(handle, lib.tcptable_poller_set_pid_max_age(handle, pid_max_age))
         _apply_filter(self._handle, checked)
+        apply_namespaces(self._handle, namespace_mode, namespace_pids, namespace_paths)
         # poll_changes(): the table it saw last (at first: nothing, as of now).
         self._changes_lock = threading.Lock()
         self._previous = Snapshot._from_rows(memoryview(b"").toreadonly(), time.time())
@@ -214,9 +238,17 @@ class Poller:
                 stats = memoryview(users[-1]).toreadonly()
             target.users = tuple(weakref.ref(user) for user in users)
             names = names_for_rows(handle, target.rows, counts[1]) if self.names else None
-            return Snapshot._from_rows(
+            table = Snapshot._from_rows(
                 memoryview(exported).toreadonly(), timestamp, names, stats=stats
             )
+            table.namespaces, table.namespace_errors = namespaces_of_poll(
+                handle, self._namespace_mode
+            )
+            if self.containers:
+                from ._containers import containers_of  # re and the cache: only when asked
+
+                table.containers = containers_of(table.count_by("pid"))
+            return table
 
     def poll_changes(self) -> Changes:
         """Poll, and return what changed since this poller's previous ``poll_changes()``:
@@ -276,7 +308,9 @@ class Poller:
         return (
             f"<tcptable.Poller {state} family={self.family!r} sort={self.sort} "
             f"pids={self.pids} source={self.source!r} names={self.names}"
-            f"{' stats=True' if self.stats else ''}{filters}>"
+            f"{' stats=True' if self.stats else ''}"
+            f"{f' namespaces={self.namespaces!r}' if self.namespaces is not None else ''}"
+            f"{' containers=True' if self.containers else ''}{filters}>"
         )
 
 
@@ -310,6 +344,8 @@ def snapshot(
     owner_pids: Iterable[int] | None = None,
     names: bool = False,
     stats: bool = False,
+    namespaces: NamespacesArgument = None,
+    containers: bool = False,
 ) -> Snapshot:
     """Poll the TCP table once (the keywords are Poller's).  For repeated polls keep a
     ``Poller``: it reuses its buffers.
@@ -328,5 +364,7 @@ def snapshot(
         owner_pids=owner_pids,
         names=names,
         stats=stats,
+        namespaces=namespaces,
+        containers=containers,
     ) as poller:
         return poller.poll()

@@ -16,6 +16,8 @@ from ._socket_stats import stats_dtype
 if TYPE_CHECKING:
     import numpy
 
+    from ._containers import Container
+
 __all__ = ["Snapshot"]
 
 
@@ -47,6 +49,11 @@ class Snapshot:
       names were not asked for.
     - ``stats`` / ``stats_array``: per-socket TCP stats, one record per row in row order, when
       the poller had ``stats=True`` (otherwise they raise ValueError).
+    - ``namespaces``: ``{inode: name or None}``, every network namespace the poll read (Linux;
+      a named one's name as ``ip netns list`` shows it); each row's ``netns`` is one of them.
+      ``namespace_errors``: ``{inode or path: OSError}``, every namespace it could not read.
+    - ``containers``: with ``Poller(containers=True)``, ``{pid: tcptable.Container}`` for the
+      snapshot's owning pids that run in a container; None when containers were not asked for.
     """
 
     __slots__ = (
@@ -57,6 +64,9 @@ class Snapshot:
         "_stats",
         "_stats_array",
         "_view",
+        "containers",
+        "namespace_errors",
+        "namespaces",
         "process_names",
         "timestamp",
     )
@@ -68,6 +78,9 @@ class Snapshot:
     _stats_array: numpy.ndarray | None
     process_names: dict[int, str] | None
     timestamp: float
+    namespaces: dict[int, str | None]
+    namespace_errors: dict[int | str, OSError]
+    containers: dict[int, Container] | None
 
     def __init__(
         self, view: memoryview, timestamp: float, process_names: dict[int, str] | None = None
@@ -105,6 +118,9 @@ class Snapshot:
         self._stats_array = None
         self.timestamp = _real_number(timestamp)
         self.process_names = process_names
+        self.namespaces = {}
+        self.namespace_errors = {}
+        self.containers = None
 
     @classmethod
     def _from_rows(
@@ -131,9 +147,16 @@ class Snapshot:
         snapshot._stats_array = None
         snapshot.process_names = process_names
         snapshot.timestamp = timestamp
+        snapshot.namespaces = {}
+        snapshot.namespace_errors = {}
+        snapshot.containers = None
         names = origin[0].process_names if origin is not None else None
         if process_names is None and names is not None:  # the names of this part's own pids
             snapshot.process_names = {p: names[p] for p in snapshot.count_by("pid") if p in names}
+        if origin is not None:  # rows picked from a polled table: that poll's namespaces
+            snapshot.namespaces = origin[0].namespaces
+            snapshot.namespace_errors = origin[0].namespace_errors
+            snapshot.containers = origin[0].containers
         return snapshot
 
     def __len__(self) -> int:
@@ -210,8 +233,9 @@ class Snapshot:
         order; values no row has are absent.
 
         ``key`` is ``"state"`` (``State`` keys), ``"family"`` (4, 6), ``"local_port"``,
-        ``"remote_port"``, ``"pid"`` (ints), ``"remote_address"`` (str, formatted as
-        ``Connection`` formats it; IPv4 first) or ``"direction"`` (``Direction`` keys).
+        ``"remote_port"``, ``"pid"``, ``"netns"`` (ints: a namespace's inode), ``"remote_address"``
+        (str, formatted as ``Connection`` formats it; IPv4 first) or ``"direction"``
+        (``Direction`` keys).
         Counted in C over the packed rows; numpy is not needed.
 
         >>> table.count_by("state")
@@ -227,7 +251,8 @@ class Snapshot:
     def directions(self) -> memoryview:
         """One byte per row, a ``tcptable.Direction`` value (read-only memoryview, computed
         once per snapshot in C): LISTEN, INBOUND (the local port is one a listener of the same
-        family accepts on, at this address or a wildcard), OUTBOUND, or UNKNOWN (no remote end).
+        family accepts on, at this address or a wildcard, in the row's own network namespace),
+        OUTBOUND, or UNKNOWN (no remote end).
         """
         if self._directions is None:
             if self._origin is None:

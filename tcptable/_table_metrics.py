@@ -46,16 +46,18 @@ STATISTICS = (
 )
 DIRECTIONS = ("sent", "received")
 
-# (family, address, port, process name) of a listening socket.
-ListeningKey = tuple[str, str, str, str]
+# (family, address, port, process name) of a listening socket, then its netns label and its
+# container labels (container id, pod uid) when the exporter has those.
+ListeningKey = tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Reading:
     """A consistent copy of everything the exporters publish (``TableMetrics.reading()``)."""
 
-    # None until a poll of the table succeeded.
-    by_family_state: dict[tuple[str, str], int] | None = None
+    # None until a poll of the table succeeded.  Keys: (family, state), then the netns label
+    # when netns_label is set.
+    by_family_state: dict[tuple[str, ...], int] | None = None
     listening: dict[ListeningKey, int] = field(default_factory=dict)
     statistics: dict[str, float] = field(default_factory=dict)
     opened: dict[str, int] = field(default_factory=dict)
@@ -68,6 +70,11 @@ class Reading:
     polls: int = 0
     errors: int = 0
     last_duration: float | None = None
+    # The poller reads several network namespaces: a netns label (its name, else its inode)
+    # on the connections and listening metrics.  container_labels: container and pod_uid
+    # labels on the listening metric (Poller(containers=True)).
+    netns_label: bool = False
+    container_labels: bool = False
 
 
 def _address(connection: Connection) -> str:
@@ -76,9 +83,19 @@ def _address(connection: Connection) -> str:
     return str(connection.local_address)
 
 
-def by_family_state(table: Snapshot) -> dict[tuple[str, str], int]:
-    """Rows by (family name, lower-case state name), every pair present."""
-    counts = {(family, state.name.lower()): 0 for family in FAMILIES.values() for state in State}
+def namespace_label(table: Snapshot, inode: int) -> str:
+    """A namespace as a label value: its name (``ip netns list``), else its inode."""
+    return table.namespaces.get(inode) or str(inode)
+
+
+def by_family_state(table: Snapshot, netns: bool = False) -> dict[tuple[str, ...], int]:
+    """Rows by (family name, lower-case state name), every pair present; with ``netns``, by
+    (family, state, namespace label), every pair present for every namespace the poll read."""
+    if netns:
+        return _by_family_state_netns(table)
+    counts: dict[tuple[str, ...], int] = {
+        (family, state.name.lower()): 0 for family in FAMILIES.values() for state in State
+    }
     if len(table):
         import numpy
 
@@ -91,10 +108,36 @@ def by_family_state(table: Snapshot) -> dict[tuple[str, str], int]:
     return counts
 
 
-def listening(table: Snapshot) -> dict[ListeningKey, int]:
-    """Listening sockets by (family, address, port, process name); the value is how many share
-    those labels (several SO_REUSEPORT listeners of one process count 2)."""
+def _by_family_state_netns(table: Snapshot) -> dict[tuple[str, ...], int]:
+    counts: dict[tuple[str, ...], int] = {}
+    for inode in table.namespaces:
+        label = namespace_label(table, inode)
+        for family in FAMILIES.values():
+            for state in State:
+                counts[(family, state.name.lower(), label)] = 0
+    if len(table):
+        import numpy
+
+        rows = table.array
+        inodes, index = numpy.unique(rows["netns"], return_inverse=True)
+        keys = (index * 7 + rows["family"].astype(numpy.intp)) * 16 + rows["state"]
+        for key, count in enumerate(numpy.bincount(keys, minlength=len(inodes) * 7 * 16)):
+            if count:
+                netns, rest = divmod(key, 7 * 16)
+                label = namespace_label(table, int(inodes[netns]))
+                counts[(FAMILIES[rest // 16], State(rest % 16).name.lower(), label)] = int(count)
+    return counts
+
+
+def listening(
+    table: Snapshot, netns: bool = False, containers: bool = False
+) -> dict[ListeningKey, int]:
+    """Listening sockets by (family, address, port, process name), then the namespace label
+    with ``netns`` and (container id, pod uid) with ``containers`` ("" outside containers);
+    the value is how many share those labels (several SO_REUSEPORT listeners of one process
+    count 2)."""
     names = table.process_names or {}
+    owners = table.containers or {}
     found: Counter[ListeningKey] = Counter()
     if len(table):
         import numpy
@@ -102,12 +145,19 @@ def listening(table: Snapshot) -> dict[ListeningKey, int]:
         rows = table.array
         for index in numpy.flatnonzero(rows["state"] == State.LISTEN):
             connection = table[int(index)]
-            labels = (
+            labels: ListeningKey = (
                 FAMILIES[connection.family],
                 _address(connection),
                 str(connection.local_port),
                 names.get(connection.pid, "") if connection.pid else "",
             )
+            if netns:
+                labels += (namespace_label(table, connection.netns),)
+            if containers:
+                container = owners.get(connection.pid)
+                labels += (
+                    (container.id, container.pod_uid or "") if container is not None else ("", "")
+                )
             found[labels] += 1
     return dict(found)
 
@@ -145,7 +195,11 @@ class TableMetrics:
         self._log = log
         self._read_statistics = statistics
         self._lock = threading.Lock()
-        self._table: dict[tuple[str, str], int] | None = None
+        # Labels follow the poller: a netns label when it reads several namespaces, container
+        # labels when it finds containers.
+        self.netns_label = getattr(poller, "namespaces", None) is not None
+        self.container_labels = bool(getattr(poller, "containers", False))
+        self._table: dict[tuple[str, ...], int] | None = None
         self._listening: dict[ListeningKey, int] = {}
         self._statistics: dict[str, float] = {}
         self._opened: Counter[str] = Counter()
@@ -184,8 +238,8 @@ class TableMetrics:
 
     def _poll_table(self) -> None:
         changes = self.poller.poll_changes()
-        table = by_family_state(changes.after)
-        found = listening(changes.after)
+        table = by_family_state(changes.after, self.netns_label)
+        found = listening(changes.after, self.netns_label, self.container_labels)
         # Close events, where the poller has them (Poller(closes=True)); absent otherwise.
         finished = getattr(changes, "finished", None)
         finished_by_family = _by_family(finished)
@@ -242,6 +296,8 @@ class TableMetrics:
                 polls=self._polls,
                 errors=self._errors,
                 last_duration=self._last_duration,
+                netns_label=self.netns_label,
+                container_labels=self.container_labels,
             )
 
     def close(self) -> None:

@@ -43,7 +43,7 @@ class _Query:
     (``--port`` matches either end and ``--process`` names; the library filters are ANDed)."""
 
     def __init__(self, options: argparse.Namespace) -> None:
-        from ._cli_args import flatten
+        from ._cli_args import flatten, namespaces_of
         from ._enums import State
 
         self.pids = not options.no_pids
@@ -63,6 +63,10 @@ class _Query:
         ):
             if values:
                 keywords[keyword] = flatten(values)
+        self.namespaces = namespaces_of(options.netns)
+        if self.namespaces is not None:
+            keywords["namespaces"] = self.namespaces
+            keywords["containers"] = self.pids
         self.keywords = keywords
         self.ports = set(flatten(options.port))
         self.process_patterns: list[str] = options.process
@@ -78,6 +82,7 @@ class _Query:
         if not owners and not (self.process_patterns or "owner_pids" in keywords):
             keywords = {**keywords, "pids": False}
             keywords.pop("names", None)
+            keywords.pop("containers", None)
         from ._poller import Poller
 
         return Poller(sort=sort, **keywords)
@@ -98,19 +103,38 @@ class _Query:
         return True
 
 
+def _namespace_label(table: Snapshot, inode: int) -> str:
+    """A namespace as the command shows it: its name, else its inode."""
+    return table.namespaces.get(inode) or str(inode)
+
+
 def _records(table: Snapshot, directions: Iterable[int] | None) -> Iterator[Record]:
-    """The rows with their process names, and their directions when given."""
+    """The rows with their process names, namespaces, containers, and their directions when
+    given."""
     from ._cli_format import Record
     from ._enums import Direction
 
     names = table.process_names or {}
-    if directions is None:
-        for connection in table:
-            yield Record(connection, names.get(connection.pid), None)
-        return
+    containers = table.containers or {}
     direction_names = {member.value: member.name for member in Direction}
-    for connection, direction in zip(table, directions):
-        yield Record(connection, names.get(connection.pid), direction_names[direction])
+    rows: Iterable[tuple[Any, int | None]] = (
+        zip(table, directions) if directions is not None else ((c, None) for c in table)
+    )
+    for connection, direction in rows:
+        container = containers.get(connection.pid)
+        yield Record(
+            connection,
+            names.get(connection.pid),
+            direction_names[direction] if direction is not None else None,
+            _namespace_label(table, connection.netns),
+            container.id[:12] if container is not None else None,
+        )
+
+
+def _report_unread(table: Snapshot) -> None:
+    """Say on stderr which network namespaces the poll could not read: never a silent gap."""
+    for key, error in table.namespace_errors.items():
+        print(f"netns {key}: not read: {error.strerror or error}", file=sys.stderr)
 
 
 def _connections(count: int) -> str:
@@ -120,21 +144,35 @@ def _connections(count: int) -> str:
 def _show_table(query: _Query, output: str) -> int:
     with query.poller(sort=True) as poller:
         table = poller.poll()
+    _report_unread(table)
     if query.filters_in_python:
         from . import _cli_format
 
         records = [r for r in _records(table, table.directions()) if query.wants(r)]
-        _cli_format.write_records(sys.stdout, records, output, pids=query.pids, names=query.names)
+        _cli_format.write_records(
+            sys.stdout,
+            records,
+            output,
+            pids=query.pids,
+            names=query.names,
+            namespaces=query.namespaces is not None,
+        )
         shown = len(records)
     else:
         # Every row: written in C over the packed rows, no Python object per row.
         from . import _cli_text
+        from ._native import lib
 
         columns = (
             _cli_text.table_columns(query.pids, query.names)
             if output == "table"
-            else _cli_text.FIELDS
+            else list(_cli_text.FIELDS)
         )
+        containers = {pid: c.id[:12] for pid, c in (table.containers or {}).items()}
+        if query.namespaces is not None and output == "table":
+            columns.append(lib.TCPTABLE_COLUMN_NETNS)
+            if containers:
+                columns.append(lib.TCPTABLE_COLUMN_CONTAINER)
         sys.stdout.write(
             _cli_text.format_rows(
                 table.view,
@@ -142,6 +180,8 @@ def _show_table(query: _Query, output: str) -> int:
                 columns,
                 directions=table.directions(),
                 process_names=table.process_names,
+                netns_names={n: name for n, name in table.namespaces.items() if name},
+                containers=containers,
             )
         )
         shown = len(table)
@@ -169,12 +209,14 @@ _RECORD_LABELS: dict[str, Callable[[Record], str]] = {
     "process": lambda r: r.process or "-",
     "remote": lambda r: r.connection.remote_address,
     "direction": lambda r: r.direction or "-",
+    "netns": lambda r: r.netns or "-",
 }
 
 
 def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
     with query.poller(sort=False, owners=key in ("pid", "process")) as poller:
         table = poller.poll()
+    _report_unread(table)
     import collections  # after the poll: the OS's refusal comes first
 
     from ._cli_args import COUNTS_OPTION
@@ -190,6 +232,8 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
         names = table.process_names or {}
         for value, count in table.count_by(COUNTS_OPTION[key]).items():
             shown = names.get(value) if key == "process" else value
+            if key == "netns":
+                shown = _namespace_label(table, value)
             totals[_label(key, shown)] += count
     return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
 

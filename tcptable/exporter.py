@@ -19,6 +19,13 @@ last poll saw:
   out_rsts}_total``: the OS's TCP-MIB counters (``tcptable.statistics()``);
 - ``tcptable_poll_duration_seconds`` histogram and ``tcptable_poll_errors_total``.
 
+With a poller that reads several network namespaces (``Poller(namespaces="all")``, the
+command's ``--netns all``) ``tcptable_connections`` and ``tcptable_listening`` get a ``netns``
+label (the namespace's name, else its inode): ``tcptable_connections`` then has 2 families x 12
+states series per namespace, so a host with 100 pods has some 2,600.  With
+``Poller(containers=True)`` (``--container-labels``) ``tcptable_listening`` also gets
+``container`` (the id) and ``pod_uid`` ("" outside containers or pods).
+
 A failed poll is logged and counted, and the metrics keep the last good poll's values.
 """
 
@@ -105,7 +112,15 @@ class Exporter:
     def describe(self) -> list[Metric]:
         """The metric families, without samples (lets the registry register us without
         polling)."""
-        return list(families(Reading(has_events=True)))
+        return list(
+            families(
+                Reading(
+                    has_events=True,
+                    netns_label=self.metrics.netns_label,
+                    container_labels=self.metrics.container_labels,
+                )
+            )
+        )
 
     def collect(self) -> Iterator[Metric]:
         """The metrics of the last good poll (called by prometheus_client on each scrape)."""
@@ -116,15 +131,27 @@ def families(reading: Reading) -> Iterator[Metric]:
     """``reading`` as Prometheus metric families."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+    netns = ["netns"] * reading.netns_label
     connections = GaugeMetricFamily(
         "tcptable_connections",
-        "TCP connections by address family and state (tcptable.State names, lower case).",
-        labels=["family", "state"],
+        "TCP connections by address family and state (tcptable.State names, lower case)"
+        + (" and network namespace." if netns else "."),
+        labels=["family", "state", *netns],
     )
     listening = GaugeMetricFamily(
         "tcptable_listening",
-        "Listening TCP sockets by family, local address, port and owning process.",
-        labels=["family", "address", "port", "process"],
+        "Listening TCP sockets by family, local address, port and owning process"
+        + (", network namespace" if netns else "")
+        + (", container and pod" if reading.container_labels else "")
+        + ".",
+        labels=[
+            "family",
+            "address",
+            "port",
+            "process",
+            *netns,
+            *(["container", "pod_uid"] if reading.container_labels else []),
+        ],
     )
     opened = CounterMetricFamily(
         "tcptable_connections_opened",
@@ -139,8 +166,8 @@ def families(reading: Reading) -> Iterator[Metric]:
         labels=["family"],
     )
     if reading.by_family_state is not None:
-        for (family, state), count in reading.by_family_state.items():
-            connections.add_metric([family, state], count)
+        for labels, count in reading.by_family_state.items():
+            connections.add_metric(list(labels), count)
         for labels, count in reading.listening.items():
             listening.add_metric(list(labels), count)
     for family in FAMILIES.values():

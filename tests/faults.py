@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from typing import Any, Callable
 
 import cffi
-from tcptable._native import ffi, lib
 
 import tcptable
+from tcptable._native import ffi, lib
 
 _libc_ffi = cffi.FFI()
 _libc_ffi.cdef(

@@ -46,6 +46,8 @@ debian_package() {
         echo "could not install $package: the tests that need $program will say so"
 }
 debian_package tmux tmux
+# The network namespace tests make namespaces with ip (ip netns add) and compare with ss.
+debian_package ip iproute2
 bash tests/prometheus/fetch.sh prometheus >/dev/null ||
     echo "could not fetch the metrics servers: the tests that need them will say so"
 

@@ -11,9 +11,9 @@ import pytest
 np = pytest.importorskip("numpy", reason="numpy is not installed (or does not import here)")
 
 from conftest import Pair, open_pair  # noqa: E402
-from tcptable._native import ffi  # noqa: E402
 
 import tcptable  # noqa: E402
+from tcptable._native import ffi  # noqa: E402
 
 
 def test_dtype_matches_the_c_struct() -> None:

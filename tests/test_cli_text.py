@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from synthetic_rows import make_row, snapshot_of
-from tcptable._native import lib
 
 import tcptable
 from tcptable import _cli_format, _cli_text
+from tcptable._native import lib
 from tcptable._rows import ROW_STRUCT
 
 OUTPUTS = ["table", "json", "jsonl", "csv"]

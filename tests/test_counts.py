@@ -179,9 +179,8 @@ def test_direction_enum() -> None:
 
 def test_shim_rejects_bad_buffers() -> None:
     # The Python side sizes these right; the C side must still refuse, not write out of bounds.
-    from tcptable._native import ffi, lib
-
     from tcptable._errors import raise_for_status_of
+    from tcptable._native import ffi, lib
 
     rows = ffi.from_buffer("tcptable_row[]", SYNTHETIC.view)
     status = ffi.new("tcptable_status *")

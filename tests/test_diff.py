@@ -305,9 +305,8 @@ def test_directions_of_parts_use_the_whole_table() -> None:
 
 def test_shim_rejects_inconsistent_collect() -> None:
     # The Python side never does this; the C side must still refuse, not write out of bounds.
-    from tcptable._native import ffi, lib
-
     from tcptable._errors import raise_for_status_of
+    from tcptable._native import ffi, lib
 
     table = snapshot_of([make_row(CLIENT, SERVER)])
     rows = ffi.from_buffer("tcptable_row[]", table.view)

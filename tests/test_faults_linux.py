@@ -49,6 +49,7 @@ if sys.platform.startswith("linux"):
         set_diag_byte,
         with_sequence,
     )
+
     from tcptable._native import lib
 
 FAMILY = {4: "ipv4", 6: "ipv6"}

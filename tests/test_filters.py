@@ -286,9 +286,8 @@ def test_iterables_of_any_kind_are_accepted(pair: Pair) -> None:
 def test_netlink_filters_run_in_the_kernel(pair: Pair, keywords: Any) -> None:
     """The fetch counts the kernel's reply: equal to the rows kept when the kernel did all the
     filtering (states as idiag_states, ports as INET_DIAG_REQ_BYTECODE)."""
-    from tcptable._native import ffi, lib
-
     from tcptable._errors import raise_for_status
+    from tcptable._native import ffi, lib
 
     with tcptable.Poller(source="netlink", pids=False, **keywords(pair)) as poller:
         handle, counts = poller._handle, ffi.new("size_t[2]")
@@ -310,9 +309,8 @@ def test_netlink_filters_run_in_the_kernel(pair: Pair, keywords: Any) -> None:
     ],
 )
 def test_shim_refuses_a_bad_filter(states: int, ports: Any, count: int, message: str) -> None:
-    from tcptable._native import ffi, lib
-
     from tcptable._errors import raise_for_status
+    from tcptable._native import ffi, lib
 
     handle = ffi.gc(lib.tcptable_poller_new(), lib.tcptable_poller_free)
     array = ffi.NULL if ports is None else ffi.new("uint16_t[]", ports)
@@ -322,9 +320,8 @@ def test_shim_refuses_a_bad_filter(states: int, ports: Any, count: int, message:
 
 
 def test_shim_owner_filter_needs_pids() -> None:
-    from tcptable._native import ffi, lib
-
     from tcptable._errors import raise_for_status
+    from tcptable._native import ffi, lib
 
     handle = ffi.gc(lib.tcptable_poller_new(), lib.tcptable_poller_free)
     pid = ffi.new("uint32_t[]", [1])
@@ -355,9 +352,8 @@ def runs_of(ports: set[int]) -> int:
 def test_port_bytecode_is_accepted_and_exact(zoo: Zoo) -> None:
     """Random port sets as kernel bytecode: the kernel accepts every program, keeps exactly the
     masked rows, and does all the filtering itself when each side has at most 64 runs."""
-    from tcptable._native import ffi, lib
-
     from tcptable._errors import raise_for_status
+    from tcptable._native import ffi, lib
 
     ports = sorted(zoo.ports)
     unfiltered = tcptable.Poller(pids=False, source="netlink")

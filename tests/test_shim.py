@@ -6,10 +6,10 @@ import sys
 
 import pytest
 from conftest import Pair
-from tcptable._native import ffi, lib
 
 import tcptable
 from tcptable._errors import raise_for_status
+from tcptable._native import ffi, lib
 
 ALL = lib.TCPTABLE_FAMILY_IPV4 | lib.TCPTABLE_FAMILY_IPV6
 

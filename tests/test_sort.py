@@ -9,9 +9,9 @@ import struct
 from typing import Any
 
 import pytest
-from tcptable._native import ffi, lib
 
 from tcptable._errors import raise_for_status
+from tcptable._native import ffi, lib
 
 MAPPED = bytes(10) + b"\xff\xff"
 

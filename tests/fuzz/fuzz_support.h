@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tcptable_internal.h"
+#include "tcptable_testing.h"
 #include "tcptable_filter.h"
 #include "tcptable_stats.h"
 

@@ -46,10 +46,10 @@ static void check(int family, const unsigned char *table, size_t count, uint32_t
         const tcptable_row *row = &rows[kept];
         if (!tcptable_filter_keeps(filter, state, local_port, remote_port))
             continue;
-        if (kept >= n || row->family != family || row->reserved != 0 ||
+        if (kept >= n || row->family != family || row->protocol != TCPTABLE_PROTOCOL_TCP ||
             row->state != (uint8_t)state || row->local_port != local_port ||
             row->remote_port != remote_port || row->pid != (word(source + at_pid) & pid_mask) ||
-            row->uid != 0 || row->inode != 0) {
+            row->uid != 0 || row->inode != 0 || row->netns != 0) {
             fprintf(stderr, "IPv%d row %zu decoded wrongly (or dropped)\n", family, i);
             abort();
         }

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "tcptable.h"
+#include "tcptable_testing.h"
 
 #define STATE_LISTEN 2
 #define STATE_ESTABLISHED 5

@@ -89,26 +89,6 @@ typedef struct {
     char message[256];  /* what failed, then strerror / FormatMessage text */
 } tcptable_status;
 
-/* The seam for the two iphlpapi calls: same contract as GetTcpTable2 / GetTcp6Table2
- * (table, in/out size, order) -> Win32 error code.  Tests replace them per poller to drive
- * every branch of the sizing loop; NULL restores the real functions. */
-typedef unsigned long (*tcptable_get_table_fn)(void *table, unsigned long *size, int order);
-
-/* The seam for the Linux backend's system calls, for fault injection: same contracts as
- * socket(2), sendto(2), recv(2), open(2) and read(2) (-1 and errno on failure), and
- * monotonic_ms: CLOCK_MONOTONIC in milliseconds, the clock of the Linux deadlines.  Tests
- * replace them per poller to drive every failure path; a NULL member (or a NULL table) means
- * the real call.  Stored but unused on other OSes. */
-typedef struct {
-    int (*socket)(int domain, int type, int protocol);
-    ptrdiff_t (*sendto)(int fd, const void *buffer, size_t length, int flags,
-                        const void *address, uint32_t address_length);
-    ptrdiff_t (*recv)(int fd, void *buffer, size_t length, int flags);
-    int (*open)(const char *path, int flags);
-    ptrdiff_t (*read)(int fd, void *buffer, size_t length);
-    uint64_t (*monotonic_ms)(void);
-} tcptable_linux_calls;
-
 /* A poller owns the raw OS buffers between polls; it holds no state shared with another
  * poller, so pollers in different threads need no lock.  One poller is not thread-safe. */
 typedef struct tcptable_poller tcptable_poller;
@@ -116,10 +96,6 @@ typedef struct tcptable_poller tcptable_poller;
 tcptable_poller *tcptable_poller_new(void);
 void tcptable_poller_free(tcptable_poller *poller);
 const tcptable_status *tcptable_poller_status(const tcptable_poller *poller);
-int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
-                                 tcptable_get_table_fn get_tcp6_table2);
-int tcptable_poller_set_linux_calls(tcptable_poller *poller,
-                                    const tcptable_linux_calls *calls);
 
 /* Two steps, so that the caller can own (and reuse) the row memory without knowing the row
  * count in advance.  Both run with the GIL released.

@@ -5,6 +5,7 @@
  */
 #include "tcptable_count.h"
 #include "tcptable_internal.h"
+#include "tcptable_hashmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ typedef struct {
     uint16_t port;
     uint8_t family;
     uint8_t addr[16];
+    uint64_t netns; /* a listener accepts only in its own network namespace */
 } listener;
 
 static int compare_listeners(const void *left, const void *right)
@@ -27,6 +29,8 @@ static int compare_listeners(const void *left, const void *right)
         return a->port < b->port ? -1 : 1;
     if (a->family != b->family)
         return a->family < b->family ? -1 : 1;
+    if (a->netns != b->netns)
+        return a->netns < b->netns ? -1 : 1;
     return memcmp(a->addr, b->addr, 16);
 }
 
@@ -43,6 +47,8 @@ static int is_wildcard(const listener *l)
  * IPv4 table, and the table cannot say whether V6ONLY was set. */
 static int accepts(const listener *l, const tcptable_row *row)
 {
+    if (l->netns != row->netns)
+        return 0;
     if (l->family == row->family)
         return is_wildcard(l) || memcmp(l->addr, row->local_addr, 16) == 0;
     return row->family == 4 && l->family == 6 && is_wildcard(l);
@@ -87,6 +93,7 @@ int tcptable_directions_of(tcptable_status *status, const tcptable_row *rows, si
                 continue;
             listeners[n].port = rows[i].local_port;
             listeners[n].family = rows[i].family;
+            listeners[n].netns = rows[i].netns;
             memcpy(listeners[n].addr, rows[i].local_addr, 16);
             listened[rows[i].local_port >> 3] |= (uint8_t)(1u << (rows[i].local_port & 7));
             n++;
@@ -192,6 +199,13 @@ typedef struct {
 
 static void group_key(int key, const tcptable_row *row, uint8_t out[GROUP_KEY_MAX])
 {
+    if (key == TCPTABLE_KEY_NETNS) {
+        int b;
+        memset(out, 0, GROUP_KEY_MAX);
+        for (b = 0; b < 8; b++)
+            out[b] = (uint8_t)(row->netns >> (56 - 8 * b));
+        return;
+    }
     if (key == TCPTABLE_KEY_PID) {
         memset(out, 0, GROUP_KEY_MAX);
         out[0] = (uint8_t)(row->pid >> 24);
@@ -204,7 +218,8 @@ static void group_key(int key, const tcptable_row *row, uint8_t out[GROUP_KEY_MA
     memcpy(out + 1, row->remote_addr, 16);
 }
 
-/* FNV-1a: keys are at most 17 bytes, and a poor hash only costs probes, never correctness. */
+/* FNV-1a: keys are at most 17 bytes, and a poor hash only costs probes, never correctness
+ * (the map compares the bytes of every group whose hash is equal). */
 static uint64_t hash_bytes(const uint8_t *bytes, size_t length)
 {
     uint64_t hash = 14695981039346656037ULL;
@@ -223,35 +238,36 @@ static int count_hashed(tcptable_status *status, const tcptable_row *rows, size_
                         int key, uint64_t *values, uint64_t *counts, size_t capacity,
                         size_t *written)
 {
-    size_t slots = 16, i, n = 0;
-    uint32_t *table;
-    group *groups;
-    while (slots < 2 * row_count)
-        slots <<= 1;
-    table = calloc(slots, sizeof(*table)); /* slot -> group index + 1; 0 = empty */
-    groups = malloc((row_count ? row_count : 1) * sizeof(*groups));
-    if (table == NULL || groups == NULL) {
-        free(table);
+    size_t i, n = 0;
+    tcptable_hashmap table = {NULL, NULL, 0, 0}; /* hash of the key bytes -> group index + 1 */
+    group *groups = malloc((row_count ? row_count : 1) * sizeof(*groups));
+    if (groups == NULL || tcptable_hashmap_reset(&table, row_count) != TCPTABLE_OK) {
+        tcptable_hashmap_free(&table);
         free(groups);
         return tcptable_fail_status(status, TCPTABLE_ERR_NO_MEMORY, 0, 0,
                                     "count_by: cannot allocate a table for %zu rows", row_count);
     }
     for (i = 0; i < row_count; i++) {
         uint8_t bytes[GROUP_KEY_MAX];
+        uint64_t hash;
         size_t slot;
         group_key(key, &rows[i], bytes);
-        slot = (size_t)hash_bytes(bytes, GROUP_KEY_MAX) & (slots - 1);
-        while (table[slot] != 0 && memcmp(groups[table[slot] - 1].key, bytes, GROUP_KEY_MAX) != 0)
-            slot = (slot + 1) & (slots - 1);
-        if (table[slot] == 0) {
+        hash = hash_bytes(bytes, GROUP_KEY_MAX);
+        for (slot = tcptable_hashmap_start(&table, hash); table.values[slot] != 0;
+             slot = tcptable_hashmap_next(&table, slot))
+            if (table.keys[slot] == hash &&
+                memcmp(groups[table.values[slot] - 1].key, bytes, GROUP_KEY_MAX) == 0)
+                break;
+        if (table.values[slot] == 0) {
             memcpy(groups[n].key, bytes, GROUP_KEY_MAX);
             groups[n].first_row = (uint32_t)i;
             groups[n].count = 0;
-            table[slot] = (uint32_t)++n;
+            table.keys[slot] = hash;
+            table.values[slot] = (uint32_t)++n;
         }
-        groups[table[slot] - 1].count++;
+        groups[table.values[slot] - 1].count++;
     }
-    free(table);
+    tcptable_hashmap_free(&table);
     if (n > 1)
         qsort(groups, n, sizeof(*groups), compare_groups);
     if (n > capacity) {
@@ -260,8 +276,9 @@ static int count_hashed(tcptable_status *status, const tcptable_row *rows, size_
                                     "count_by: %zu groups, room for %zu", n, capacity);
     }
     for (i = 0; i < n; i++) {
-        values[i] = key == TCPTABLE_KEY_PID ? (uint64_t)rows[groups[i].first_row].pid
-                                            : (uint64_t)groups[i].first_row;
+        values[i] = key == TCPTABLE_KEY_PID     ? (uint64_t)rows[groups[i].first_row].pid
+                    : key == TCPTABLE_KEY_NETNS ? rows[groups[i].first_row].netns
+                                                : (uint64_t)groups[i].first_row;
         counts[i] = groups[i].count;
     }
     free(groups);
@@ -277,7 +294,7 @@ int tcptable_count_by(tcptable_status *status, const tcptable_row *rows, size_t 
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "count_by: written is NULL");
     *written = 0;
-    if (key < TCPTABLE_KEY_STATE || key > TCPTABLE_KEY_DIRECTION)
+    if ((key < TCPTABLE_KEY_STATE || key > TCPTABLE_KEY_DIRECTION) && key != TCPTABLE_KEY_NETNS)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "count_by: unknown key %d", key);
     if (row_count == 0)
@@ -289,7 +306,7 @@ int tcptable_count_by(tcptable_status *status, const tcptable_row *rows, size_t 
     if (row_count > UINT32_MAX)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "count_by: %zu rows, more than a table can hold", row_count);
-    if (key == TCPTABLE_KEY_PID || key == TCPTABLE_KEY_REMOTE_ADDRESS)
+    if (key == TCPTABLE_KEY_PID || key == TCPTABLE_KEY_REMOTE_ADDRESS || key == TCPTABLE_KEY_NETNS)
         return count_hashed(status, rows, row_count, key, values, counts, capacity, written);
     return count_small(status, rows, row_count, key, directions, values, counts, capacity,
                        written);

@@ -19,6 +19,7 @@
 #define TCPTABLE_KEY_REMOTE_ADDRESS 5
 #define TCPTABLE_KEY_PID 6
 #define TCPTABLE_KEY_DIRECTION 7
+#define TCPTABLE_KEY_NETNS 9      /* the network namespace's inode (Linux) */
 
 /* One byte per row from tcptable_directions(). */
 #define TCPTABLE_DIRECTION_UNKNOWN 0  /* not listening and no remote end (a bound socket) */

@@ -17,6 +17,7 @@
  */
 #include "tcptable_diff.h"
 #include "tcptable_internal.h"
+#include "tcptable_hashmap.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -30,8 +31,10 @@ typedef char tcptable_identity_is_the_row_prefix
 
 static int same_identity(const tcptable_row *a, const tcptable_row *b)
 {
+    /* The same 4-tuple in two network namespaces is two sockets. */
     return a->local_port == b->local_port && a->remote_port == b->remote_port &&
-           a->family == b->family && memcmp(a, b, ADDRESSES_AND_SCOPES) == 0;
+           a->family == b->family && a->netns == b->netns &&
+           memcmp(a, b, ADDRESSES_AND_SCOPES) == 0;
 }
 
 static int same_socket(const tcptable_row *a, const tcptable_row *b)
@@ -54,7 +57,7 @@ static uint64_t identity_hash(const tcptable_row *row)
         memcpy(&word, (const unsigned char *)row + offset, sizeof(word));
         hash = mix(hash, word);
     }
-    return mix(hash, ((uint64_t)row->local_port << 16) | row->remote_port);
+    return mix(mix(hash, ((uint64_t)row->local_port << 16) | row->remote_port), row->netns);
 }
 
 static uint64_t socket_hash(uint64_t identity, const tcptable_row *row)
@@ -64,11 +67,11 @@ static uint64_t socket_hash(uint64_t identity, const tcptable_row *row)
 
 /* Rows of `before` chained by key.  Every index is stored plus one, so 0 means none. */
 typedef struct {
-    uint32_t *head;   /* slot -> first row of the key (the row keys are compared with) */
-    uint32_t *cursor; /* slot -> first row of the key not yet taken */
-    uint32_t *next;   /* row -> next row of the same key */
-    size_t mask;
-    int exact;        /* keyed by same_socket, else same_identity */
+    tcptable_hashmap map; /* the key's hash -> first row of the key (the row keys are
+                           * compared with) */
+    uint32_t *cursor;     /* slot of map -> first row of the key not yet taken */
+    uint32_t *next;       /* row -> next row of the same key */
+    int exact;            /* keyed by same_socket, else same_identity */
 } chain_index;
 
 static int keys_equal(const chain_index *index, const tcptable_row *a, const tcptable_row *b)
@@ -80,23 +83,23 @@ static int keys_equal(const chain_index *index, const tcptable_row *a, const tcp
 static size_t find_slot(const chain_index *index, const tcptable_row *before, uint64_t hash,
                         const tcptable_row *row)
 {
-    size_t slot = (size_t)hash & index->mask;
-    while (index->head[slot] != 0 && !keys_equal(index, &before[index->head[slot] - 1], row))
-        slot = (slot + 1) & index->mask;
+    const tcptable_hashmap *map = &index->map;
+    size_t slot = tcptable_hashmap_start(map, hash);
+    while (map->values[slot] != 0 &&
+           !(map->keys[slot] == hash && keys_equal(index, &before[map->values[slot] - 1], row)))
+        slot = tcptable_hashmap_next(map, slot);
     return slot;
 }
 
-/* Index the before rows not matched yet, in a table of at least twice as many slots (the
- * arrays hold enough for all rows): a later pass indexes only what the earlier ones left. */
+/* Index the before rows not matched yet, in a map sized for them (its memory and the cursors
+ * were reserved for all rows, so the reset allocates nothing): a later pass indexes only what
+ * the earlier ones left, in a table small enough to stay in cache. */
 static void build_index(chain_index *index, const tcptable_row *before, size_t before_count,
                         const uint64_t *hashes, const uint8_t *before_matched, size_t unmatched,
                         int exact)
 {
-    size_t i, slots = 16;
-    while (slots < 2 * unmatched)
-        slots <<= 1;
-    index->mask = slots - 1;
-    memset(index->head, 0, slots * sizeof(*index->head));
+    size_t i;
+    tcptable_hashmap_reset(&index->map, unmatched);
     index->exact = exact;
     /* Backwards, prepending: each chain ends up in table order. */
     for (i = before_count; i-- > 0;) {
@@ -106,8 +109,9 @@ static void build_index(chain_index *index, const tcptable_row *before, size_t b
             continue;
         hash = exact ? socket_hash(hashes[i], &before[i]) : hashes[i];
         slot = find_slot(index, before, hash, &before[i]);
-        index->next[i] = index->head[slot];
-        index->head[slot] = (uint32_t)(i + 1);
+        index->next[i] = index->map.values[slot];
+        index->map.keys[slot] = hash;
+        index->map.values[slot] = (uint32_t)(i + 1);
         index->cursor[slot] = (uint32_t)(i + 1);
     }
 }
@@ -124,7 +128,7 @@ static uint32_t take(chain_index *index, const tcptable_row *before, uint64_t ha
 {
     size_t slot = find_slot(index, before, hash, row);
     uint32_t candidate;
-    if (index->head[slot] == 0)
+    if (index->map.values[slot] == 0)
         return 0;
     /* Taken rows at the front of the chain are passed once for all. */
     while (index->cursor[slot] != 0 && before_matched[index->cursor[slot] - 1])
@@ -195,9 +199,9 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
                   const tcptable_row *after, size_t after_count, uint32_t *after_match,
                   uint8_t *before_matched, tcptable_diff_counts *counts)
 {
-    chain_index index;
+    chain_index index = {{NULL, NULL, 0, 0}, NULL, NULL, 0};
     uint64_t *hashes;
-    size_t slots = 16, i, matched = 0, changed = 0;
+    size_t i, matched = 0, changed = 0;
     int pass;  /* 2: exact; 1: identity, rows with an inode; 0: identity, the rest */
     if (counts == NULL)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0, "diff: counts is NULL");
@@ -209,26 +213,27 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
     if (before_count >= UINT32_MAX || after_count >= UINT32_MAX)
         return tcptable_fail_status(status, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                     "diff: more rows than a table can hold");
-    while (slots < 2 * before_count)
-        slots <<= 1;
-    /* One hash per row of both tables: identities of before first, then of after. */
-    hashes = malloc((before_count + after_count + 1) * sizeof(*hashes));
-    index.head = malloc(slots * sizeof(*index.head));
-    index.cursor = malloc(slots * sizeof(*index.cursor));
-    index.next = malloc((before_count + 1) * sizeof(*index.next));
-    if (hashes == NULL || index.head == NULL || index.cursor == NULL || index.next == NULL) {
-        free(hashes);
-        free(index.head);
-        free(index.cursor);
-        free(index.next);
-        return tcptable_fail_status(status, TCPTABLE_ERR_NO_MEMORY, 0, 0,
-                                    "diff: cannot allocate an index of %zu rows", before_count);
-    }
     memset(before_matched, 0, before_count);
     for (i = 0; i < after_count; i++)
         after_match[i] = TCPTABLE_DIFF_UNMATCHED;
     matched = pair_aligned(before, before_count, after, after_count, after_match,
                            before_matched, &changed);
+    /* One hash per row of both tables (identities of before first, then of after), and an
+     * index for the before rows pair_aligned left: often few, so a small table that stays in
+     * cache (diff(s, s) needs none). */
+    hashes = malloc((before_count + after_count + 1) * sizeof(*hashes));
+    index.next = malloc((before_count + 1) * sizeof(*index.next));
+    if (tcptable_hashmap_reserve(&index.map, before_count - matched) == TCPTABLE_OK)
+        index.cursor =
+            malloc(tcptable_hashmap_slots(before_count - matched) * sizeof(*index.cursor));
+    if (hashes == NULL || index.cursor == NULL || index.next == NULL) {
+        free(hashes);
+        tcptable_hashmap_free(&index.map);
+        free(index.cursor);
+        free(index.next);
+        return tcptable_fail_status(status, TCPTABLE_ERR_NO_MEMORY, 0, 0,
+                                    "diff: cannot allocate an index of %zu rows", before_count);
+    }
     /* Hashes only for the rows the passes below will look at. */
     for (i = 0; i < before_count; i++)
         if (!before_matched[i])
@@ -258,7 +263,7 @@ int tcptable_diff(tcptable_status *status, const tcptable_row *before, size_t be
         }
     }
     free(hashes);
-    free(index.head);
+    tcptable_hashmap_free(&index.map);
     free(index.cursor);
     free(index.next);
     counts->opened = after_count - matched;

@@ -12,6 +12,8 @@
 
 #include "tcptable.h"
 
+#include <string.h>
+
 #if defined(__MINGW32__) && !defined(__clang__)
 #define TCPTABLE_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
 #elif defined(__GNUC__)
@@ -54,37 +56,17 @@ struct tcptable_poller {
      * record of rows[i] is stats[i].  NULL when the caller wants none. */
     struct tcptable_stats *stats;
 
-    /* Windows: the iphlpapi seam by raw index, GetTcpTable2 then GetTcp6Table2 (NULL = the
-     * real functions). */
-    tcptable_get_table_fn get_table[TCPTABLE_RAW_COUNT];
-
-    /* Linux: the sock_diag socket, kept open between polls (-1 = none), and whether sock_diag
-     * was found missing (then the default source is /proc/net/tcp*). */
-    int netlink_fd;
-    int netlink_missing;
-    uint32_t netlink_sequence; /* last sequence number used */
-    int netlink_error;       /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
-    int netlink_one_walk;    /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
-    long process;              /* the process of the last fetch (0 = none yet): a fork child
-                                * must not share its parent's socket and directory descriptors */
-    size_t netlink_recv_space; /* bytes offered to each recv; grows if a datagram was larger */
-
-    /* Linux: the system calls the backend makes (a NULL member = the real call). */
-    tcptable_linux_calls linux_calls;
-
-    /* Linux: what the owner lookup learned in earlier polls (tcptable_owners_linux.c); NULL
-     * until the first poll with pids. */
-    struct tcptable_owners *owners;
-
-    /* Windows: the process snapshot buffer of tcptable_process_names(), kept between calls. */
-    tcptable_raw names_raw;
+    /* What the OS backend keeps between polls (its sockets, caches and test seams), behind one
+     * pointer: each backend defines struct tcptable_os_state in its own header
+     * (linux/tcptable_linux.h, windows/tcptable_windows.h), allocates it in tcptable_os_new()
+     * and frees it in tcptable_os_release().  NULL on an OS that keeps nothing. */
+    struct tcptable_os_state *os;
 
     /* The sort's keys, order and gathered rows, kept between polls (tcptable_sort.c). */
     tcptable_raw sort_scratch;
 };
 
-/* Whether family "all" is one walk of the kernel's TCP hash or two dumps. */
-enum { TCPTABLE_ONE_WALK_TRY = 0, TCPTABLE_ONE_WALK_REFUSED = 1, TCPTABLE_ONE_WALK_OFF = 2 };
+/* ---- tcptable_errors.c ---- */
 
 /* Record a failure in poller->status and return code.  os_error_kind/os_error may be 0. */
 int tcptable_fail(tcptable_poller *poller, int code, int os_error_kind, uint32_t os_error,
@@ -100,6 +82,11 @@ int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, 
 /* Fail with errno's value and text: "<what>: <strerror>". */
 int tcptable_fail_errno(tcptable_poller *poller, int err, const char *what);
 
+/* Data the OS should never send: fail with TCPTABLE_ERR_BAD_DATA and errno EBADMSG. */
+int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...) TCPTABLE_PRINTF(2, 3);
+
+/* ---- tcptable_raw.c ---- */
+
 /* Make raw->data hold at least `size` bytes, keeping its contents.  Grows geometrically;
  * fails with TCPTABLE_ERR_NO_MEMORY (naming `what`) when size is absurd or malloc fails. */
 int tcptable_raw_reserve(tcptable_poller *poller, tcptable_raw *raw, size_t size,
@@ -113,15 +100,23 @@ int tcptable_raw_reserve(tcptable_poller *poller, tcptable_raw *raw, size_t size
 void tcptable_clear_reply(tcptable_poller *poller);
 
 /* Store an IPv4 address (4 bytes, network order) as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
-void tcptable_set_ipv4(uint8_t out[16], const void *ipv4);
+static inline void tcptable_set_ipv4(uint8_t out[16], const void *ipv4)
+{
+    memset(out, 0, 10);
+    out[10] = 0xff;
+    out[11] = 0xff;
+    memcpy(out + 12, ipv4, 4);
+}
 
 /* tcptable_sort_rows(): Order=TRUE, in tcptable_sort.c. */
 #include "tcptable_sort.h"
 
 /* Per-OS backend: exactly one of tcptable_windows.c, tcptable_linux.c, tcptable_other.c
- * defines these for a given build.  os_fetch fills poller->raw (and may set
+ * defines these for a given build.  os_new sets poller->os (a failure leaves the poller
+ * unusable: tcptable_poller_new() frees it and returns NULL); os_fetch fills poller->raw (and may set
  * sorted_by_source) and counts at most the rows the decode will write; os_decode writes the
  * rows that pass poller->filter's states and ports, pid included when TCPTABLE_PIDS is set. */
+int tcptable_os_new(tcptable_poller *poller);
 int tcptable_os_fetch(tcptable_poller *poller);
 int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capacity,
                        size_t *written);

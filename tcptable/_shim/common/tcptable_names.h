@@ -28,4 +28,9 @@ int tcptable_process_names(tcptable_poller *poller, const uint32_t *pids, size_t
 
 /* cdef end */
 
+/* Each OS's half of tcptable_process_names() (tcptable_names_<os>.c, tcptable_other.c): pids
+ * and names are not NULL, count > 0 and every name is already "". */
+int tcptable_os_process_names(tcptable_poller *poller, const uint32_t *pids, size_t count,
+                              char *names);
+
 #endif /* TCPTABLE_NAMES_H */

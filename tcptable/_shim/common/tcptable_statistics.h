@@ -39,4 +39,8 @@ int tcptable_statistics(tcptable_poller *poller, int families, tcptable_tcp_stat
 
 /* cdef end */
 
+/* Each OS's half of tcptable_statistics() (tcptable_statistics_<os>.c, tcptable_other.c):
+ * out is not NULL and zeroed, families a valid mask, the status cleared. */
+int tcptable_os_statistics(tcptable_poller *poller, int families, tcptable_tcp_statistics *out);
+
 #endif /* TCPTABLE_STATISTICS_H */

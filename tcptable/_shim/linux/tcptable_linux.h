@@ -1,11 +1,14 @@
 /*
- * tcptable_linux.h - what the Linux rooms share: the system-call seam, the state map, a
- * decimal parser, and each room's entry points.  Internal; not part of the CFFI interface.
+ * tcptable_linux.h - what the Linux units share: the poller's Linux state, the system-call
+ * seam, the state map, a decimal parser, and each unit's entry points.  Internal; not part of
+ * the CFFI interface.
  *
+ *   tcptable_syscalls_linux.c the system-call seam (socket, sendto, recv, open, read, clock)
  *   tcptable_linux.c          the backend interface: source choice, fallback, decode order
  *   tcptable_netlink.c        NETLINK_SOCK_DIAG inet_diag dumps (what `ss` uses)
  *   tcptable_procnet.c        the /proc/net/tcp and /proc/net/tcp6 text
- *   tcptable_owners_linux.c   owning pids by socket inode from /proc/PID/fd
+ *   tcptable_owners_linux.c   owning pids by socket inode: the cache kept between polls
+ *   tcptable_owners_search_linux.c   ... and the /proc/PID/fd search for unknown sockets
  */
 #ifndef TCPTABLE_LINUX_H
 #define TCPTABLE_LINUX_H
@@ -13,8 +16,44 @@
 #if defined(__linux__)
 
 #include "tcptable_internal.h"
+#include "tcptable_testing.h"
 
-/* The system calls through the poller's seam (tcptable_poller_set_linux_calls). */
+/* Whether family "all" is one walk of the kernel's TCP hash or two dumps. */
+enum { TCPTABLE_ONE_WALK_TRY = 0, TCPTABLE_ONE_WALK_REFUSED = 1, TCPTABLE_ONE_WALK_OFF = 2 };
+
+/* What a Linux poller keeps between polls (poller->os). */
+struct tcptable_os_state {
+    /* The sock_diag socket, kept open between polls (-1 = none), and whether sock_diag was
+     * found missing (then the default source is /proc/net/tcp*). */
+    int netlink_fd;
+    int netlink_missing;
+    uint32_t netlink_sequence; /* last sequence number used */
+    int netlink_error;         /* errno of the kernel's NLMSG_ERROR to the last request, or 0 */
+    int netlink_one_walk;      /* a TCPTABLE_ONE_WALK_* value (tcptable_netlink.c) */
+    long process;              /* the process of the last fetch (0 = none yet): a fork child
+                                * must not share its parent's socket and directory descriptors */
+    size_t netlink_recv_space; /* bytes offered to each recv; grows if a datagram was larger */
+
+    /* The system calls the backend makes (a NULL member = the real call). */
+    tcptable_linux_calls calls;
+
+    /* What the owner lookup learned in earlier polls (tcptable_owners_linux.c); NULL until
+     * the first poll with pids. */
+    struct tcptable_owners *owners;
+
+    /* The network namespaces to read besides (or instead of) the poller's own
+     * (tcptable_netns_linux.c); NULL = the own one only.  netns_current is the one being
+     * fetched (NULL: the own one), netlink_netns the inode of netlink_fd's namespace,
+     * procnet_pid the process whose /proc/PID/net/tcp* the /proc source reads (0:
+     * /proc/net/tcp*). */
+    struct tcptable_netns *netns;
+    struct tcptable_netns_entry *netns_current;
+    uint64_t netlink_netns;
+    uint32_t procnet_pid;
+};
+
+/* The system calls through the poller's seam (tcptable_poller_set_linux_calls), in
+ * tcptable_syscalls_linux.c. */
 int tcptable_sys_socket(tcptable_poller *poller, int domain, int type, int protocol);
 ptrdiff_t tcptable_sys_sendto(tcptable_poller *poller, int fd, const void *buffer, size_t length,
                               int flags, const void *address, uint32_t address_length);
@@ -23,15 +62,56 @@ ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_
 int tcptable_sys_open(tcptable_poller *poller, const char *path, int flags);
 ptrdiff_t tcptable_sys_read(tcptable_poller *poller, int fd, void *buffer, size_t length);
 uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller);
+int tcptable_sys_setns(tcptable_poller *poller, int fd, int nstype);
+int tcptable_sys_fstatat(tcptable_poller *poller, int dirfd, const char *path,
+                         tcptable_file_status *status, int flags);
+ptrdiff_t tcptable_sys_getdents64(tcptable_poller *poller, int fd, void *buffer, size_t length);
+int tcptable_sys_ioctl(tcptable_poller *poller, int fd, unsigned long request);
 
-/* Data the kernel should never send: fail with TCPTABLE_ERR_BAD_DATA and errno EBADMSG. */
-int tcptable_fail_bad_data(tcptable_poller *poller, const char *format, ...) TCPTABLE_PRINTF(2, 3);
+/* tcptable_linux.c: fetch poller->families from `source` into poller->raw (the fetch of one
+ * namespace), and decode poller->raw into rows (no owners, netns left 0). */
+int tcptable_linux_fetch_with(tcptable_poller *poller, int source);
+int tcptable_linux_decode_raw(tcptable_poller *poller, tcptable_row *rows, size_t *written);
 
 /* Linux TCP state (include/net/tcp_states.h) -> MIB_TCP_STATE; fails on an unknown one. */
-int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state, uint8_t *out);
+static inline int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state,
+                                       uint8_t *out)
+{
+    /* Linux TCP state numbers -> MIB_TCP_STATE numbers. */
+    static const uint8_t linux_to_mib_state[13] = {
+        0,  /* 0: unused */
+        5,  /* TCP_ESTABLISHED -> MIB_TCP_STATE_ESTAB */
+        3,  /* TCP_SYN_SENT */
+        4,  /* TCP_SYN_RECV -> SYN_RCVD */
+        6,  /* TCP_FIN_WAIT1 */
+        7,  /* TCP_FIN_WAIT2 */
+        11, /* TCP_TIME_WAIT */
+        1,  /* TCP_CLOSE -> CLOSED */
+        8,  /* TCP_CLOSE_WAIT */
+        10, /* TCP_LAST_ACK */
+        2,  /* TCP_LISTEN */
+        9,  /* TCP_CLOSING */
+        4,  /* TCP_NEW_SYN_RECV (a request socket) -> SYN_RCVD, as ss shows it */
+    };
+    if (linux_state == 0 || linux_state > 12)
+        return tcptable_fail_bad_data(poller, "unknown Linux TCP state %u", linux_state);
+    *out = linux_to_mib_state[linux_state];
+    return TCPTABLE_OK;
+}
 
 /* A run of decimal digits at *cursor; -1 if there is none. */
-int tcptable_parse_decimal(const char **cursor, uint64_t *value);
+static inline int tcptable_parse_decimal(const char **cursor, uint64_t *value)
+{
+    const char *p = *cursor;
+    uint64_t v = 0;
+    if (*p < '0' || *p > '9')
+        return -1;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    *cursor = p;
+    *value = v;
+    return 0;
+}
 
 /* tcptable_netlink.c: dump one family (AF_INET / AF_INET6) into raw, counting its rows;
  * TCPTABLE_ERR_NOT_SUPPORTED when this kernel has no sock_diag for TCP.  fetch_both dumps
@@ -45,6 +125,12 @@ struct tcptable_stats;
 size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, struct tcptable_stats *stats, int *rc);
 void tcptable_netlink_close(tcptable_poller *poller);
+
+/* tcptable_netlink.c: does the socket of `row` still exist with its inode?  One sock_diag
+ * request for that socket by its addresses and ports (no dump), on the dumps' socket, through
+ * the system-call seam, with the dumps' receive timeout and EINTR rules.  1 = yes, 0 = it has
+ * closed, -1 = could not tell (the poller's status is left as it was). */
+int tcptable_netlink_socket_open(tcptable_poller *poller, const tcptable_row *row);
 
 /* tcptable_netlink.c: what narrows a dump request in the kernel, for either request type
  * (inet_diag_req_v2, or the older inet_diag_req): the Linux state bitmask from the filter's

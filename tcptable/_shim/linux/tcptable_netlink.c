@@ -7,12 +7,13 @@
 #endif
 
 #include "tcptable_internal.h"
-#include "tcptable_netlink.h"
+#include "tcptable_testing.h"
 
 #if defined(__linux__)
 #include "tcptable_linux.h"
 #include "tcptable_filter.h"
 #include "tcptable_stats.h"
+#include "tcptable_netns.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -107,7 +108,9 @@ static int is_transient(int err)
 static int open_socket(tcptable_poller *poller)
 {
     struct timeval timeout;
-    int fd = tcptable_sys_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    /* Inside the namespace being fetched (tcptable_netns.c); the poller's own otherwise. */
+    int fd = tcptable_netns_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+                                   NETLINK_SOCK_DIAG);
     if (fd < 0) {
         int err = errno;
         if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT || err == EACCES || err == EPERM)
@@ -124,7 +127,7 @@ static int open_socket(tcptable_poller *poller)
         close(fd);
         return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket: SO_RCVTIMEO");
     }
-    poller->netlink_fd = fd;
+    poller->os->netlink_fd = fd;
     return TCPTABLE_OK;
 }
 
@@ -141,21 +144,21 @@ static int dump_once(tcptable_poller *poller, tcptable_raw *raw, int family, uin
     size_t length;
     int rc;
 
-    poller->netlink_error = 0;
+    poller->os->netlink_error = 0;
     raw->used = 0;
     raw->rows = 0;
-    if (poller->netlink_fd < 0) {
+    if (poller->os->netlink_fd < 0) {
         rc = open_socket(poller);
         if (rc != TCPTABLE_OK)
             return rc;
     }
     /* A fresh number per dump: replies to an earlier, abandoned dump can never be counted. */
-    raw->sequence = ++poller->netlink_sequence;
+    raw->sequence = ++poller->os->netlink_sequence;
     length = build_request(poller, message.bytes, family, raw->sequence);
     raw->reply_type = message.header.nlmsg_type;
     memset(&kernel, 0, sizeof(kernel));
     kernel.nl_family = AF_NETLINK;
-    if (tcptable_sys_sendto(poller, poller->netlink_fd, message.bytes, length, 0, &kernel,
+    if (tcptable_sys_sendto(poller, poller->os->netlink_fd, message.bytes, length, 0, &kernel,
                             (uint32_t)sizeof(kernel)) < 0) {
         int err = errno;
         if (err == ENOBUFS)
@@ -208,8 +211,8 @@ int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
 {
     uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
     int tries, rc = TCPTABLE_OK;
-    if (poller->netlink_recv_space == 0)
-        poller->netlink_recv_space = NETLINK_RECV_SPACE;
+    if (poller->os->netlink_recv_space == 0)
+        poller->os->netlink_recv_space = NETLINK_RECV_SPACE;
     for (tries = 1; tries <= TCPTABLE_DUMP_TRIES; tries++) {
         rc = dump_once(poller, raw, family, deadline);
         if (rc == TCPTABLE_OK)
@@ -234,13 +237,13 @@ int tcptable_netlink_fetch(tcptable_poller *poller, tcptable_raw *raw, int famil
 int tcptable_netlink_fetch_both(tcptable_poller *poller, tcptable_raw *raw4, tcptable_raw *raw6)
 {
     int rc;
-    if (poller->netlink_one_walk == TCPTABLE_ONE_WALK_TRY) {
+    if (poller->os->netlink_one_walk == TCPTABLE_ONE_WALK_TRY) {
         rc = tcptable_netlink_fetch(poller, raw4, AF_UNSPEC);
-        if (rc == TCPTABLE_OK || poller->netlink_error == 0 || is_transient(poller->netlink_error))
+        if (rc == TCPTABLE_OK || poller->os->netlink_error == 0 || is_transient(poller->os->netlink_error))
             return rc; /* both families are in raw4; or a failure that is not a refusal */
         /* The kernel answered the one-walk request with an error: this kernel does not run it
          * (or not with these arguments).  Two dumps, now and for every later poll. */
-        poller->netlink_one_walk = TCPTABLE_ONE_WALK_REFUSED;
+        poller->os->netlink_one_walk = TCPTABLE_ONE_WALK_REFUSED;
         tcptable_clear_reply(poller);
     }
     rc = tcptable_netlink_fetch(poller, raw4, AF_INET);
@@ -258,13 +261,13 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
         ptrdiff_t received;
         size_t offset, end, space, start = raw->used;
         int current = 0; /* messages of this dump in the datagram */
-        int rc = tcptable_raw_reserve(poller, raw, raw->used + poller->netlink_recv_space,
+        int rc = tcptable_raw_reserve(poller, raw, raw->used + poller->os->netlink_recv_space,
                                       "sock_diag dump");
         if (rc != TCPTABLE_OK)
             return rc;
         /* A multiple of 4, so that the next datagram starts aligned too. */
         space = (raw->capacity - raw->used) & ~(size_t)(NLMSG_ALIGNTO - 1);
-        received = tcptable_sys_recv(poller, poller->netlink_fd, raw->data + raw->used, space,
+        received = tcptable_sys_recv(poller, poller->os->netlink_fd, raw->data + raw->used, space,
                                      MSG_TRUNC);
         if (received < 0) {
             int err = errno;
@@ -283,7 +286,7 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
             if ((size_t)received > NETLINK_RECV_SPACE_LIMIT)
                 return tcptable_fail_bad_data(poller,
                                               "sock_diag recv: datagram of %td bytes", received);
-            poller->netlink_recv_space = NLMSG_ALIGN((size_t)received);
+            poller->os->netlink_recv_space = NLMSG_ALIGN((size_t)received);
             return restart(poller, EMSGSIZE, "sock_diag recv: datagram truncated");
         }
         /* Walk this datagram: count rows, stop at NLMSG_DONE, surface errors. */
@@ -330,7 +333,7 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
                                                   "sock_diag dump: NLMSG_ERROR with error %d",
                                                   error->error);
                 err = -error->error;
-                poller->netlink_error = err; /* the kernel refused this request */
+                poller->os->netlink_error = err; /* the kernel refused this request */
                 /* ENOENT: the tcp_diag module is missing for this family. */
                 if (err == ENOENT || err == EOPNOTSUPP)
                     return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED,
@@ -466,11 +469,89 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
 }
 
 
+/* ---- one socket, by its addresses and ports (no dump) ------------------------------------- */
+
+/* Room for the reply to a single-socket request: one inet_diag_msg without attributes, or an
+ * NLMSG_ERROR; a larger datagram is truncated, and only its header is read. */
+#define NETLINK_LOOKUP_SPACE 1024
+
+int tcptable_netlink_socket_open(tcptable_poller *poller, const tcptable_row *row)
+{
+    struct {
+        struct nlmsghdr header;
+        struct inet_diag_req_v2 request;
+    } message;
+    union {
+        struct nlmsghdr header;
+        unsigned char bytes[NETLINK_LOOKUP_SPACE];
+    } reply;
+    struct sockaddr_nl kernel;
+    const struct nlmsghdr *header = &reply.header;
+    tcptable_status saved = poller->status;
+    uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
+    uint32_t sequence;
+    ptrdiff_t length;
+    /* The dumps' socket: it has their receive timeout, and a reply left over from a lookup
+     * that timed out carries a sequence number no later dump or lookup waits for.  Whatever
+     * fails here is "could not tell", never the poll's error. */
+    if (poller->os->netlink_fd < 0 && open_socket(poller) != TCPTABLE_OK) {
+        poller->status = saved;
+        return -1;
+    }
+    memset(&message, 0, sizeof(message));
+    memset(&kernel, 0, sizeof(kernel));
+    kernel.nl_family = AF_NETLINK;
+    sequence = ++poller->os->netlink_sequence;
+    message.header.nlmsg_len = sizeof(message);
+    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    message.header.nlmsg_flags = NLM_F_REQUEST;
+    message.header.nlmsg_seq = sequence;
+    message.request.sdiag_family = row->family == 4 ? AF_INET : AF_INET6;
+    message.request.sdiag_protocol = IPPROTO_TCP;
+    message.request.idiag_states = ~0u;
+    message.request.id.idiag_sport = htons(row->local_port);
+    message.request.id.idiag_dport = htons(row->remote_port);
+    if (row->family == 4) {
+        memcpy(message.request.id.idiag_src, row->local_addr + 12, 4);
+        memcpy(message.request.id.idiag_dst, row->remote_addr + 12, 4);
+    } else {
+        memcpy(message.request.id.idiag_src, row->local_addr, 16);
+        memcpy(message.request.id.idiag_dst, row->remote_addr, 16);
+    }
+    message.request.id.idiag_if = row->local_scope_id;
+    message.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+    message.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    if (tcptable_sys_sendto(poller, poller->os->netlink_fd, &message, sizeof(message), 0, &kernel,
+                            (uint32_t)sizeof(kernel)) != (ptrdiff_t)sizeof(message))
+        return -1;
+    for (;;) { /* skip any late reply to an earlier request */
+        length = tcptable_sys_recv(poller, poller->os->netlink_fd, reply.bytes, sizeof(reply), 0);
+        if (length < (ptrdiff_t)sizeof(struct nlmsghdr) || !NLMSG_OK(header, (size_t)length))
+            return -1; /* EAGAIN after the receive timeout, an error, or a malformed reply */
+        if (header->nlmsg_seq == sequence)
+            break;
+        if (tcptable_sys_monotonic_ms(poller) > deadline)
+            return -1;
+    }
+    if (header->nlmsg_type == NLMSG_ERROR) {
+        const struct nlmsgerr *error = NLMSG_DATA(header);
+        if (header->nlmsg_len >= NLMSG_LENGTH(sizeof(*error)) && error->error == -ENOENT)
+            return 0;
+        return -1;
+    }
+    if (header->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+        header->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+        const struct inet_diag_msg *found = NLMSG_DATA(header);
+        return found->idiag_inode == row->inode ? 1 : 0;
+    }
+    return -1;
+}
+
 void tcptable_netlink_close(tcptable_poller *poller)
 {
-    if (poller->netlink_fd >= 0)
-        close(poller->netlink_fd);
-    poller->netlink_fd = -1;
+    if (poller->os->netlink_fd >= 0)
+        close(poller->os->netlink_fd);
+    poller->os->netlink_fd = -1;
 }
 
 #endif /* __linux__ */
@@ -478,6 +559,11 @@ void tcptable_netlink_close(tcptable_poller *poller)
 /* Every OS has the knob (the cdef declares it everywhere); only Linux reads it. */
 int tcptable_netlink_set_one_walk(tcptable_poller *poller, int enabled)
 {
-    poller->netlink_one_walk = enabled ? TCPTABLE_ONE_WALK_TRY : TCPTABLE_ONE_WALK_OFF;
+#if defined(__linux__)
+    poller->os->netlink_one_walk = enabled ? TCPTABLE_ONE_WALK_TRY : TCPTABLE_ONE_WALK_OFF;
+#else
+    (void)poller;
+    (void)enabled;
+#endif
     return TCPTABLE_OK;
 }

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,10 +40,16 @@ static int check_text(tcptable_poller *poller, const tcptable_raw *raw, const ch
 
 int tcptable_procnet_fetch(tcptable_poller *poller, tcptable_raw *raw, int family)
 {
-    const char *path = family == 4 ? "/proc/net/tcp" : "/proc/net/tcp6";
+    char path[64];
     uint64_t deadline = tcptable_sys_monotonic_ms(poller) + TCPTABLE_LINUX_TIMEOUT_MS;
     int fd, rc;
     size_t i, lines = 0;
+    /* Another namespace's table, where the poller could not enter it, is /proc/PID/net/. */
+    if (poller->os->procnet_pid != 0)
+        snprintf(path, sizeof(path), "/proc/%u/net/tcp%s", (unsigned)poller->os->procnet_pid,
+                 family == 4 ? "" : "6");
+    else
+        snprintf(path, sizeof(path), "/proc/net/tcp%s", family == 4 ? "" : "6");
     fd = tcptable_sys_open(poller, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int err = errno;

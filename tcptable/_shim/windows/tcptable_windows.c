@@ -13,12 +13,14 @@
 #define _WIN32_WINNT 0x0600
 #endif
 
+#include "tcptable_windows.h"
 #include "tcptable_windows_rows.h"
 #include "tcptable_stats.h"
 
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <iphlpapi.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* GetTcpTable documents STATUS_UNSUCCESSFUL when the table changed too much between calls;
@@ -36,30 +38,6 @@ static unsigned long real_get_tcp_table2(void *table, unsigned long *size, int o
 static unsigned long real_get_tcp6_table2(void *table, unsigned long *size, int order)
 {
     return GetTcp6Table2((PMIB_TCP6TABLE2)table, size, order ? TRUE : FALSE);
-}
-
-/* FormatMessage's text for a Win32 code, as UTF-8 (the Python side decodes UTF-8; the ANSI
- * code page would garble a localised message), trailing line break and period removed. */
-static int fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what)
-{
-    wchar_t wide[200];
-    char text[200];
-    int length = 0;
-    DWORD wide_length = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-                                       NULL, (DWORD)error, 0, wide,
-                                       (DWORD)(sizeof(wide) / sizeof(wide[0])), NULL);
-    if (wide_length > 0)
-        length = WideCharToMultiByte(CP_UTF8, 0, wide, (int)wide_length, text,
-                                     (int)sizeof(text) - 1, NULL, NULL);
-    while (length > 0 && (text[length - 1] == '\r' || text[length - 1] == '\n' ||
-                          text[length - 1] == ' ' || text[length - 1] == '.'))
-        length--;
-    text[length > 0 ? length : 0] = '\0';
-    if (length <= 0)
-        return tcptable_fail(poller, code, TCPTABLE_OS_ERROR_WIN32, (uint32_t)error,
-                             "%s failed with error %lu (0x%08lX)", what, error, error);
-    return tcptable_fail(poller, code, TCPTABLE_OS_ERROR_WIN32, (uint32_t)error,
-                         "%s failed: %s (error %lu)", what, text, error);
 }
 
 /* One family: call `get` until it fills raw, at most TCPTABLE_MAX_TRIES times. */
@@ -104,8 +82,8 @@ static int fetch_table(tcptable_poller *poller, tcptable_raw *raw, tcptable_get_
         if (error == TCPTABLE_STATUS_UNSUCCESSFUL)
             continue;
         if (error == ERROR_NOT_SUPPORTED)
-            return fail_win32(poller, TCPTABLE_ERR_NOT_SUPPORTED, error, what);
-        return fail_win32(poller, TCPTABLE_ERR_OS, error, what);
+            return tcptable_fail_win32(poller, TCPTABLE_ERR_NOT_SUPPORTED, error, what);
+        return tcptable_fail_win32(poller, TCPTABLE_ERR_OS, error, what);
     }
     return tcptable_fail(poller, TCPTABLE_ERR_TABLE_GROWING, TCPTABLE_OS_ERROR_WIN32,
                          (uint32_t)error,
@@ -140,7 +118,7 @@ int tcptable_os_fetch(tcptable_poller *poller)
                              "collection was switched on one by one "
                              "(SetPerTcpConnectionEStats), which needs administrator rights");
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++) {
-        tcptable_get_table_fn get = poller->get_table[i] ? poller->get_table[i] : tables[i].real;
+        tcptable_get_table_fn get = poller->os->get_table[i] ? poller->os->get_table[i] : tables[i].real;
         if (!(poller->families & tables[i].family))
             continue;
         rc = fetch_table(poller, &poller->raw[i], get, tables[i].row_size, tables[i].name);
@@ -171,17 +149,42 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     return TCPTABLE_OK;
 }
 
-void tcptable_os_release(tcptable_poller *poller)
+int tcptable_os_new(tcptable_poller *poller)
 {
-    (void)poller;
+    poller->os = calloc(1, sizeof(*poller->os));
+    return poller->os != NULL ? TCPTABLE_OK : TCPTABLE_ERR_NO_MEMORY;
 }
 
-int tcptable_fail_win32(tcptable_poller *poller, int code, unsigned long error, const char *what)
+void tcptable_os_release(tcptable_poller *poller)
 {
-    return fail_win32(poller, code, error, what);
+    if (poller->os == NULL)
+        return;
+    free(poller->os->names_raw.data);
+    free(poller->os);
+    poller->os = NULL;
+}
+
+int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
+                                 tcptable_get_table_fn get_tcp6_table2)
+{
+    poller->os->get_table[TCPTABLE_RAW_IPV4] = get_tcp_table2;
+    poller->os->get_table[TCPTABLE_RAW_IPV6] = get_tcp6_table2;
+    return TCPTABLE_OK;
 }
 
 #else
-/* ISO C forbids an empty translation unit. */
-typedef int tcptable_windows_unused;
+
+#include "tcptable_internal.h"
+#include "tcptable_testing.h"
+
+/* Only Windows calls iphlpapi: the seam is accepted and unused elsewhere. */
+int tcptable_poller_set_iphlpapi(tcptable_poller *poller, tcptable_get_table_fn get_tcp_table2,
+                                 tcptable_get_table_fn get_tcp6_table2)
+{
+    (void)poller;
+    (void)get_tcp_table2;
+    (void)get_tcp6_table2;
+    return TCPTABLE_OK;
+}
+
 #endif /* _WIN32 */
