@@ -237,7 +237,7 @@ static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
                         const size_t *remaining)
 {
     struct stat status;
-    int rc;
+    int rc, skipped = 0; /* an fd was left unread that a later stage may need */
     if (process->dirfd >= 0 && !tcptable_owners_process_alive(owners, process))
         process_forget(process); /* and scan whichever process has the pid now */
     process->scanned = owners->generation;
@@ -263,8 +263,13 @@ static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
         long length = syscall(SYS_getdents64, process->dirfd, owners->dirents,
                               sizeof(owners->dirents));
         long offset = 0;
-        if (length <= 0)
-            return TCPTABLE_OK; /* the end, or the process exited */
+        if (length <= 0) {
+            /* The end, or the process exited.  Nothing skipped: stage 4 has nothing left to
+             * read in it (a one-shot poll, where every process is new, then lists each once). */
+            if (length == 0 && !skipped)
+                process->whole = owners->generation;
+            return TCPTABLE_OK;
+        }
         while (offset < length) {
             const unsigned char *record = owners->dirents + offset;
             unsigned short record_length = *(const unsigned short *)(record + 16);
@@ -280,8 +285,10 @@ static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
                 if (entry != NULL && (entry->pid != process->pid || entry->fd != (int32_t)fd))
                     entry = NULL; /* a stale key: that entry moved on */
                 if (entry == NULL ? !(which & READ_UNKNOWN)
-                                  : !(which & READ_KNOWN) || entry->read == owners->generation)
+                                  : !(which & READ_KNOWN) || entry->read == owners->generation) {
+                    skipped |= entry == NULL || entry->read != owners->generation;
                     continue;
+                }
             }
             {
                 uint64_t inode = tcptable_owners_read_fd(process->dirfd, (int32_t)fd);
@@ -494,6 +501,8 @@ static int search_processes(tcptable_poller *poller, struct tcptable_owners *own
      * missing: what today's full scan reads, so nothing it would find can be missed. */
     for (i = 0; i < owners->process_count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++) {
         owner_process *process = &owners->processes[i];
+        if (process->whole == owners->generation)
+            continue; /* every fd of it was read in this poll already */
         /* A process scanned earlier in this poll had its unknown fds read then. */
         rc = scan_process(poller, owners, process,
                           process->scanned == owners->generation ? READ_KNOWN : READ_ALL, 0,
