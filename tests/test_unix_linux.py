@@ -67,7 +67,7 @@ def sockets() -> Iterator[dict[str, Any]]:
     abstract_name = f"tcptable-test-{os.getpid()}"
     abstract.bind("\0" + abstract_name)
     seqpacket = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    odd_path = os.path.join(directory, "caf\udce9")  # the byte 0xE9: not UTF-8
+    odd_path = os.path.join(directory, "odd\udce9")  # the byte 0xE9: not UTF-8
     odd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     odd.bind(odd_path)
     yield {
