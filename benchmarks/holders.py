@@ -264,3 +264,64 @@ def _fork_fd_holders(commands: Connection, processes: int, fds: int) -> None:
     os.close(stop_write)  # the grandchildren's read returns: they exit
     for pid in children:
         os.waitpid(pid, 0)
+
+
+class CloseChurn:
+    """A child process that opens and closes loopback connections at a steady pace: `rate`
+    sockets destroyed per second (each connection is two: its client and server ends, both
+    closed by a reset, so no TIME_WAIT row is left behind), on a grid of 1 ms ticks.
+    `achieved` (after exit) is the rate the child actually kept."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.child: Process | None = None
+        self.commands: Connection | None = None
+        self.achieved: float | None = None
+
+    def __enter__(self) -> CloseChurn:
+        self.commands, theirs = Pipe()
+        self.child = Process(target=_churn_closes, args=(theirs, self.rate))
+        self.child.daemon = True
+        self.child.start()
+        if not self.commands.poll(30) or self.commands.recv() != ("ready",):
+            self.__exit__()
+            raise RuntimeError("the close churn did not start within 30 s")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.commands is not None:
+            with contextlib.suppress(OSError):
+                self.commands.send(("stop",))
+                if self.commands.poll(30):
+                    self.achieved = self.commands.recv()[1]
+            self.commands.close()
+        if self.child is not None:
+            self.child.join(30)
+            if self.child.is_alive():
+                self.child.kill()
+                self.child.join(5)
+        self.child = self.commands = None
+
+
+def _churn_closes(commands: Connection, rate: int) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(512)
+    address = listener.getsockname()
+    commands.send(("ready",))
+    connections = 0
+    started = time.monotonic()
+    while not commands.poll(0):
+        # Connections due by now (two closes each); the deficit is made up at once.
+        due = int((time.monotonic() - started) * rate / 2)
+        while connections < due:
+            client = socket.create_connection(address)
+            server, _ = listener.accept()
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, NO_LINGER)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, NO_LINGER)
+            server.close()
+            client.close()
+            connections += 1
+        time.sleep(0.001)
+    commands.send(("stopped", 2 * connections / (time.monotonic() - started)))
+    listener.close()

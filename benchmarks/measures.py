@@ -364,7 +364,32 @@ MEASURES = [
     Measure(
         "fdmix_ss", "fd mix: `ss -tanp`", command(["ss", "-tanp"]), slow=True, scenario="fdmix"
     ),
+    Measure(
+        "closes_off",
+        "5,000 closes/s: `poll_changes()`, pids=True, 10 polls a second",
+        lambda s, k: poller(k, pids=True).poll_changes,
+        slow=True,
+        scenario="closes",
+        period=0.1,
+    ),
+    Measure(
+        "closes_on",
+        "5,000 closes/s: `poll_changes()`, pids=True, closes=True, 10 polls a second",
+        lambda s, k: closes(k).poll_changes,
+        slow=True,
+        scenario="closes",
+        period=0.1,
+    ),
 ]
+
+# Sockets destroyed a second while the "closes" scenario runs (benchmarks/bench_closes.py
+# reports the same comparison with events per poll and the cost of one event).
+CLOSE_RATE = 5000
+
+
+def closes(stack: contextlib.ExitStack) -> tcptable.Poller:
+    needs_linux("close events")
+    return poller(stack, pids=True, closes=True)
 
 
 def run_measure(measure: Measure, setting: Setting) -> Result:

@@ -92,6 +92,17 @@ def measure_size(
             run.results += [
                 measures.Result(m.key, m.label, note=f"failed: {error}", failed=True) for m in mixed
             ]
+        closing = [m for m in measures.MEASURES if m.scenario == "closes"]
+        if closing:
+            try:
+                with holders.CloseChurn(measures.CLOSE_RATE):
+                    for measure in closing:
+                        run.results.append(show(measures.run_measure(measure, setting)))
+            except RuntimeError as error:
+                run.results += [
+                    measures.Result(m.key, m.label, note=f"failed: {error}", failed=True)
+                    for m in closing
+                ]
         rounds, baseline, commands = cli
         if rounds > 0:  # the command beside ss, whole processes (benchmarks/bench_cli.py)
             commands.append(bench_cli.measure_held(sockets, run.rows, rounds, baseline))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._containers import Container, container_of
     from ._enums import Direction, OffloadState, Protocol, State
     from ._errors import NotSupportedError, TcpTableError
+    from ._finished import Finished
     from ._names import process_name
     from ._poller import Poller, snapshot
     from ._rows import ROW_SIZE, Connection
@@ -40,6 +41,7 @@ _LAZY = {
     "State": "_enums",
     "NotSupportedError": "_errors",
     "TcpTableError": "_errors",
+    "Finished": "_finished",
     "process_name": "_names",
     "Poller": "_poller",
     "snapshot": "_poller",
@@ -62,6 +64,7 @@ __all__ = [
     "Connection",
     "Container",
     "Direction",
+    "Finished",
     "NotSupportedError",
     "OffloadState",
     "Poller",

@@ -12,6 +12,8 @@ from ._snapshot import Snapshot
 if TYPE_CHECKING:
     import numpy
 
+    from ._finished import Finished
+
 __all__ = ["Changes", "diff"]
 
 # The shim writes every byte of these buffers before anyone reads them.
@@ -30,6 +32,14 @@ class Changes:
     - ``changed_from``: the state each ``changed`` row had in ``before``, aligned with it: a
       read-only memoryview of one ``State`` number per row (numpy: ``changed_from_array``).
     - ``before``, ``after``: the two snapshots.
+    - ``finished`` (a ``Poller(closes=True)``'s ``poll_changes()`` only, else None): every
+      socket the kernel destroyed since the previous ``poll_changes()``, from close events, in
+      arrival order, with final TCP stats: ``tcptable.Finished``.  A connection that a poll saw
+      and that then closed is in both ``closed`` and ``finished``; one opened and closed between
+      two polls is only in ``finished`` (and in ``finished.unseen``).
+    - ``events_lost``: with ``finished``, how many close events were lost in that time (the
+      kernel's count of events its full queue dropped, plus any past the poller's keep limit);
+      None without close events.
     - ``len(changes)`` is ``len(opened) + len(closed) + len(changed)``; a Changes is true when
       anything changed.
 
@@ -46,7 +56,16 @@ class Changes:
     ...     print(row.local_port, tcptable.State(old).name, "->", row.state.name)
     """
 
-    __slots__ = ("_changed_from", "after", "before", "changed", "closed", "opened")
+    __slots__ = (
+        "_changed_from",
+        "after",
+        "before",
+        "changed",
+        "closed",
+        "events_lost",
+        "finished",
+        "opened",
+    )
 
     def __init__(
         self,
@@ -56,6 +75,8 @@ class Changes:
         closed: Snapshot,
         changed: Snapshot,
         changed_from: memoryview,
+        finished: Finished | None = None,
+        events_lost: int | None = None,
     ) -> None:
         self.before = before
         self.after = after
@@ -63,6 +84,8 @@ class Changes:
         self.closed = closed
         self.changed = changed
         self._changed_from = changed_from
+        self.finished = finished
+        self.events_lost = events_lost
 
     @property
     def changed_from(self) -> memoryview:
@@ -83,9 +106,14 @@ class Changes:
         return len(self) > 0
 
     def __repr__(self) -> str:
+        finished = (
+            ""
+            if self.finished is None
+            else f" finished={len(self.finished)} events_lost={self.events_lost}"
+        )
         return (
             f"<tcptable.Changes opened={len(self.opened)} closed={len(self.closed)} "
-            f"changed={len(self.changed)}>"
+            f"changed={len(self.changed)}{finished}>"
         )
 
 

@@ -37,15 +37,19 @@ class Record(NamedTuple):
 
 
 class Event(NamedTuple):
-    """One change seen by ``--watch``: ``kind`` is "opened", "closed" or "changed"."""
+    """One change seen by ``--watch``: ``kind`` is "opened", "closed", "changed", or
+    "finished" (a connection opened and closed between two polls, known from a close event,
+    with the bytes it sent (acknowledged by the peer) and received)."""
 
     kind: str
     timestamp: float
     record: Record
     old_state: str | None  # the state before, for "changed"
+    bytes_sent: int | None = None  # for "finished"
+    bytes_received: int | None = None
 
 
-_MARKS = {"opened": "+", "closed": "-", "changed": "~"}
+_MARKS = {"opened": "+", "closed": "-", "changed": "~", "finished": "*"}
 
 
 def _scope(scope_id: int) -> str:
@@ -192,6 +196,8 @@ def _event_line(event: Event) -> str:
     state = c.state.name
     if event.old_state is not None:
         state = f"{event.old_state} -> {state}"
+    if event.bytes_sent is not None:
+        state = f"{state} sent {event.bytes_sent} B, received {event.bytes_received} B"
     fields = [
         _local_time(event.timestamp).strftime("%H:%M:%S.%f")[:-3],
         _MARKS[event.kind],
@@ -211,13 +217,24 @@ def _event_dict(event: Event) -> dict[str, Any]:
         "timestamp": event.timestamp,
         "event": event.kind,
         "old_state": event.old_state,
+        "bytes_sent": event.bytes_sent,
+        "bytes_received": event.bytes_received,
     }
     row.update(row_dict(event.record))
     del row["direction"]  # not known for changes
     return row
 
 
-_EVENT_FIELDS = ["time", "timestamp", "event", "old_state", *Connection._fields, "process"]
+_EVENT_FIELDS = [
+    "time",
+    "timestamp",
+    "event",
+    "old_state",
+    *Connection._fields,
+    "process",
+    "bytes_sent",
+    "bytes_received",
+]
 
 
 def write_events(out: IO[str], events: Iterable[Event], output: str, *, header: bool) -> None:

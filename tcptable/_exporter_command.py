@@ -16,11 +16,13 @@ import signal
 import socket
 import threading
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from ._pacing import Pacer
+
+T = TypeVar("T")
 
 __all__ = ["build_parser", "listen_address", "main", "otlp_url"]
 
@@ -148,6 +150,18 @@ def _until_stopped() -> Iterator[threading.Event]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def with_close_events(make: Callable[..., T], **keywords: Any) -> T:
+    """``make(closes=True, **keywords)`` where the OS announces closed sockets (then every
+    close is counted from its event, with its bytes, and the events lost are published), else
+    ``make(**keywords)`` (closes counted from poll differences)."""
+    from ._errors import NotSupportedError
+
+    try:
+        return make(closes=True, **keywords)
+    except NotSupportedError:
+        return make(**keywords)
+
+
 def main(argv: Sequence[str], *, prog: str = "tcptable exporter") -> int:
     """Run the exporter until SIGTERM or Ctrl-C; returns the exit status."""
     parser = build_parser(prog)
@@ -196,7 +210,8 @@ def _serve(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
     registry = CollectorRegistry()
     # Poller() asks the OS for nothing yet; a poll that fails is logged and counted.
     exporter = Exporter(
-        Poller(
+        with_close_events(
+            Poller,
             names=not options.no_names,
             namespaces=namespaces_of(options.netns),
             containers=options.container_labels,
@@ -274,7 +289,11 @@ def _push(options: argparse.Namespace) -> int:
         {"service.name": "tcptable", "service.instance.id": host, "host.name": host}
     )
     provider = MeterProvider(resource=resource, metric_readers=[reader])
-    instruments = instrument(provider, names=not options.no_names, protocol=options.protocol)
+    instruments = with_close_events(
+        lambda **keywords: instrument(provider, **keywords),
+        names=not options.no_names,
+        protocol=options.protocol,
+    )
     timeout_millis = int(_PUSH_TIMEOUT_SECONDS * 1000) * 2
     with _until_stopped() as stop:
         try:

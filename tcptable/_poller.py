@@ -21,6 +21,7 @@ from ._socket_stats import STATS_SIZE
 
 if TYPE_CHECKING:
     from ._changes import Changes
+    from ._finished import Finished
 
 __all__ = ["Poller", "snapshot"]
 
@@ -86,6 +87,10 @@ def _after_fork_in_child() -> None:
     for poller in list(_live_pollers):
         poller._lock = threading.Lock()
         poller._changes_lock = threading.Lock()
+        if poller.closes and poller._handle is not None:
+            # Its own event socket now, not at its first poll: closes in between count too.  A
+            # failure is reported by that poll, which tries again.
+            lib.tcptable_events_after_fork(poller._handle)
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
@@ -122,6 +127,11 @@ class Poller:
     ``stats=True`` adds per-socket TCP stats to every snapshot (``Snapshot.stats``,
     ``Snapshot.stats_array``): Linux only (the /proc source has the queues only); on Windows
     polls raise NotSupportedError.  UDP rows have the queues only (UDP has no tcp_info).
+    ``closes=True`` listens to the kernel's close events on a socket of the poller's own, drained
+    at every poll: ``poll_changes()`` then reports in ``Changes.finished`` every socket destroyed
+    since the previous call, even one opened and closed between two polls, with its final TCP
+    stats, and ``Changes.events_lost``.  Linux sock_diag only: with ``source="proc"``, and on
+    Windows, the constructor raises NotSupportedError.
 
     ``namespaces`` (Linux) picks the network namespaces: ``None``, the poller's own (as
     always); ``"all"``, every one on the host (each process's and each named one, found again
@@ -162,6 +172,7 @@ class Poller:
         namespaces: NamespacesArgument = None,
         containers: bool = False,
         protocol: str = "tcp",
+        closes: bool = False,
     ) -> None:
         if not isinstance(family, str) or family not in _FAMILIES:
             raise ValueError(f"family must be 'all', 'ipv4' or 'ipv6', not {family!r}")
@@ -172,6 +183,7 @@ class Poller:
         flags = _check_bool("sort", sort) * lib.TCPTABLE_SORT
         flags |= _check_bool("pids", pids) * lib.TCPTABLE_PIDS
         flags |= _check_bool("stats", stats) * lib.TCPTABLE_STATS
+        _check_bool("closes", closes)
         checked = make_filter(states, local_ports, remote_ports, owner_pids, pids)
         if _check_bool("names", names) and not pids:
             raise ValueError("names=True needs pids=True (names are looked up by pid)")
@@ -198,6 +210,7 @@ class Poller:
         self.pids = pids
         self.source = source
         self.stats = stats
+        self.closes = closes
         #: The filters as given, checked: frozensets, or None (no filter).
         self.states = checked.states
         self.local_ports = checked.local_ports
@@ -217,6 +230,8 @@ class Poller:
         raise_for_status(handle, lib.tcptable_poller_set_protocols(handle, _PROTOCOLS[protocol]))
         _apply_filter(self._handle, checked)
         apply_namespaces(self._handle, namespace_mode, namespace_pids, namespace_paths)
+        if closes:
+            raise_for_status(handle, lib.tcptable_events_open(handle, self._families, self._source))
         # poll_changes(): the table it saw last (at first: nothing, as of now).
         self._changes_lock = threading.Lock()
         self._previous = Snapshot._from_rows(memoryview(b"").toreadonly(), time.time())
@@ -242,6 +257,8 @@ class Poller:
                     handle, target.rows, target.stats, len(target.rows), counts + 1
                 )
             raise_for_status(handle, code)
+            if self.closes:  # after the dump: its rows are the owners of what closed since
+                raise_for_status(handle, lib.tcptable_events_drain(handle))
             # ffi.buffer() keeps the memory alive; the weak references mark the buffer in use.
             exported = ffi.buffer(target.rows, counts[1] * ROW_SIZE)
             users = [exported]
@@ -274,9 +291,44 @@ class Poller:
         with self._changes_lock:
             after = self.poll()
             before, self._previous = self._previous, after
+            finished = self._take_finished(after.timestamp) if self.closes else None
         from ._changes import diff  # imported on first use: a one-shot poll needs no diff
 
-        return diff(before, after)
+        changes = diff(before, after)
+        if finished is not None:
+            changes.finished, changes.events_lost = finished
+        return changes
+
+    def _take_finished(self, timestamp: float) -> tuple[Finished, int]:
+        """The destroyed sockets the poller kept since the last take, and the events lost."""
+        from ._finished import Finished
+
+        with self._lock:
+            handle = self._handle
+            if handle is None:
+                raise ValueError("poll_changes() on a closed tcptable.Poller")
+            info = ffi.new("tcptable_events_info *")
+            raise_for_status(handle, lib.tcptable_events_get_info(handle, info))
+            # info[0]: the struct itself (types-cffi models no field access through a pointer).
+            room = max(1, int(info[0].kept))
+            rows = _allocate("tcptable_row[]", room)
+            stats = _allocate("tcptable_stats[]", room)
+            unseen = _allocate("uint8_t[]", room)
+            written = ffi.new("size_t *")
+            lost = ffi.new("uint64_t *")
+            raise_for_status(
+                handle, lib.tcptable_events_take(handle, rows, stats, unseen, room, written, lost)
+            )
+            count = written[0]
+            return (
+                Finished._from_events(
+                    memoryview(ffi.buffer(rows, count * ROW_SIZE)).toreadonly(),
+                    memoryview(ffi.buffer(stats, count * STATS_SIZE)).toreadonly(),
+                    memoryview(ffi.buffer(unseen, count)).toreadonly(),
+                    timestamp,
+                ),
+                int(lost[0]),
+            )
 
     def _take_rows(self, count: int) -> _RowBuffer:
         """The smallest pooled row buffer of at least ``count`` rows that no snapshot uses."""
@@ -322,7 +374,7 @@ class Poller:
             f"<tcptable.Poller {state} family={self.family!r} protocol={self.protocol!r} "
             f"sort={self.sort} "
             f"pids={self.pids} source={self.source!r} names={self.names}"
-            f"{' stats=True' if self.stats else ''}"
+            f"{' stats=True' if self.stats else ''}{' closes=True' if self.closes else ''}"
             f"{f' namespaces={self.namespaces!r}' if self.namespaces is not None else ''}"
             f"{' containers=True' if self.containers else ''}{filters}>"
         )

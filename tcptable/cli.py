@@ -261,13 +261,23 @@ def _counts(query: _Query, key: str) -> list[tuple[str, int]]:
 
 
 def _events(changes: Changes, query: _Query) -> list[Event]:
-    """The changes of one poll as events that pass the filters: closed, changed, opened."""
+    """The changes of one poll as events that pass the filters: finished (connections that
+    opened and closed between the two polls, from close events), closed, changed, opened."""
     from ._cli_format import Event, Record
     from ._enums import State
 
     after = changes.after.process_names or {}
     before = changes.before.process_names or {}
     events = []
+    if changes.finished is not None and len(changes.finished):
+        unseen = changes.finished.unseen
+        for connection, stats in zip(unseen, _stats_records(unseen)):
+            record = Record(connection, None, None)
+            if query.wants(record):
+                sent, received = stats
+                events.append(
+                    Event("finished", changes.after.timestamp, record, None, sent, received)
+                )
     for connection in changes.closed:
         record = Record(connection, before.get(connection.pid), None)
         if query.wants(record):
@@ -283,16 +293,42 @@ def _events(changes: Changes, query: _Query) -> list[Event]:
     return events
 
 
+def _stats_records(table: Snapshot) -> Iterator[tuple[int, int]]:
+    """(bytes_acked, bytes_received) of each row of a table with stats, without numpy."""
+    import struct
+
+    from ._native import ffi
+    from ._socket_stats import STATS_SIZE
+
+    layout = struct.Struct("=QQ")
+    offset = ffi.offsetof("tcptable_stats", "bytes_acked")
+    stats = table.stats
+    for index in range(len(table)):
+        sent, received = layout.unpack_from(stats, index * STATS_SIZE + offset)
+        yield sent, received
+
+
+def _watch_stream(interval: float, keywords: dict[str, Any]) -> Iterator[Changes]:
+    """tcptable.watch with close events where the platform has them (then connections that
+    open and close between two polls are shown too), else without."""
+    from ._errors import NotSupportedError
+    from ._watch import watch
+
+    try:
+        return watch(interval, closes=True, **keywords)
+    except NotSupportedError:
+        return watch(interval, **keywords)
+
+
 def _watch(query: _Query, output: str, interval: float) -> int:
     import contextlib
     from collections.abc import Generator
     from typing import cast
 
     from . import _cli_format
-    from ._watch import watch
 
     # tcptable.watch sleeps to deadlines (no drift); closing the generator closes its poller.
-    stream = cast("Generator[Changes, None, None]", watch(interval, **query.keywords))
+    stream = cast("Generator[Changes, None, None]", _watch_stream(interval, query.keywords))
     with contextlib.closing(stream):
         # The first Changes is the starting point (every row in it counts as opened): not
         # printed; changes are reported from the next poll on.

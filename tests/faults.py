@@ -28,6 +28,9 @@ _libc_ffi.cdef(
     ptrdiff_t recv(int fd, void *buffer, size_t length, int flags);
     int open(const char *path, int flags, ...);
     ptrdiff_t read(int fd, void *buffer, size_t length);
+    int setsockopt(int fd, int level, int name, const void *value, uint32_t length);
+    int getsockopt(int fd, int level, int name, void *value, uint32_t *length);
+    int bind(int fd, const void *address, uint32_t address_length);
     """
 )
 
@@ -37,7 +40,16 @@ class _Real:
 
     def __getattr__(self, name: str) -> Any:
         libc = _libc_ffi.dlopen(None)
-        for call in ("socket", "sendto", "recv", "open", "read"):
+        for call in (
+            "socket",
+            "sendto",
+            "recv",
+            "open",
+            "read",
+            "setsockopt",
+            "getsockopt",
+            "bind",
+        ):
             setattr(self, call, getattr(libc, call))
         return getattr(libc, name)
 

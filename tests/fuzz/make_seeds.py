@@ -28,9 +28,15 @@ NLM_F_REQUEST_DUMP = 0x1 | 0x300
 MAX_ROWS = 4  # rows kept per family: enough structure, tiny files
 
 
-def sock_diag_dump(family: int, sequence: int, protocol: int = socket.IPPROTO_TCP) -> list[bytes]:
-    """The datagrams of one real dump, its inet_diag messages cut to MAX_ROWS.  AF_UNSPEC is
-    the one-walk request for both families (TCPDIAG_GETSOCK and the older inet_diag_req)."""
+def sock_diag_dump(
+    family: int,
+    sequence: int,
+    protocol: int = socket.IPPROTO_TCP,
+    ports: set[int] | None = None,
+) -> list[bytes]:
+    """The datagrams of one real dump, its inet_diag messages cut to MAX_ROWS (or to the rows
+    of `ports`).  AF_UNSPEC is the one-walk request for both families (TCPDIAG_GETSOCK and the
+    older inet_diag_req)."""
     if family == socket.AF_UNSPEC:
         request = struct.pack("=IHHII", 16 + 60, TCPDIAG_GETSOCK, NLM_F_REQUEST_DUMP, sequence, 0)
         # inet_diag_req: family, src_len, dst_len, ext, inet_diag_sockid, states, dbs
@@ -51,7 +57,12 @@ def sock_diag_dump(family: int, sequence: int, protocol: int = socket.IPPROTO_TC
                 length, kind = struct.unpack_from("=IH", datagram, offset)
                 if kind == NLMSG_DONE:
                     done = True
-                if kind not in ROW_TYPES or len(messages) < MAX_ROWS or done:
+                if kind in ROW_TYPES and ports is not None:
+                    source, destination = struct.unpack_from(">HH", datagram, offset + 20)
+                    keep = source in ports or destination in ports
+                else:
+                    keep = kind not in ROW_TYPES or len(messages) < MAX_ROWS
+                if keep or done:
                     messages.append(datagram[offset : offset + length])
                 offset += (length + 3) & ~3
                 if done:
@@ -259,8 +270,44 @@ def main() -> int:
     for pair in pairs:
         for sock in pair:
             sock.close()
+    close_event_seeds()
     write_udp_seeds()
     return 0
+
+
+SKNLGRP_INET_TCP_DESTROY, SKNLGRP_INET6_TCP_DESTROY = 1, 3
+
+
+def close_event_seeds() -> None:
+    """events: config byte, then framed datagrams: a dump of a pair's rows (optional), then
+    the destroy events of that pair's sockets, as the kernel sent them."""
+    groups = 1 << (SKNLGRP_INET_TCP_DESTROY - 1) | 1 << (SKNLGRP_INET6_TCP_DESTROY - 1)
+    for family, name in ((socket.AF_INET, "ipv4"), (socket.AF_INET6, "ipv6")):
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as events:
+            events.bind((0, groups))
+            pair = open_pair(family)
+            ports = {sock.getsockname()[1] for sock in pair[1:]}
+            dump = sock_diag_dump(family, 1, ports=ports)
+            for sock in (pair[1], pair[2]):  # the two connected ends: two events
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+            pair[0].close()
+            events.settimeout(5)
+            caught: list[bytes] = []
+            while len(caught) < 2:
+                datagram = events.recv(65536)
+                source, destination = struct.unpack_from(">HH", datagram, 20)
+                if source in ports or destination in ports:
+                    caught.append(datagram)
+        bit = 1 if family == socket.AF_INET else 2
+        write("events", f"{name}-unseen", bytes([bit]) + framed(caught))
+        write("events", f"{name}-dump-then-close", bytes([bit | 4]) + framed(dump + caught))
+        overflow = struct.pack("<H", 0xFFFE)  # ENOBUFS between the two events
+        write(
+            "events",
+            f"{name}-overflow-no-meminfo-two-drains",
+            bytes([bit | 0x30]) + framed(caught[:1]) + overflow + framed(caught[1:]),
+        )
 
 
 if __name__ == "__main__":

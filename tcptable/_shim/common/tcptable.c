@@ -3,6 +3,7 @@
  * rows, owner filter, sort).  The OS calls live in the backend (tcptable_<os>.c).
  */
 #include "tcptable_internal.h"
+#include "tcptable_events.h"
 #include "tcptable_filter.h"
 #include "tcptable_protocols.h"
 #include "tcptable_stats.h"
@@ -26,6 +27,7 @@ void tcptable_poller_free(tcptable_poller *poller)
     if (poller == NULL)
         return;
     tcptable_os_release(poller);
+    tcptable_events_free(poller);
     for (i = 0; i < TCPTABLE_RAW_COUNT; i++)
         free(poller->raw[i].data);
     tcptable_filter_free(poller->filter);

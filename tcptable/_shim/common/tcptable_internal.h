@@ -72,6 +72,16 @@ struct tcptable_poller {
 
     /* The sort's keys, order and gathered rows, kept between polls (tcptable_sort.c). */
     tcptable_raw sort_scratch;
+
+    /* Close events (tcptable_events.h): NULL unless tcptable_events_open() succeeded. */
+    struct tcptable_events *events;
+
+    /* Where the decode in progress writes the socket cookie of each row it decodes from
+     * sock_diag (the cookie of row r is cookies[r - cookie_rows], for r below cookie_rows +
+     * cookie_capacity); NULL when nobody asks.  Close events set it, to find owners later. */
+    uint64_t *cookies;
+    const tcptable_row *cookie_rows;
+    size_t cookie_capacity;
 };
 
 /* ---- tcptable_errors.c ---- */

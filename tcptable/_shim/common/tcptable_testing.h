@@ -47,6 +47,10 @@ typedef struct {
     int (*fstatat)(int dirfd, const char *path, tcptable_file_status *status, int flags);
     ptrdiff_t (*getdents64)(int fd, void *buffer, size_t length);
     int (*ioctl)(int fd, unsigned long request);
+    /* setsockopt(2), getsockopt(2) and bind(2), for the close-event socket. */
+    int (*setsockopt)(int fd, int level, int name, const void *value, uint32_t length);
+    int (*getsockopt)(int fd, int level, int name, void *value, uint32_t *length);
+    int (*bind)(int fd, const void *address, uint32_t address_length);
 } tcptable_linux_calls;
 
 /* Replace a poller's two iphlpapi calls (Windows); NULL restores the real ones. */

@@ -7,6 +7,7 @@
 
 #define _GNU_SOURCE
 #include "tcptable_linux.h"
+#include "tcptable_events.h"
 #include "tcptable_stats.h"
 #include "tcptable_netns.h"
 
@@ -71,7 +72,10 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
 {
     int rc;
     size_t i;
-    (void)capacity; /* tcptable_decode() checked it against the fetched row count */
+    /* Close events look owners up by the cookies of this dump's rows. */
+    rc = tcptable_events_dump_begin(poller, rows, capacity);
+    if (rc != TCPTABLE_OK)
+        return rc;
     if (poller->os->netns != NULL) {
         rc = tcptable_netns_decode(poller, rows, written);
     } else {
@@ -81,6 +85,8 @@ int tcptable_os_decode(tcptable_poller *poller, tcptable_row *rows, size_t capac
     }
     if (rc == TCPTABLE_OK && (poller->flags & TCPTABLE_PIDS))
         rc = tcptable_owners_fill(poller, rows, *written);
+    if (rc == TCPTABLE_OK)
+        tcptable_events_dump_end(poller, rows, *written);
     return rc;
 }
 

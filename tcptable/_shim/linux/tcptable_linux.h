@@ -10,6 +10,7 @@
  *   tcptable_owners_linux.c   owning pids by socket inode: the cache kept between polls
  *   tcptable_owners_search_linux.c   ... and the /proc/PID/fd search for unknown sockets
  *   tcptable_unix_diag.c      UNIX domain sockets (sock_diag UNIX_DIAG), owners from the cache
+ *   tcptable_events.c         close events from the sock_diag destroy groups
  */
 #ifndef TCPTABLE_LINUX_H
 #define TCPTABLE_LINUX_H
@@ -78,6 +79,12 @@ int tcptable_sys_ioctl(tcptable_poller *poller, int fd, unsigned long request);
 int tcptable_linux_fetch_with(tcptable_poller *poller, int source);
 int tcptable_linux_fetch_udp(tcptable_poller *poller, int asked);
 int tcptable_linux_decode_raw(tcptable_poller *poller, tcptable_row *rows, size_t *written);
+int tcptable_sys_setsockopt(tcptable_poller *poller, int fd, int level, int name,
+                            const void *value, uint32_t length);
+int tcptable_sys_getsockopt(tcptable_poller *poller, int fd, int level, int name, void *value,
+                            uint32_t *length);
+int tcptable_sys_bind(tcptable_poller *poller, int fd, const void *address,
+                      uint32_t address_length);
 
 /* Linux TCP state (include/net/tcp_states.h) -> MIB_TCP_STATE; fails on an unknown one. */
 static inline int tcptable_linux_state(tcptable_poller *poller, unsigned linux_state,
@@ -131,6 +138,13 @@ struct tcptable_stats;
 size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, struct tcptable_stats *stats, int *rc);
 void tcptable_netlink_close(tcptable_poller *poller);
+/* One inet_diag_msg (a dump's row, or a close event) into a row; its queues and tcp_info
+ * attribute into a stats record (header: the whole message, its length already checked). */
+struct nlmsghdr;
+struct inet_diag_msg;
+int tcptable_netlink_decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
+                                 int protocol, tcptable_row *row);
+void tcptable_netlink_decode_stats(const struct nlmsghdr *header, struct tcptable_stats *stats);
 
 /* tcptable_netlink.c: does the socket of `row` still exist with its inode?  One sock_diag
  * request for that socket by its addresses and ports (no dump), on the dumps' socket, through

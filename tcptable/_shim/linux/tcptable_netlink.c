@@ -377,8 +377,8 @@ static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t 
     }
 }
 
-static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag, int protocol,
-                       tcptable_row *row)
+int tcptable_netlink_decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag,
+                                 int protocol, tcptable_row *row)
 {
     int rc;
     memset(row, 0, sizeof(*row));
@@ -416,7 +416,7 @@ static int decode_diag(tcptable_poller *poller, const struct inet_diag_msg *diag
 /* The stats of one socket: queues from the message, the rest from its INET_DIAG_INFO
  * attribute (a struct tcp_info) when the kernel sent one.  An older kernel's shorter tcp_info
  * fills what it has; the rest stays zero. */
-static void decode_stats(const struct nlmsghdr *header, tcptable_stats *stats)
+void tcptable_netlink_decode_stats(const struct nlmsghdr *header, tcptable_stats *stats)
 {
     const struct inet_diag_msg *diag = NLMSG_DATA(header);
     const unsigned char *at = (const unsigned char *)diag + NLMSG_ALIGN(sizeof(*diag));
@@ -452,6 +452,20 @@ static void decode_stats(const struct nlmsghdr *header, tcptable_stats *stats)
     stats->delivery_rate = info.tcpi_delivery_rate;
 }
 
+/* Keep the row's socket cookie where the poller asks for it (close events match their
+ * sockets to the rows of earlier dumps by it). */
+static void note_cookie(tcptable_poller *poller, const tcptable_row *row,
+                        const struct nlmsghdr *header)
+{
+    const uint32_t *cookie = ((const struct inet_diag_msg *)NLMSG_DATA(header))->id.idiag_cookie;
+    size_t index;
+    if (poller->cookies == NULL || row < poller->cookie_rows)
+        return;
+    index = (size_t)(row - poller->cookie_rows);
+    if (index < poller->cookie_capacity)
+        poller->cookies[index] = (uint64_t)cookie[1] << 32 | cookie[0];
+}
+
 /* Decode the rows of one dump; netlink_receive() already checked every message's length. */
 size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
                                tcptable_row *rows, tcptable_stats *stats, int *rc)
@@ -469,7 +483,8 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
         const struct nlmsghdr *header = (const struct nlmsghdr *)(raw->data + offset);
         if (header->nlmsg_type == raw->reply_type && header->nlmsg_seq == raw->sequence) {
             tcptable_row *row = &rows[n];
-            *rc = decode_diag(poller, NLMSG_DATA(header), protocol, row);
+            *rc = tcptable_netlink_decode_diag(poller, NLMSG_DATA(header), protocol, row);
+            note_cookie(poller, row, header);
             if (*rc == TCPTABLE_OK && expected != 0 && row->family != expected)
                 *rc = tcptable_fail_bad_data(poller, "an IPv%u inet_diag_msg in the IPv%d dump",
                                              row->family, expected);
@@ -480,7 +495,7 @@ size_t tcptable_netlink_decode(tcptable_poller *poller, const tcptable_raw *raw,
             if (tcptable_filter_keeps(poller->filter, row->state, row->local_port,
                                       row->remote_port)) {
                 if (stats != NULL)
-                    decode_stats(header, &stats[n]);
+                    tcptable_netlink_decode_stats(header, &stats[n]);
                 n++;
             }
         }

@@ -1,7 +1,8 @@
 /*
  * tcptable_syscalls_linux.c - the system-call seam: every socket, sendto, recv, open, read,
- * setns, fstatat, getdents64 and ioctl of the Linux backend goes through the poller's table of calls (a test's fake, or the real
- * call), retried while a signal interrupts it.
+ * setns, fstatat, getdents64, ioctl, setsockopt, getsockopt and bind of the Linux backend
+ * goes through the poller's table of calls (a test's fake, or the real call), retried while a
+ * signal interrupts it.
  */
 #if defined(__linux__)
 
@@ -140,6 +141,40 @@ int tcptable_sys_ioctl(tcptable_poller *poller, int fd, unsigned long request)
     else
         RETRY_EINTR(result, ioctl(fd, request));
     return result;
+}
+
+int tcptable_sys_setsockopt(tcptable_poller *poller, int fd, int level, int name,
+                            const void *value, uint32_t length)
+{
+    int rc;
+    if (poller->os->calls.setsockopt != NULL)
+        RETRY_EINTR(rc, poller->os->calls.setsockopt(fd, level, name, value, length));
+    else
+        RETRY_EINTR(rc, setsockopt(fd, level, name, value, (socklen_t)length));
+    return rc;
+}
+
+int tcptable_sys_getsockopt(tcptable_poller *poller, int fd, int level, int name, void *value,
+                            uint32_t *length)
+{
+    int rc;
+    socklen_t size = (socklen_t)*length;
+    if (poller->os->calls.getsockopt != NULL)
+        return poller->os->calls.getsockopt(fd, level, name, value, length);
+    RETRY_EINTR(rc, getsockopt(fd, level, name, value, &size));
+    *length = (uint32_t)size;
+    return rc;
+}
+
+int tcptable_sys_bind(tcptable_poller *poller, int fd, const void *address,
+                      uint32_t address_length)
+{
+    int rc;
+    if (poller->os->calls.bind != NULL)
+        RETRY_EINTR(rc, poller->os->calls.bind(fd, address, address_length));
+    else
+        RETRY_EINTR(rc, bind(fd, (const struct sockaddr *)address, (socklen_t)address_length));
+    return rc;
 }
 
 uint64_t tcptable_sys_monotonic_ms(tcptable_poller *poller)

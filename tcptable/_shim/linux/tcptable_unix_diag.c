@@ -153,7 +153,7 @@ static int walk(tcptable_poller *poller, const tcptable_raw *raw, tcptable_unix_
             path_length = path_span(&entry);
             if (rows != NULL) {
                 tcptable_unix_row *row;
-                uint8_t state;
+                uint8_t state = 0;
                 if (written >= capacity || path_length > path_capacity - used)
                     return tcptable_fail(poller, TCPTABLE_ERR_ARGUMENT, 0, 0,
                                          "UNIX rows: the buffers are smaller than the fetch said");
