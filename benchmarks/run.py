@@ -32,9 +32,13 @@ import bench_netns
 import bench_udp
 import holders
 import measures
+import psutil_peer
 import report
 
 import tcptable
+
+# The psutil drop-in beside psutil, on the same tables.
+measures.MEASURES += psutil_peer.MEASURES
 
 SUMMARY_BEGIN = (
     "<!-- benchmarks: begin (python benchmarks/run.py --summary docs/project/performance.md) -->"

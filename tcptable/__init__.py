@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._rows import ROW_SIZE, Connection
     from ._snapshot import Snapshot
     from ._tcp_mib import TcpStatistics, statistics
+    from ._unix import UnixPoller, UnixSocket, unix_snapshot
     from ._watch import watch
 
 _LAZY = {
@@ -50,6 +51,9 @@ _LAZY = {
     "TcpStatistics": "_tcp_mib",
     "statistics": "_tcp_mib",
     "watch": "_watch",
+    "UnixPoller": "_unix",
+    "UnixSocket": "_unix",
+    "unix_snapshot": "_unix",
 }
 
 __all__ = [
@@ -69,11 +73,14 @@ __all__ = [
     "State",
     "TcpStatistics",
     "TcpTableError",
+    "UnixPoller",
+    "UnixSocket",
     "container_of",
     "diff",
     "process_name",
     "snapshot",
     "statistics",
+    "unix_snapshot",
     "watch",
 ]
 

@@ -115,7 +115,9 @@ def run(args: Sequence[str]) -> int | None:
             raise_for_status_of(status, code)
     finally:
         lib.tcptable_poller_free(handle)
-    sys.stdout.write(render(key, ffi.unpack(values, groups[0]), ffi.unpack(counts, groups[0])))
+    keys: list[int] = ffi.unpack(values, groups[0])  # type: ignore[assignment]
+    numbers: list[int] = ffi.unpack(counts, groups[0])  # type: ignore[assignment]
+    sys.stdout.write(render(key, keys, numbers))
     sys.stdout.flush()
     return 0
 

@@ -122,10 +122,10 @@ def format_rows(
     "csv"), with these columns (``table_columns()`` or ``FIELDS``); ``directions`` is one
     Direction byte per row (``Snapshot.directions()``), None when not known."""
     count = len(view) // ffi.sizeof("tcptable_row")
-    text = ffi.new("tcptable_text *")
+    text: Any = ffi.new("tcptable_text *")
     status = ffi.addressof(text[0], "status")
     keep: list[Any] = []
-    source = ffi.new("tcptable_format_input *")
+    source: Any = ffi.new("tcptable_format_input *")
     selected = ffi.new("uint8_t[]", list(columns))
     source.count, source.output = count, OUTPUTS[output]
     source.columns, source.column_count = selected, len(columns)

@@ -109,9 +109,11 @@ def by_family_state(
             if protocols != "udp":
                 for state in State:
                     if state != State.NONE:
-                        counts[(family, state.name.lower(), "tcp", *label)] = 0
+                        series: ConnectionKey = (family, state.name.lower(), "tcp", *label)
+                        counts[series] = 0
             if protocols != "tcp":
-                counts[(family, "none", "udp", *label)] = 0
+                series = (family, "none", "udp", *label)
+                counts[series] = 0
     if len(table):
         import numpy
 
@@ -130,7 +132,8 @@ def by_family_state(
                 protocol = "udp" if (rest // 16) % 2 else "tcp"
                 state_name = State(rest % 16).name.lower()
                 label = (namespace_label(table, int(inodes[namespace])),) if netns else ()
-                counts[(FAMILIES[rest // 32], state_name, protocol, *label)] = int(count)
+                series = (FAMILIES[rest // 32], state_name, protocol, *label)
+                counts[series] = int(count)
     return counts
 
 
@@ -217,7 +220,6 @@ class TableMetrics:
         # labels when it finds containers.
         self.netns_label = getattr(poller, "namespaces", None) is not None
         self.container_labels = bool(getattr(poller, "containers", False))
-        self._table: dict[tuple[str, ...], int] | None = None
         self._table: dict[ConnectionKey, int] | None = None
         # What the poller fetches: "tcp" (a Poller's default), "udp" or "all".
         self._protocols = str(getattr(poller, "protocol", "tcp"))

@@ -67,6 +67,7 @@ if [ "$(uname -s)" = Linux ]; then
     step "fuzzing (libFuzzer + ASan/UBSan, bounded)" bash tests/fuzz/run.sh
     step "sanitizers (the suite and a stress ramp under ASan+UBSan)" bash tests/sanitizers/run.sh
     step "valgrind memcheck (poll loop)" bash tests/valgrind/run.sh
+    step "psutil's own connection tests against tcptable.psutil_compat" bash tests/psutil_upstream/run.sh
 fi
 if [ "$(uname -s)" = Linux ]; then
     step "CPython 3.14 lane (Debian sid's python3.14, the abi3 wheel)" bash tests/py314/run.sh

@@ -92,6 +92,11 @@ def make_certificates(directory: Path) -> Certificates:
             ),
             critical=True,
         )
+        # Key identifiers: X509_STRICT verification (CPython 3.13+ default) requires them.
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),  # type: ignore[attr-defined]
+            critical=False,
+        )
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
     server_key = _write_key(directory / "server.key")
@@ -111,6 +116,10 @@ def make_certificates(directory: Path) -> Certificates:
         )
         .add_extension(
             x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),  # type: ignore[attr-defined]
+            critical=False,
         )
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )

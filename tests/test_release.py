@@ -301,8 +301,10 @@ def lane_versions() -> set[str]:
     py314 = (ROOT / "tests" / "py314" / "run.sh").read_text(encoding="utf-8")
     listed = re.search(r"^VERSIONS=\(([^)]*)\)", windows, re.MULTILINE)
     single = re.search(r"^PYTHON_VERSION=(\S+)", py314, re.MULTILINE)
-    assert listed is not None and single is not None
-    return set(listed.group(1).split()) | {single.group(1)} | {"%d.%d" % sys.version_info[:2]}
+    assert listed is not None
+    assert single is not None
+    host = "{}.{}".format(*sys.version_info[:2])
+    return set(listed.group(1).split()) | {single.group(1)} | {host}
 
 
 def test_classifiers_claim_only_what_the_suite_runs_on() -> None:
@@ -315,7 +317,8 @@ def test_classifiers_claim_only_what_the_suite_runs_on() -> None:
         for c in classifiers
         if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
     }
-    assert claimed and claimed <= lane_versions(), sorted(claimed - lane_versions())
+    assert claimed
+    assert claimed <= lane_versions(), sorted(claimed - lane_versions())
     # No free-threaded interpreter can be had on the machines .ci/run uses: until a run with
     # the GIL off passes (ci.yml's 3.14t job), nothing claims it.
     assert [c for c in classifiers if "Free Threading" in c] == []

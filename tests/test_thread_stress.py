@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-
-numpy = pytest.importorskip("numpy")
 from conftest import Pair, open_pair, own_rows
 
 import tcptable
+
+numpy = pytest.importorskip("numpy")
 
 OWN, SHARING, ANALYSING = 7, 5, 3  # + 1 closer = 16 threads
 POLLS = 10
@@ -182,4 +182,3 @@ def test_pollers_created_from_many_threads_are_all_registered_for_fork() -> None
     assert all(poller in live for poller in made)
     for poller in made:
         poller.close()
-

@@ -127,7 +127,7 @@ def test_tcp_poll_has_no_udp_row_and_all_has_both(udp: UdpSockets, source: str) 
             row for row in both if row.local_port == port and row.protocol == tcptable.Protocol.TCP
         ]
         assert [row.state for row in listening] == [tcptable.State.LISTEN]
-        assert both.array["protocol"].tolist().count(17) >= 2
+        assert [row.protocol for row in both].count(tcptable.Protocol.UDP) >= 2
     finally:
         listener.close()
 
@@ -135,7 +135,7 @@ def test_tcp_poll_has_no_udp_row_and_all_has_both(udp: UdpSockets, source: str) 
 @pytest.mark.parametrize("source", SOURCES)
 def test_sorted_all_has_tcp_rows_then_udp_rows_each_in_order(udp: UdpSockets, source: str) -> None:
     table = tcptable.snapshot(protocol="all", sort=True, source=source, pids=False)
-    protocols = table.array["protocol"].tolist()
+    protocols = [int(row.protocol) for row in table]
     tcp_rows = protocols.count(6)
     assert protocols == [6] * tcp_rows + [17] * (len(protocols) - tcp_rows)
     udp_rows = list(table)[tcp_rows:]
@@ -159,7 +159,7 @@ def test_states_filter_none_keeps_udp_rows_only(udp: UdpSockets, source: str) ->
     try:
         table = tcptable.snapshot(protocol="all", states={"NONE"}, source=source)
         assert len(udp.rows(table)) == 2
-        assert set(table.array["protocol"].tolist()) <= {17}
+        assert {row.protocol for row in table} <= {tcptable.Protocol.UDP}
         # A TCP state keeps no UDP row: UDP rows have none.
         tcp_only = tcptable.snapshot(protocol="all", states={"LISTEN"}, source=source)
         assert udp.rows(tcp_only) == {}
@@ -173,7 +173,7 @@ def test_port_filters_apply_to_udp_rows(udp: UdpSockets, source: str) -> None:
     table = tcptable.snapshot(protocol="udp", local_ports=[udp.bound_port], source=source)
     rows = udp.rows(table)
     assert set(rows) == {udp.bound_port}
-    assert set(table.array["local_port"].tolist()) == {udp.bound_port}
+    assert {row.local_port for row in table} == {udp.bound_port}
     by_peer = tcptable.snapshot(protocol="udp", remote_ports=[udp.bound_port], source=source)
     if LINUX:  # only Linux knows a UDP socket's peer
         assert set(udp.rows(by_peer)) == {udp.connected_port}
@@ -184,7 +184,7 @@ def test_port_filters_apply_to_udp_rows(udp: UdpSockets, source: str) -> None:
 def test_owner_pid_filter_keeps_own_udp_rows(udp: UdpSockets) -> None:
     table = tcptable.snapshot(protocol="udp", owner_pids=[os.getpid()])
     assert set(udp.rows(table)) == {udp.bound_port, udp.connected_port}
-    assert set(table.array["pid"].tolist()) == {os.getpid()}
+    assert {row.pid for row in table} == {os.getpid()}
 
 
 @pytest.mark.skipif(not LINUX, reason="per-socket stats are Linux only")
@@ -201,6 +201,7 @@ def test_udp_stats_are_the_queues(udp: UdpSockets, source: str) -> None:
             if row.local_port == udp.bound_port and row.local_address == LOOPBACK[udp.family]
         ]
         assert len(index) == 1
+        pytest.importorskip("numpy", reason="stats_array is a numpy view")
         stats = table.stats_array[index[0]]
         # The unread datagram waits in the bound socket's receive queue; UDP has no tcp_info.
         assert stats["rx_queue"] > 0

@@ -69,12 +69,13 @@ def is_compiled_module(member: str) -> bool:
 
 
 def package_files(members: list[str]) -> set[str]:
-    """The package's own top-level files (modules and py.typed) among an sdist's members."""
+    """The package's own top-level files (modules, the native module's stub, py.typed) among
+    an sdist's members."""
     return {
         member
         for member in members
         if PurePosixPath(member).parent == PurePosixPath(PACKAGE)
-        and PurePosixPath(member).suffix in {".py", ".typed"}
+        and PurePosixPath(member).suffix in {".py", ".pyi", ".typed"}
     }
 
 

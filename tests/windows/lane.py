@@ -120,7 +120,7 @@ def wheel(pyd: str, dist: str) -> str:
         name, version = info_name[: -len(".dist-info")].split("-")
         files: list[tuple[str, bytes]] = []
         for entry in sorted(os.listdir("tcptable")):
-            if entry.endswith(".py") or entry == "py.typed":
+            if entry.endswith((".py", ".pyi")) or entry == "py.typed":
                 with open(os.path.join("tcptable", entry), "rb") as handle:
                     files.append((f"tcptable/{entry}", handle.read()))
         with open(pyd, "rb") as handle:

@@ -9,6 +9,7 @@
  *   tcptable_procnet.c        the /proc/net/tcp, tcp6, udp and udp6 text
  *   tcptable_owners_linux.c   owning pids by socket inode: the cache kept between polls
  *   tcptable_owners_search_linux.c   ... and the /proc/PID/fd search for unknown sockets
+ *   tcptable_unix_diag.c      UNIX domain sockets (sock_diag UNIX_DIAG), owners from the cache
  *   tcptable_events.c         close events from the sock_diag destroy groups
  */
 #ifndef TCPTABLE_LINUX_H
@@ -172,6 +173,9 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
 /* tcptable_owners_linux.c: set pid on every row whose socket inode a process we may inspect
  * holds (the lowest such pid). */
 int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t count);
+/* The fd through which the owner found by the last tcptable_owners_fill holds `inode`; -1
+ * when it has none. */
+int32_t tcptable_owners_fd(const tcptable_poller *poller, uint64_t inode);
 /* Free what the owner lookup keeps between polls (poller->owners). */
 void tcptable_owners_release(tcptable_poller *poller);
 /* Forget what the owner lookup learned, keeping its settings: in a fork child, whose copies of

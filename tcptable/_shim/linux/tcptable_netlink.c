@@ -198,7 +198,7 @@ size_t tcptable_netlink_narrow(tcptable_poller *poller, uint32_t *states, uint8_
          * sockets (NEW_SYN_RECV), and MIB CLOSED for TCP_CLOSE. */
         *states = 0;
         for (linux_state = 1; linux_state <= 12; linux_state++) {
-            uint8_t mib;
+            uint8_t mib = 0;
             if (tcptable_linux_state(poller, linux_state, &mib) == TCPTABLE_OK &&
                 ((filter->states >> mib) & 1))
                 *states |= 1u << linux_state;

@@ -14,6 +14,12 @@
  * every owner on every poll.  Default 1.0.  TCPTABLE_ERR_ARGUMENT unless finite and >= 0. */
 int tcptable_poller_set_pid_max_age(tcptable_poller *poller, double seconds);
 
+/* The fd through which each row's owner holds its socket, as the poller's last poll found it:
+ * fds[i] for rows[i], rows of that poll (in any order, any subset); -1 when the row has no
+ * owner, or on an OS whose table names no descriptor (Windows). */
+int tcptable_poller_owner_fds(tcptable_poller *poller, const tcptable_row *rows, size_t count,
+                              int32_t *fds);
+
 /* cdef end */
 
 #endif /* TCPTABLE_OWNERS_H */

@@ -268,10 +268,45 @@ int tcptable_owners_fill(tcptable_poller *poller, tcptable_row *rows, size_t cou
     return TCPTABLE_OK;
 }
 
+int32_t tcptable_owners_fd(const tcptable_poller *poller, uint64_t inode)
+{
+    const struct tcptable_owners *owners = poller->os->owners;
+    const entry_table *table;
+    size_t index;
+    if (owners == NULL || inode == 0)
+        return -1;
+    table = &owners->tables[owners->current];
+    index = map_find(&table->by_inode, inode);
+    if (index == NOT_FOUND || table->entries[index].pid == 0)
+        return -1;
+    return table->entries[index].fd;
+}
+
+int tcptable_poller_owner_fds(tcptable_poller *poller, const tcptable_row *rows, size_t count,
+                              int32_t *fds)
+{
+    size_t i;
+    for (i = 0; i < count; i++)
+        fds[i] = rows[i].pid != 0 ? tcptable_owners_fd(poller, rows[i].inode) : -1;
+    return TCPTABLE_OK;
+}
+
 #else
 
 #include "tcptable_internal.h"
 #include "tcptable_owners.h"
+
+/* Other OSes name no descriptor with their owners. */
+int tcptable_poller_owner_fds(tcptable_poller *poller, const tcptable_row *rows, size_t count,
+                              int32_t *fds)
+{
+    size_t i;
+    (void)poller;
+    (void)rows;
+    for (i = 0; i < count; i++)
+        fds[i] = -1;
+    return TCPTABLE_OK;
+}
 
 /* Other OSes report owners with the table itself: the setting is accepted and unused. */
 int tcptable_poller_set_pid_max_age(tcptable_poller *poller, double seconds)

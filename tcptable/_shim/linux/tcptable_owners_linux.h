@@ -70,6 +70,7 @@ typedef struct {
     uint32_t scanned;   /* generation of its last scan; 0 = never scanned */
     uint32_t checked;   /* generation of the last liveness check through dirfd */
     uint32_t owns;      /* generation in which it last held a socket of the table */
+    uint32_t whole;     /* generation of a scan that read every fd it did not read before */
     int alive;          /* the answer of that liveness check */
     double hot_until;   /* a scan found a new socket in it lately: look there first */
 } owner_process;

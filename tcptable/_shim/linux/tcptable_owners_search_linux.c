@@ -169,6 +169,10 @@ static void entry_found(struct tcptable_owners *owners, owner_process *process, 
         return; /* not a TCP socket of this poll (UDP, unix, or a family not asked for) */
     entry = &table->entries[index];
     if (entry->pid == process->pid) {
+        /* The same process through another descriptor (dup): keep the lowest one that holds
+         * it now, the one a scan in fd order meets first (and psutil reports). */
+        if (entry->read == owners->generation && entry->fd >= 0 && entry->fd < fd)
+            return;
         entry->fd = fd;
         entry->due = next_read(owners, inode);
         entry->read = owners->generation;
@@ -233,7 +237,7 @@ static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
                         const size_t *remaining)
 {
     struct stat status;
-    int rc;
+    int rc, skipped = 0; /* an fd was left unread that a later stage may need */
     if (process->dirfd >= 0 && !tcptable_owners_process_alive(owners, process))
         process_forget(process); /* and scan whichever process has the pid now */
     process->scanned = owners->generation;
@@ -259,8 +263,13 @@ static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
         long length = syscall(SYS_getdents64, process->dirfd, owners->dirents,
                               sizeof(owners->dirents));
         long offset = 0;
-        if (length <= 0)
-            return TCPTABLE_OK; /* the end, or the process exited */
+        if (length <= 0) {
+            /* The end, or the process exited.  Nothing skipped: stage 4 has nothing left to
+             * read in it (a one-shot poll, where every process is new, then lists each once). */
+            if (length == 0 && !skipped)
+                process->whole = owners->generation;
+            return TCPTABLE_OK;
+        }
         while (offset < length) {
             const unsigned char *record = owners->dirents + offset;
             unsigned short record_length = *(const unsigned short *)(record + 16);
@@ -276,8 +285,10 @@ static int scan_process(tcptable_poller *poller, struct tcptable_owners *owners,
                 if (entry != NULL && (entry->pid != process->pid || entry->fd != (int32_t)fd))
                     entry = NULL; /* a stale key: that entry moved on */
                 if (entry == NULL ? !(which & READ_UNKNOWN)
-                                  : !(which & READ_KNOWN) || entry->read == owners->generation)
+                                  : !(which & READ_KNOWN) || entry->read == owners->generation) {
+                    skipped |= entry == NULL || entry->read != owners->generation;
                     continue;
+                }
             }
             {
                 uint64_t inode = tcptable_owners_read_fd(process->dirfd, (int32_t)fd);
@@ -442,8 +453,10 @@ static void drop_closed_sockets(tcptable_poller *poller, struct tcptable_owners 
     for (i = 0; i < count && owners->unresolved > 0; i++) {
         size_t index;
         owner_entry *entry;
-        /* The lookup's socket sees the caller's namespace only: another's rows are kept. */
-        if (rows[i].inode == 0 || rows[i].netns != poller->os->netlink_netns)
+        /* The lookup's socket sees the caller's namespace only: another's rows are kept, and a
+         * UNIX socket (tcptable_unix_diag.c, family 0) has no address to look it up by. */
+        if (rows[i].inode == 0 || rows[i].netns != poller->os->netlink_netns ||
+            (rows[i].family != 4 && rows[i].family != 6))
             continue;
         index = map_find(&table->by_inode, rows[i].inode);
         if (index == NOT_FOUND)
@@ -488,6 +501,8 @@ static int search_processes(tcptable_poller *poller, struct tcptable_owners *own
      * missing: what today's full scan reads, so nothing it would find can be missed. */
     for (i = 0; i < owners->process_count && owners->unresolved > 0 && rc == TCPTABLE_OK; i++) {
         owner_process *process = &owners->processes[i];
+        if (process->whole == owners->generation)
+            continue; /* every fd of it was read in this poll already */
         /* A process scanned earlier in this poll had its unknown fds read then. */
         rc = scan_process(poller, owners, process,
                           process->scanned == owners->generation ? READ_KNOWN : READ_ALL, 0,
