@@ -10,7 +10,7 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._errors import raise_for_status
+from ._errors import NotSupportedError, raise_for_status
 from ._filters import Filter, StateLike, make_filter
 from ._names import names_for_rows
 from ._namespaces import NamespacesArgument, apply_namespaces, check_namespaces, namespaces_of_poll
@@ -131,7 +131,8 @@ class Poller:
     at every poll: ``poll_changes()`` then reports in ``Changes.finished`` every socket destroyed
     since the previous call, even one opened and closed between two polls, with its final TCP
     stats, and ``Changes.events_lost``.  Linux sock_diag only: with ``source="proc"``, and on
-    Windows, the constructor raises NotSupportedError.
+    Windows, the constructor raises NotSupportedError, as it does with ``namespaces`` (the
+    events come from the poller's own network namespace only).
 
     ``namespaces`` (Linux) picks the network namespaces: ``None``, the poller's own (as
     always); ``"all"``, every one on the host (each process's and each named one, found again
@@ -199,6 +200,13 @@ class Poller:
         elif namespace_mode == lib.TCPTABLE_NAMESPACES_LIST:
             self.namespaces = namespace_pids + namespace_paths
         self._namespace_mode = namespace_mode
+        if closes and self.namespaces is not None:
+            # The destroy groups are per namespace and the event socket is the poller's own:
+            # other namespaces' closes would be missing without a word.
+            raise NotSupportedError(
+                f"closes=True hears the poller's own network namespace only; it cannot be "
+                f"combined with namespaces={self.namespaces!r}"
+            )
         if isinstance(pid_max_age, bool) or not isinstance(pid_max_age, (int, float)):
             raise TypeError(f"pid_max_age must be a number of seconds, not {pid_max_age!r}")
         if not math.isfinite(pid_max_age) or pid_max_age < 0:

@@ -309,3 +309,9 @@ def test_udp_sockets_closed_between_polls_are_finished_with_protocol_udp(protoco
                 tcp = short_connection(listener, b"u")
             ((connection, _, _),) = collect(poller, [tcp]).finished[tcp]
             assert connection.protocol == socket.IPPROTO_TCP
+
+
+@pytest.mark.parametrize("namespaces", ["all", [os.getpid()]])
+def test_closes_refuses_other_namespaces_rather_than_miss_their_closes(namespaces: object) -> None:
+    with pytest.raises(tcptable.NotSupportedError, match="own network namespace only"):
+        tcptable.Poller(closes=True, namespaces=namespaces)  # type: ignore[arg-type]
