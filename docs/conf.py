@@ -33,10 +33,11 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 # (the docs build reads nothing from the network).
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(numpy|np|prometheus_client|argparse|collections|typing|enum|socket)\..*"),
+    (r"py:.*", r"(numpy|np|prometheus_client|argparse|collections|typing|enum|socket|os)\..*"),
     (r"py:.*", r"(numpy|np)"),
     (r"py:class", r"(Any|Iterable|Iterator|Callable|Sequence|Generator|NamedTuple|Buffer)"),
     (r"py:class", r"(SupportsIndex|CollectorRegistry|Metric|Poller|StateLike|Filter)"),
+    (r"py:class", r"NamespacesArgument"),  # a type alias: None, "all", or pids and paths
     (r"py:class", r"tcptable\._.*"),
 ]
 
