@@ -59,6 +59,10 @@ struct tcptable_os_state {
 /* The system calls through the poller's seam (tcptable_poller_set_linux_calls), in
  * tcptable_syscalls_linux.c. */
 int tcptable_sys_socket(tcptable_poller *poller, int domain, int type, int protocol);
+/* A NETLINK_SOCK_DIAG socket just made (fd, or -1 with errno) made ready: its failure turned
+ * into the poller's status (NOT_SUPPORTED where the kernel or a sandbox has no sock_diag), the
+ * receive timeout set; *out = fd on success, fd closed on failure. */
+int tcptable_sock_diag_ready(tcptable_poller *poller, int fd, int *out);
 ptrdiff_t tcptable_sys_sendto(tcptable_poller *poller, int fd, const void *buffer, size_t length,
                               int flags, const void *address, uint32_t address_length);
 ptrdiff_t tcptable_sys_recv(tcptable_poller *poller, int fd, void *buffer, size_t length,

@@ -113,28 +113,11 @@ static int is_transient(int err)
 
 static int open_socket(tcptable_poller *poller)
 {
-    struct timeval timeout;
     /* Inside the namespace being fetched (tcptable_netns.c); the poller's own otherwise. */
-    int fd = tcptable_netns_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
-                                   NETLINK_SOCK_DIAG);
-    if (fd < 0) {
-        int err = errno;
-        if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT || err == EACCES || err == EPERM)
-            return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED, TCPTABLE_OS_ERROR_ERRNO,
-                                 (uint32_t)err, "NETLINK_SOCK_DIAG socket: %s", strerror(err));
-        return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket");
-    }
-    /* A kernel that stops answering mid-dump must not hang the poll: recv then fails with
-     * EAGAIN. */
-    timeout.tv_sec = TCPTABLE_LINUX_TIMEOUT_MS / 1000;
-    timeout.tv_usec = (TCPTABLE_LINUX_TIMEOUT_MS % 1000) * 1000;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) != 0) {
-        int err = errno;
-        close(fd);
-        return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket: SO_RCVTIMEO");
-    }
-    poller->os->netlink_fd = fd;
-    return TCPTABLE_OK;
+    return tcptable_sock_diag_ready(
+        poller,
+        tcptable_netns_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG),
+        &poller->os->netlink_fd);
 }
 
 static int netlink_receive(tcptable_poller *poller, tcptable_raw *raw, uint64_t deadline);

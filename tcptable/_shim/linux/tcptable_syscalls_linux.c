@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 
 int tcptable_poller_set_linux_calls(tcptable_poller *poller,
                                     const tcptable_linux_calls *calls)
@@ -49,6 +50,29 @@ int tcptable_sys_socket(tcptable_poller *poller, int domain, int type, int proto
     else
         RETRY_EINTR(fd, socket(domain, type, protocol));
     return fd;
+}
+
+int tcptable_sock_diag_ready(tcptable_poller *poller, int fd, int *out)
+{
+    struct timeval timeout;
+    if (fd < 0) {
+        int err = errno;
+        if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT || err == EACCES || err == EPERM)
+            return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED, TCPTABLE_OS_ERROR_ERRNO,
+                                 (uint32_t)err, "NETLINK_SOCK_DIAG socket: %s", strerror(err));
+        return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket");
+    }
+    /* A kernel that stops answering mid-dump must not hang the call: recv then fails with
+     * EAGAIN. */
+    timeout.tv_sec = TCPTABLE_LINUX_TIMEOUT_MS / 1000;
+    timeout.tv_usec = (TCPTABLE_LINUX_TIMEOUT_MS % 1000) * 1000;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) != 0) {
+        int err = errno;
+        close(fd);
+        return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket: SO_RCVTIMEO");
+    }
+    *out = fd;
+    return TCPTABLE_OK;
 }
 
 ptrdiff_t tcptable_sys_sendto(tcptable_poller *poller, int fd, const void *buffer, size_t length,

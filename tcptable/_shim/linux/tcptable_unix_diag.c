@@ -184,25 +184,9 @@ static int walk(tcptable_poller *poller, const tcptable_raw *raw, tcptable_unix_
 
 static int open_socket(tcptable_poller *poller, int *out)
 {
-    struct timeval timeout;
-    int fd = tcptable_sys_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0) {
-        int err = errno;
-        if (err == EPROTONOSUPPORT || err == EAFNOSUPPORT || err == EACCES || err == EPERM)
-            return tcptable_fail(poller, TCPTABLE_ERR_NOT_SUPPORTED, TCPTABLE_OS_ERROR_ERRNO,
-                                 (uint32_t)err, "NETLINK_SOCK_DIAG socket: %s", strerror(err));
-        return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket");
-    }
-    /* A kernel that stops answering must not hang the call: recv then fails with EAGAIN. */
-    timeout.tv_sec = TCPTABLE_LINUX_TIMEOUT_MS / 1000;
-    timeout.tv_usec = (TCPTABLE_LINUX_TIMEOUT_MS % 1000) * 1000;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) != 0) {
-        int err = errno;
-        close(fd);
-        return tcptable_fail_errno(poller, err, "NETLINK_SOCK_DIAG socket: SO_RCVTIMEO");
-    }
-    *out = fd;
-    return TCPTABLE_OK;
+    return tcptable_sock_diag_ready(
+        poller, tcptable_sys_socket(poller, AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG),
+        out);
 }
 
 /* The kernel's error for the dump: no UNIX sock_diag here (ENOENT: no handler for AF_UNIX,
