@@ -101,7 +101,8 @@ const tcptable_status *tcptable_poller_status(const tcptable_poller *poller);
  * count in advance.  Both run with the GIL released.
  * Step 1: ask the OS for the table.  Keeps the raw reply inside the poller and stores in
  * *row_count the most rows tcptable_decode() can write (exactly that many without a filter;
- * a filter, tcptable_filter.h, may keep fewer). */
+ * a filter, tcptable_filter.h, may keep fewer, and so may the /proc/net source, which drops a
+ * line the kernel listed twice). */
 int tcptable_fetch(tcptable_poller *poller, int families, int source, int flags,
                    size_t *row_count);
 

@@ -96,6 +96,7 @@ void tcptable_os_release(tcptable_poller *poller)
         return;
     tcptable_netlink_close(poller);
     tcptable_owners_release(poller);
+    tcptable_hashmap_free(&poller->os->procnet_seen);
     tcptable_netns_release(poller);
     free(poller->os);
     poller->os = NULL;

@@ -17,6 +17,7 @@
 
 #if defined(__linux__)
 
+#include "tcptable_hashmap.h"
 #include "tcptable_internal.h"
 #include "tcptable_testing.h"
 
@@ -44,6 +45,10 @@ struct tcptable_os_state {
     /* What the owner lookup learned in earlier polls (tcptable_owners_linux.c); NULL until
      * the first poll with pids. */
     struct tcptable_owners *owners;
+
+    /* The /proc/net decode's rows seen so far, by inode (or 4-tuple), kept between polls
+     * (tcptable_procnet.c). */
+    tcptable_hashmap procnet_seen;
 
     /* The network namespaces to read besides (or instead of) the poller's own
      * (tcptable_netns_linux.c); NULL = the own one only.  netns_current is the one being

@@ -169,6 +169,57 @@ static int parse_endpoint(const char **cursor, int words, uint8_t addr[16], uint
     return 0;
 }
 
+/* What tells one socket's line from another's: its inode, or for a socket without one
+ * (TIME_WAIT, a request socket) a hash of its ends and state, kept apart from inodes. */
+static uint64_t row_key(const tcptable_row *row)
+{
+    uint64_t hash = 1469598103934665603ull; /* FNV-1a */
+    const uint8_t *bytes[2] = {row->local_addr, row->remote_addr};
+    size_t i, part;
+    if (row->inode != 0)
+        return row->inode;
+    for (part = 0; part < 2; part++)
+        for (i = 0; i < 16; i++)
+            hash = (hash ^ bytes[part][i]) * 1099511628211ull;
+    hash = (hash ^ row->local_port) * 1099511628211ull;
+    hash = (hash ^ row->remote_port) * 1099511628211ull;
+    hash = (hash ^ row->state) * 1099511628211ull;
+    return hash | (1ull << 63);
+}
+
+/* The kernel prints /proc/net/tcp a read at a time, and each read walks its hash again to
+ * where the last one stopped, by count: a socket that went away before that point makes the
+ * next read list a line it already gave.  A socket is in the table once, so a line repeated
+ * whole is dropped (the first one stays, with its stats record). */
+static size_t drop_repeats(tcptable_poller *poller, tcptable_row *rows, tcptable_stats *stats,
+                           size_t n, int *rc)
+{
+    tcptable_hashmap *seen = &poller->os->procnet_seen;
+    size_t i, kept = 0;
+    if (n < 2)
+        return n;
+    if (tcptable_hashmap_reset(seen, n) != TCPTABLE_OK) {
+        *rc = tcptable_fail(poller, TCPTABLE_ERR_NO_MEMORY, TCPTABLE_OS_ERROR_NONE, 0,
+                            "/proc/net rows: out of memory for %zu rows", n);
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        uint64_t key = row_key(&rows[i]);
+        uint32_t first = tcptable_hashmap_get(seen, key);
+        if (first != 0 && memcmp(&rows[first - 1], &rows[i], sizeof(rows[i])) == 0)
+            continue;
+        if (kept != i) {
+            rows[kept] = rows[i];
+            if (stats != NULL)
+                stats[kept] = stats[i];
+        }
+        if (first == 0)
+            tcptable_hashmap_set(seen, key, (uint32_t)(kept + 1));
+        kept++;
+    }
+    return kept;
+}
+
 size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw, int family,
                                tcptable_row *rows, tcptable_stats *stats, int *rc)
 {
@@ -258,7 +309,7 @@ size_t tcptable_procnet_decode(tcptable_poller *poller, const tcptable_raw *raw,
         while (cursor < end && *cursor != '\n')
             cursor++;
     }
-    return n;
+    return drop_repeats(poller, rows, stats, n, rc);
 malformed:
     *rc = tcptable_fail_bad_data(poller, "%s: malformed line %zu", path, line);
     return n;
