@@ -38,7 +38,9 @@ def ports(sockets: list[socket.socket]) -> str:
 
 
 def table_lines(*args: str) -> list[list[str]]:
-    result = run(*args)
+    """The table's rows, of this process only: another process's socket (TCP's port numbers are
+    not UDP's) may share a port number with these."""
+    result = run(*args, "--pid", str(os.getpid()))
     assert result.returncode == 0, result.stderr
     return [line.split() for line in result.stdout.splitlines()[1:]]
 
@@ -87,6 +89,8 @@ def test_json_rows_carry_protocol_17(sockets: list[socket.socket]) -> None:
 
 
 def test_counts_by_protocol(sockets: list[socket.socket]) -> None:
-    result = run("-t", "-u", "--counts", "protocol", "--port", ports(sockets))
+    result = run(
+        "-t", "-u", "--counts", "protocol", "--port", ports(sockets), "--pid", str(os.getpid())
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["PROTOCOL", "COUNT", "udp", "3", "tcp", "1"]
