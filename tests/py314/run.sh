@@ -48,20 +48,27 @@ flock -w 1800 9 || die "another 3.14 lane run holds $CACHE/.lock"
 
 ROOT=$CACHE/root-$ROOT_SUITE-$(printf '%s\n' "$ROOT_RECIPE" "${ROOT_PACKAGES[@]}" | sha256sum | cut -c1-12)
 
-# Run a command chrooted in the root, in a mount namespace of its own: proc, dev, sys, a fresh
-# /tmp, the repository and the cache (bound at their host paths, so every path means the same
-# inside and out) are mounted there only and vanish with the namespace.
+# Run a command chrooted in the root, in a mount namespace of its own: the root bound on itself
+# (so that its / is a mount point, as `ip netns add` needs), proc, dev, sys, a fresh /tmp, the
+# repository, this lane's cache and the metrics servers the exporter's tests fetch (bound at
+# their host paths, so every path means the same inside and out) are mounted there only and
+# vanish with the namespace.
+METRICS_CACHE=${TCPTABLE_PROMETHEUS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tcptable-prometheus}
 in_root() {
+    mkdir -p "$METRICS_CACHE"
     # shellcheck disable=SC2016 # the inner shell expands its own positional parameters
     timeout --kill-after=10 "${LIMIT:-1800}" unshare --mount --propagation private -- /bin/sh -c '
-        root=$1 repo=$2 cache=$3; shift 3
-        mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
+        root=$1 repo=$2 cache=$3 metrics=$4; shift 4
+        mount --bind "$root" "$root" &&
+            mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
             mount --rbind /sys "$root/sys" && mount -t tmpfs -o mode=1777 tmpfs "$root/tmp" &&
-            mkdir -p "$root$repo" "$root$cache" && mount --bind "$repo" "$root$repo" &&
-            mount --bind "$cache" "$root$cache" || exit 1
+            mkdir -p "$root$repo" "$root$cache" "$root$metrics" &&
+            mount --bind "$repo" "$root$repo" && mount --bind "$cache" "$root$cache" &&
+            mount --bind "$metrics" "$root$metrics" || exit 1
         exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 CI="${CI:-}" \
+            TCPTABLE_PROMETHEUS_CACHE="$metrics" \
             PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"' \
-        sh "$ROOT" "$REPO" "$CACHE" "$@"
+        sh "$ROOT" "$REPO" "$CACHE" "$METRICS_CACHE" "$@"
 }
 
 build_root() {
