@@ -59,7 +59,9 @@ def _scope(scope_id: int) -> str:
 
     try:
         return "%" + socket.if_indextoname(scope_id)
-    except (OSError, AttributeError):  # an interface gone since the poll, or no such call here
+    # An interface gone since the poll, no such call here, or CPython's Windows if_indextoname
+    # failing without setting an error for an index that names no interface (SystemError).
+    except (OSError, AttributeError, SystemError):
         return f"%{scope_id}"
 
 

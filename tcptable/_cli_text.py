@@ -102,7 +102,9 @@ def _scope_names(rows: Any, count: int, status: Any) -> dict[int, str]:
     for scope_id in ids[0 : unique[0]]:
         try:
             name = socket.if_indextoname(scope_id)
-        except (OSError, AttributeError):
+        except (OSError, AttributeError, SystemError):
+            # SystemError: CPython's Windows if_indextoname can fail without setting an error
+            # for an index that names no interface (seen under Wine).
             continue
         names[scope_id] = name
     return names
