@@ -37,7 +37,8 @@ SEMANTIC_STATES = {
 
 
 def collect(reader: InMemoryMetricReader) -> dict[str, Any]:
-    """One collection: {instrument name: metric}."""
+    """One collection: {instrument name: metric}, without the SDK's own metrics (some SDK
+    releases report their collections as ``otel.sdk.*``)."""
     data = reader.get_metrics_data()
     if data is None:  # nothing was observed
         return {}
@@ -46,6 +47,7 @@ def collect(reader: InMemoryMetricReader) -> dict[str, Any]:
         for resource in data.resource_metrics
         for scope in resource.scope_metrics
         for metric in scope.metrics
+        if not metric.name.startswith("otel.sdk.")
     }
 
 
