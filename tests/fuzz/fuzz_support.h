@@ -6,11 +6,13 @@
 #define TCPTABLE_FUZZ_SUPPORT_H
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "tcptable_internal.h"
 #include "tcptable_testing.h"
@@ -30,6 +32,28 @@ static inline int fuzz_track_fd(int fd)
     if (fd >= 0 && fuzz_fd_count < FUZZ_MAX_FDS)
         fuzz_fds[fuzz_fd_count++] = fd;
     return fd;
+}
+
+/* The sock_diag harnesses' socket: a real one (the shim sets SO_RCVTIMEO on it and closes it)
+ * that no kernel dump ever reaches; the harness's recv plays the kernel. */
+static inline int fuzz_fake_socket(int domain, int type, int protocol)
+{
+    (void)domain;
+    (void)type;
+    (void)protocol;
+    return fuzz_track_fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+}
+
+/* ... and its sendto: every request is taken whole. */
+static inline ptrdiff_t fuzz_fake_sendto(int fd, const void *buffer, size_t length, int flags,
+                                         const void *address, uint32_t address_length)
+{
+    (void)fd;
+    (void)buffer;
+    (void)flags;
+    (void)address;
+    (void)address_length;
+    return (ptrdiff_t)length;
 }
 
 /* A stand-in file: a dup of /dev/null. */

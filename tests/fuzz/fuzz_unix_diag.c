@@ -19,26 +19,6 @@
 static const uint8_t *input;
 static size_t input_size, input_offset;
 
-static int fake_socket(int domain, int type, int protocol)
-{
-    (void)domain;
-    (void)type;
-    (void)protocol;
-    /* A real socket (the shim sets SO_RCVTIMEO on it and closes it) no kernel dump reaches. */
-    return fuzz_track_fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-}
-
-static ptrdiff_t fake_sendto(int fd, const void *buffer, size_t length, int flags,
-                             const void *address, uint32_t address_length)
-{
-    (void)fd;
-    (void)buffer;
-    (void)flags;
-    (void)address;
-    (void)address_length;
-    return (ptrdiff_t)length;
-}
-
 static ptrdiff_t fake_recv(int fd, void *buffer, size_t length, int flags)
 {
     size_t size, copied;
@@ -94,7 +74,7 @@ static void poll_unix(tcptable_poller *poller, int flags)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const tcptable_linux_calls calls = {
-        .socket = fake_socket, .sendto = fake_sendto, .recv = fake_recv};
+        .socket = fuzz_fake_socket, .sendto = fuzz_fake_sendto, .recv = fake_recv};
     tcptable_poller *poller;
     int config, flags;
     if (size < 1)
